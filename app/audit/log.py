@@ -1,0 +1,127 @@
+"""Writing and verifying the audit chain.
+
+Each row's hash covers its content and the previous row's hash, so editing, deleting or
+reordering any row breaks every hash after it. `record()` adds the row to the caller's
+session: it commits (or rolls back) together with the change it describes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask import has_request_context, request
+from flask_login import current_user
+from sqlalchemy import select, text
+
+from app.audit.models import AuditEntry
+from app.clock import as_utc, utcnow
+from app.extensions import db
+
+GENESIS = "0" * 64
+# Arbitrary constant: serialises chain appends across connections on PostgreSQL.
+_PG_CHAIN_LOCK = 7_301_2016
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):
+        return value.value  # enums
+    return value
+
+
+def _digest(row: AuditEntry) -> str:
+    payload = {
+        "at": as_utc(row.at).isoformat(timespec="microseconds"),
+        "actor_id": row.actor_id, "actor_name": row.actor_name,
+        "department_id": row.department_id, "action": row.action,
+        "object_type": row.object_type, "object_id": row.object_id,
+        "before": row.before, "after": row.after, "remote_addr": row.remote_addr,
+        "prev_hash": row.prev_hash,
+    }
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _last_hash() -> str:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    last = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    return last or GENESIS
+
+
+def _request_actor() -> tuple[int | None, str | None, int | None, str | None]:
+    if not has_request_context():
+        return None, "system", None, None
+    addr = request.remote_addr
+    if current_user and getattr(current_user, "is_authenticated", False):
+        return current_user.id, current_user.username, current_user.department_id, addr
+    return None, None, None, addr
+
+
+def record(
+    action: str,
+    object_type: str | None = None,
+    object_id: Any = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    actor: Any = None,
+    actor_name: str | None = None,
+) -> AuditEntry:
+    """Append one audit row to the current transaction.
+
+    `actor` is a User; by default the signed-in user of the request, else "system".
+    """
+    actor_id, name, dept_id, addr = _request_actor()
+    if actor is not None:
+        actor_id, name, dept_id = actor.id, actor.username, actor.department_id
+    row = AuditEntry(
+        at=utcnow(), actor_id=actor_id, actor_name=actor_name or name, department_id=dept_id,
+        action=action, object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        before=_jsonable(before), after=_jsonable(after), remote_addr=addr,
+    )
+    row.prev_hash = _last_hash()
+    row.hash = _digest(row)
+    db.session.add(row)
+    db.session.flush()  # the next record() in this transaction must see this row's hash
+    return row
+
+
+@dataclass
+class ChainProblem:
+    entry_id: int
+    reason: str
+
+
+def verify_chain(batch: int = 5000) -> tuple[int, list[ChainProblem]]:
+    """Walk the whole log in id order; return (rows checked, problems)."""
+    problems: list[ChainProblem] = []
+    expected_prev = GENESIS
+    checked = 0
+    last_id = 0
+    while True:
+        rows = db.session.scalars(
+            select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for row in rows:
+            if row.prev_hash != expected_prev:
+                problems.append(ChainProblem(row.id, "链接断开：前一条记录被删除、插入或修改"))
+            if _digest(row) != row.hash:
+                problems.append(ChainProblem(row.id, "内容与哈希不符：记录被篡改"))
+            expected_prev = row.hash
+            last_id = row.id
+            checked += 1
+        db.session.expunge_all()
+    return checked, problems

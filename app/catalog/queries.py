@@ -1,0 +1,55 @@
+"""Catalogue read side: browse and search, filtered by what the user may see."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select
+
+from app.catalog.models import CatalogEntry, InformationItem
+from app.extensions import db
+from app.org.models import User
+from app.org.permissions import visible_entries
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_entries(
+    user: User,
+    *,
+    department_id: int | None = None,
+    share_type: str | None = None,
+    keyword: str | None = None,
+    publish_state: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page:
+    stmt = visible_entries(user, select(CatalogEntry))
+    if department_id:
+        stmt = stmt.where(CatalogEntry.provider_department_id == department_id)
+    if share_type:
+        stmt = stmt.where(CatalogEntry.share_type == share_type)
+    if publish_state:
+        stmt = stmt.where(CatalogEntry.publish_state == publish_state)
+    if keyword and keyword.strip():
+        like = f"%{keyword.strip()}%"
+        item_match = select(InformationItem.entry_id).where(InformationItem.name.ilike(like))
+        stmt = stmt.where(or_(
+            CatalogEntry.name.ilike(like), CatalogEntry.summary.ilike(like),
+            CatalogEntry.resource_code.ilike(like), CatalogEntry.id.in_(item_match),
+        ))
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    page = max(1, page)
+    rows = db.session.scalars(
+        stmt.order_by(CatalogEntry.resource_code).offset((page - 1) * per_page).limit(per_page)
+    ).unique().all()
+    return Page(list(rows), total, page, per_page)

@@ -1,0 +1,59 @@
+"""Input rules for catalogue entries (SPEC §2), shared by the API and the web form."""
+from __future__ import annotations
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from app.catalog import labels
+from app.validation import Schema, choice, required_text
+
+RESOURCE_CODE = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{1,63}$",
+    error="资源代码只能包含字母、数字和 _ . - /，长度 2–64",
+)
+
+
+class InformationItemInput(Schema):
+    name = required_text(100, metadata={"description": "信息项名称"})
+    data_type = choice(list(labels.DATA_TYPE), labels.DATA_TYPE, required=True)
+
+
+def _blank(value: str | None) -> bool:
+    return value is None or not value.strip()
+
+
+class CatalogEntryInput(Schema):
+    resource_code = fields.String(required=True, validate=RESOURCE_CODE)
+    name = required_text(200)
+    summary = fields.String(load_default="", validate=validate.Length(max=2000, error="摘要最多 2000 字"))
+    resource_format = choice(list(labels.RESOURCE_FORMAT), labels.RESOURCE_FORMAT, required=True)
+    share_type = choice(list(labels.SHARE_TYPE), labels.SHARE_TYPE, required=True)
+    share_conditions = fields.String(load_default=None, allow_none=True)
+    share_scope = fields.String(load_default=None, allow_none=True)
+    legal_basis = fields.String(load_default=None, allow_none=True)
+    share_method = choice(list(labels.SHARE_METHOD), labels.SHARE_METHOD, required=True)
+    authorisation_mode = choice(list(labels.AUTHORISATION_MODE), labels.AUTHORISATION_MODE,
+                                load_default="provider")
+    open_attribute = choice(list(labels.OPEN_ATTRIBUTE), labels.OPEN_ATTRIBUTE, load_default="not_open")
+    update_cycle = choice(list(labels.UPDATE_CYCLE), labels.UPDATE_CYCLE, required=True)
+    sensitive = fields.Boolean(load_default=False)
+    items = fields.List(
+        fields.Nested(InformationItemInput), required=True,
+        validate=validate.Length(min=1, error="至少填写一个信息项"),
+    )
+
+    @validates_schema
+    def _share_type_rules(self, data: dict, **_kwargs) -> None:
+        errors: dict[str, list[str]] = {}
+        share_type = data.get("share_type")
+        if share_type == "conditional":
+            # 南通 art. 8: a conditional entry must state its share scope (and conditions)
+            if _blank(data.get("share_conditions")):
+                errors["share_conditions"] = ["有条件共享的资源必须填写共享条件（南通细则第八条）"]
+            if _blank(data.get("share_scope")):
+                errors["share_scope"] = ["有条件共享的资源必须填写共享范围（南通细则第八条）"]
+        if share_type == "not_shared" and _blank(data.get("legal_basis")):
+            # 宝鸡 art. 15(1), 南通 art. 8: not shared only with a law, regulation or policy basis
+            errors["legal_basis"] = ["不予共享的资源必须提供法律、法规或政策依据（宝鸡办法第十五条、南通细则第八条）"]
+        if errors:
+            raise ValidationError(errors)
+

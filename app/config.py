@@ -1,0 +1,57 @@
+"""Configuration: embedded SQLite by default, DATABASE_URL for PostgreSQL."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return f"sqlite:///{Path(instance_path) / 'platform.db'}"
+    # psycopg 3 is the driver; accept the common short forms.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def build_config(instance_path: str, overrides: dict | None = None) -> dict:
+    secret = os.environ.get("SECRET_KEY")
+    cfg = {
+        "SECRET_KEY": secret or "dev-only-change-me",
+        "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Session cookie flags: never readable by scripts, never sent cross-site.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR", str(Path(instance_path) / "attachments")),
+        "ATTACHMENT_MAX_BYTES": 20 * 1024 * 1024,
+        "ATTACHMENT_TYPES": {".pdf", ".jpg", ".jpeg", ".png", ".ofd", ".docx", ".xlsx", ".zip"},
+        "LOGIN_THROTTLE_MAX": 5,
+        "LOGIN_THROTTLE_WINDOW_SECONDS": 900,
+        "BABEL_DEFAULT_LOCALE": "zh_CN",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+        "LANGUAGES": ["zh_CN", "en"],
+        "CALENDAR_DIR": os.environ.get("CALENDAR_DIR", str(ROOT / "calendars")),
+        "POLICY_PROFILE": os.environ.get("POLICY_PROFILE", "nantong"),
+        "BPMN_DIR": str(ROOT / "bpmn"),
+        "SCHEDULER_ENABLED": os.environ.get("SCHEDULER_ENABLED", "0") == "1",
+        "API_TITLE": "政务信息资源共享审批平台 API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+    }
+    if overrides:
+        cfg.update(overrides)
+    return cfg

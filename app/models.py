@@ -1,0 +1,11 @@
+"""Imports every model module so SQLAlchemy metadata (and Alembic) see the whole schema."""
+from app.audit.models import AuditEntry  # noqa: F401
+from app.catalog.models import Attachment, CatalogEntry, Grant, InformationItem  # noqa: F401
+from app.engine.models import (  # noqa: F401
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskEvent,
+    WorkflowTimer,
+)
+from app.org.models import Department, LoginAttempt, User, UserRole  # noqa: F401

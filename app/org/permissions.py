@@ -1,0 +1,100 @@
+"""Who may see and do what — the one place these rules live (SPEC §7).
+
+A department never sees another department's drafts, grants, applications or tasks beyond
+what its role and grants allow. Web and API both call these functions; neither decides alone.
+"""
+from __future__ import annotations
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import Select, or_
+
+from app.catalog.models import CatalogEntry, Grant, PublishState
+from app.extensions import db
+from app.org.models import Role, User
+
+
+class Forbidden(Exception):
+    """Raised by service code; web and API turn it into 403."""
+
+
+def is_office_member(user: User) -> bool:
+    return bool(user.department and user.department.is_office)
+
+
+def is_admin(user: User) -> bool:
+    return user.has_role(Role.ADMINISTRATOR)
+
+
+def require_role(user: User, *roles: Role) -> None:
+    if not any(user.has_role(r) for r in roles):
+        raise Forbidden("没有执行此操作的权限")
+
+
+def visible_entries(user: User, stmt: Select) -> Select:
+    """Restrict a catalogue query to what `user` may see.
+
+    Published and revoked entries are public inside the platform; drafts only to their own
+    department; entries under review also to the coordinating office, which reviews them
+    (南通 art. 10).
+    """
+    own = CatalogEntry.provider_department_id == user.department_id
+    public = CatalogEntry.publish_state.in_([PublishState.PUBLISHED.value, PublishState.REVOKED.value])
+    if is_office_member(user):
+        return stmt.where(or_(public, own, CatalogEntry.publish_state == PublishState.UNDER_REVIEW.value))
+    return stmt.where(or_(public, own))
+
+
+def can_view_entry(user: User, entry: CatalogEntry) -> bool:
+    if entry.publish_state in (PublishState.PUBLISHED.value, PublishState.REVOKED.value):
+        return True
+    if entry.provider_department_id == user.department_id:
+        return True
+    return entry.publish_state == PublishState.UNDER_REVIEW.value and is_office_member(user)
+
+
+def can_edit_entry(user: User, entry: CatalogEntry) -> bool:
+    """Only the provider's approvers edit their entries, and only before publication."""
+    return (
+        entry.provider_department_id == user.department_id
+        and user.has_role(Role.PROVIDER_APPROVER)
+        and entry.publish_state in (PublishState.DRAFT.value, PublishState.UNDER_REVIEW.value)
+    )
+
+
+def visible_grants(user: User, stmt: Select) -> Select:
+    """Grantee and provider see a grant; the office supervises all of them."""
+    if is_office_member(user):
+        return stmt
+    return stmt.join(CatalogEntry, Grant.entry_id == CatalogEntry.id).where(
+        or_(Grant.grantee_department_id == user.department_id,
+            CatalogEntry.provider_department_id == user.department_id)
+    )
+
+
+def can_view_grant(user: User, grant: Grant) -> bool:
+    return (
+        is_office_member(user)
+        or grant.grantee_department_id == user.department_id
+        or grant.entry.provider_department_id == user.department_id
+    )
+
+
+def can_manage_org(user: User) -> bool:
+    return is_admin(user)
+
+
+def get_visible(model, object_id: int, may_view) -> object:
+    """Load one object for `current_user`: 404 when missing, 403 when another department's."""
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        abort(404)
+    if not may_view(current_user, obj):
+        abort(403)
+    return obj
+
+
+def ensure(allowed: bool) -> None:
+    """Abort with 403 (web/API) when a check fails."""
+    if not allowed:
+        abort(403)

@@ -1,0 +1,108 @@
+"""Departments and users: create and update, always with an audit row (SPEC §7)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.audit.log import record
+from app.extensions import db
+from app.org.models import OFFICE_ONLY_ROLES, Department, Role, User, UserRole
+from app.org.passwords import hash_password, new_api_token
+from app.org.permissions import Forbidden, can_manage_org
+from app.validation import FieldErrors
+
+MIN_PASSWORD = 10
+
+
+def _require_admin(actor: User | None) -> None:
+    # actor None = the command line / seeding, which runs with operator rights
+    if actor is not None and not can_manage_org(actor):
+        raise Forbidden("只有系统管理员可以管理部门和用户")
+
+
+def _unique(model, column, value, own_id, field: str, message: str) -> None:
+    clash = db.session.scalar(select(model.id).where(column == value))
+    if clash is not None and clash != own_id:
+        raise FieldErrors({field: [message]})
+
+
+def save_department(actor: User | None, data: dict, department: Department | None = None) -> Department:
+    """Create (department None) or update a department; `data` is already schema-checked."""
+    _require_admin(actor)
+    dept = department or Department()
+    before = department.audit_view() if department else None
+    if "code" in data:
+        _unique(Department, Department.code, data["code"], dept.id, "code", "部门代码已存在")
+    if "name" in data:
+        _unique(Department, Department.name, data["name"], dept.id, "name", "部门名称已存在")
+    if data.get("parent_id") is not None and data["parent_id"] == dept.id:
+        raise FieldErrors({"parent_id": ["上级部门不能是自己"]})
+    if data.get("is_office"):
+        other = db.session.scalar(select(Department.id).where(Department.is_office.is_(True)))
+        if other is not None and other != dept.id:
+            raise FieldErrors({"is_office": ["已存在主管部门，一个平台只有一个主管部门"]})
+    for key in ("code", "name", "level", "parent_id", "is_office"):
+        if key in data:
+            setattr(dept, key, data[key])
+    db.session.add(dept)
+    db.session.flush()
+    record("org.department_updated" if before else "org.department_created", "department",
+           dept.id, before=before, after=dept.audit_view(), actor=actor)
+    db.session.commit()
+    return dept
+
+
+def _check_roles(roles: list[str], department: Department) -> list[Role]:
+    parsed = [Role(r) for r in roles]
+    if not department.is_office and any(r in OFFICE_ONLY_ROLES for r in parsed):
+        raise FieldErrors({"roles": ["主管部门审核人、监督、系统管理员角色只能授予主管部门的用户"]})
+    return parsed
+
+
+def _set_roles(account: User, roles: list[Role]) -> None:
+    # Keep rows that stay: replacing them all would insert before deleting and hit the
+    # (user, role) unique constraint.
+    wanted = {r.value for r in roles}
+    account.role_rows = [row for row in account.role_rows if row.role in wanted]
+    have = {row.role for row in account.role_rows}
+    account.role_rows.extend(UserRole(role=r) for r in sorted(wanted - have))
+
+
+def save_user(actor: User | None, data: dict, user: User | None = None) -> User:
+    """Create (user None) or update an account; passwords are stored hashed only."""
+    _require_admin(actor)
+    account = user or User()
+    before = user.audit_view() if user else None
+    if "username" in data:
+        _unique(User, User.username, data["username"], account.id, "username", "用户名已存在")
+    dept_id = data.get("department_id", account.department_id)
+    department = db.session.get(Department, dept_id) if dept_id else None
+    if department is None:
+        raise FieldErrors({"department_id": ["部门不存在"]})
+    if user is None and not data.get("password"):
+        raise FieldErrors({"password": ["新用户必须设置密码"]})
+    if data.get("password") and len(data["password"]) < MIN_PASSWORD:
+        raise FieldErrors({"password": [f"密码至少 {MIN_PASSWORD} 位"]})
+    roles = _check_roles(data.get("roles", [r.value for r in account.roles]), department)
+    for key in ("username", "display_name", "department_id", "active"):
+        if key in data:
+            setattr(account, key, data[key])
+    if data.get("password"):
+        account.password_hash = hash_password(data["password"])
+    _set_roles(account, roles)
+    db.session.add(account)
+    db.session.flush()
+    record("org.user_updated" if before else "org.user_created", "user", account.id,
+           before=before, after=account.audit_view(), actor=actor)
+    db.session.commit()
+    return account
+
+
+def issue_api_token(actor: User, user: User) -> str:
+    """A new token replaces the old one; it is returned once and only its hash kept."""
+    if actor.id != user.id:
+        _require_admin(actor)
+    token, digest = new_api_token()
+    user.api_token_hash = digest
+    record("org.api_token_issued", "user", user.id, actor=actor)
+    db.session.commit()
+    return token

@@ -1,0 +1,56 @@
+"""Field-level validation shared by the web pages, the REST API and the workflow forms.
+
+Every schema in the product derives from `Schema` here, so a missing field reads
+"此项为必填项" wherever it is reported. `FieldErrors` carries errors from service code
+(uniqueness, permissions on a field …) in the same shape marshmallow uses.
+"""
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, fields, validate
+from marshmallow import Schema as _Schema
+
+_ZH = {
+    fields.Field: {"required": "此项为必填项", "null": "此项不能为空", "validator_failed": "取值无效"},
+    fields.String: {"invalid": "请输入文本"},
+    fields.Integer: {"invalid": "请输入整数"},
+    fields.Number: {"invalid": "请输入数字", "too_large": "数值过大"},
+    fields.Boolean: {"invalid": "请选择是或否"},
+    fields.DateTime: {"invalid": "日期时间格式不正确", "invalid_awareness": "日期时间须带时区",
+                      "format": "日期时间格式不正确"},
+    fields.Date: {"invalid": "日期格式不正确（YYYY-MM-DD）", "format": "日期格式不正确"},
+    fields.List: {"invalid": "应为列表"},
+    fields.Nested: {"type": "格式不正确"},
+    fields.Dict: {"invalid": "格式不正确"},
+}
+for _cls, _messages in _ZH.items():
+    _cls.default_error_messages = {**_cls.default_error_messages, **_messages}
+
+
+class Schema(_Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    error_messages = {"unknown": "未知字段", "type": "数据格式不正确"}
+
+
+def required_text(max_len: int, **kwargs) -> fields.String:
+    """A non-blank string of at most `max_len` characters."""
+    return fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=max_len, error=f"须为 1–{max_len} 个字符"),
+                  validate.Regexp(r".*\S", error="不能只填空白")],
+        **kwargs,
+    )
+
+
+def choice(values: list[str], labels: dict[str, str] | None = None, **kwargs) -> fields.String:
+    shown = "、".join(labels[v] for v in values) if labels else "、".join(values)
+    return fields.String(validate=validate.OneOf(values, error=f"请从以下选项中选择：{shown}"), **kwargs)
+
+
+class FieldErrors(Exception):
+    """Validation failed; `errors` maps field name → list of Chinese messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__(errors)
+        self.errors = errors

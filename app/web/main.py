@@ -1,0 +1,26 @@
+"""Home page: what the signed-in user should look at first."""
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
+from app.extensions import db
+
+main = Blueprint("main", __name__)
+
+
+@main.get("/")
+@login_required
+def home():
+    dept = current_user.department_id
+    counts = {
+        "published": db.session.scalar(select(func.count()).select_from(CatalogEntry).where(
+            CatalogEntry.publish_state == PublishState.PUBLISHED.value)),
+        "own_entries": db.session.scalar(select(func.count()).select_from(CatalogEntry).where(
+            CatalogEntry.provider_department_id == dept)),
+        "active_grants": db.session.scalar(select(func.count()).select_from(Grant).where(
+            Grant.grantee_department_id == dept, Grant.status == GrantStatus.ACTIVE.value)),
+    }
+    return render_template("home.html", counts=counts)

@@ -1,0 +1,31 @@
+"""Navigation by role: each user sees the places their work is in."""
+from __future__ import annotations
+
+from flask import url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.org.models import Role
+
+
+def navigation() -> list[dict]:
+    if not current_user.is_authenticated:
+        return []
+    links = [
+        {"endpoint": "main.home", "label": _("首页"), "roles": None},
+        {"endpoint": "catalog_pages.browse", "label": _("资源目录"), "roles": None},
+        {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
+        {"endpoint": "api-docs.openapi_swagger_ui", "label": _("接口文档"),
+         "roles": {Role.ADMINISTRATOR}},
+    ]
+    from flask import current_app
+
+    items = []
+    for link in links:
+        if link["endpoint"] not in current_app.view_functions:
+            continue  # a feature not installed in this deployment
+        if link["roles"] and not (current_user.roles & link["roles"]):
+            continue
+        items.append({"url": url_for(link["endpoint"]), "label": link["label"],
+                      "endpoint": link["endpoint"]})
+    return items

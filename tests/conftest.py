@@ -1,0 +1,120 @@
+"""Shared fixtures: a real database per backend, created and dropped by the tests.
+
+Every test that uses `app` runs once on SQLite (a temporary file) and once on PostgreSQL
+(127.0.0.1:5432 by default; TEST_PG_URL overrides). Under CI=true a missing PostgreSQL fails
+the run instead of skipping it.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.extensions import db
+
+PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_available() -> str | None:
+    try:
+        eng = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with eng.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        eng.dispose()
+        return None
+    except Exception as exc:
+        return str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """Create a throw-away PostgreSQL database for the session; drop it afterwards."""
+    problem = _pg_available()
+    if problem:
+        if CI:
+            pytest.fail(f"PostgreSQL is required under CI=true but unreachable: {problem}")
+        pytest.skip(f"PostgreSQL not reachable: {problem}")
+    name = f"dsp_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context — its own `g` and database session — as in
+    production, even though the test itself holds an app context open."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
+def make_app(url: str, tmp_path_factory, **overrides):
+    base = tmp_path_factory.mktemp("inst")
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "SECRET_KEY": "test-secret",
+        "ATTACHMENT_DIR": str(base / "attachments"),
+        "SCHEDULER_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    }
+    config.update(overrides)
+    application = create_app(config)
+    application.test_client_class = IsolatedClient
+    return application
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend_app(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    else:
+        url = request.getfixturevalue("pg_database")
+    application = make_app(url, tmp_path_factory)
+    with application.app_context():
+        db.create_all()
+    application.config["BACKEND"] = request.param
+    return application
+
+
+@pytest.fixture()
+def app(backend_app):
+    """An application with an empty schema; every table is emptied after the test."""
+    with backend_app.app_context():
+        yield backend_app
+        db.session.rollback()
+        db.session.remove()
+        with db.engine.begin() as conn:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture()
+def city(app):
+    from tests.factories import City
+
+    return City()

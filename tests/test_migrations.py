@@ -1,0 +1,54 @@
+"""`flask db upgrade` from empty builds the whole schema, and models and migrations agree."""
+import os
+import uuid
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, inspect, text
+
+from app.extensions import db
+from tests.conftest import PG_ADMIN_URL, make_app
+
+
+def _diff(url: str, tmp_path_factory) -> list:
+    application = make_app(url, tmp_path_factory)
+    with application.app_context():
+        upgrade()
+        tables = set(inspect(db.engine).get_table_names())
+        assert set(db.metadata.tables) <= tables
+        with db.engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "render_as_batch": True})
+            diff = compare_metadata(ctx, db.metadata)
+        db.engine.dispose()
+    return diff
+
+
+def test_upgrade_from_empty_sqlite_matches_models(tmp_path, tmp_path_factory):
+    assert _diff(f"sqlite:///{tmp_path / 'm.db'}", tmp_path_factory) == []
+
+
+def test_upgrade_from_empty_postgresql_matches_models(pg_database, tmp_path_factory):
+    name = f"dsp_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        assert _diff(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, tmp_path_factory) == []
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="uses the flask command")
+def test_flask_db_check_command(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "FLASK_APP": "wsgi.py"}
+    flask = [sys.executable, "-m", "flask"]
+    subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
+    check = subprocess.run([*flask, "db", "check"], env=env, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
