@@ -3,20 +3,19 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_login import current_user
-from marshmallow import fields, validate
+from marshmallow import fields
 from sqlalchemy import select
 
 from app.api import api_blueprint
 from app.extensions import db
-from app.org.models import ROLE_LABELS, Department, Role, User
+from app.org.models import Department, User
 from app.org.permissions import Forbidden, can_manage_org
+from app.org.schemas import DepartmentIn, DepartmentPatch, UserIn, UserPatch
 from app.org.services import issue_api_token, save_department, save_user
-from app.validation import Schema, choice, required_text
+from app.validation import Schema
 
 blp = api_blueprint("org_api", __name__, url_prefix="/api", description="部门与用户 / departments and users")
 
-_ROLE_VALUES = [r.value for r in Role]
-_ROLE_NAMES = {r.value: label for r, label in ROLE_LABELS.items()}
 
 
 class DepartmentOut(Schema):
@@ -29,20 +28,6 @@ class DepartmentOut(Schema):
     suspended = fields.Boolean()
 
 
-class DepartmentIn(Schema):
-    code = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_\-]{2,32}$", error="部门代码只能包含字母、数字、_ 和 -，长度 2–32"))
-    name = required_text(120)
-    level = choice(["municipal", "district"], {"municipal": "市级", "district": "区县级"},
-                   load_default="municipal")
-    parent_id = fields.Integer(load_default=None, allow_none=True)
-    is_office = fields.Boolean(load_default=False)
-
-
-class DepartmentPatch(DepartmentIn):
-    """Same rules; every field optional (a distinct name keeps the OpenAPI schemas apart)."""
-
-
 class UserOut(Schema):
     id = fields.Integer()
     username = fields.String()
@@ -50,21 +35,6 @@ class UserOut(Schema):
     department_id = fields.Integer()
     active = fields.Boolean()
     roles = fields.Function(lambda u: sorted(r.value for r in u.roles))
-
-
-class UserIn(Schema):
-    username = fields.String(required=True, validate=validate.Regexp(
-        r"^[a-z0-9_.\-]{3,64}$", error="用户名只能包含小写字母、数字和 _ . -，长度 3–64"))
-    display_name = required_text(64)
-    department_id = fields.Integer(required=True)
-    password = fields.String(load_only=True)
-    active = fields.Boolean(load_default=True)
-    roles = fields.List(choice(_ROLE_VALUES, _ROLE_NAMES), required=True,
-                        validate=validate.Length(min=1, error="至少选择一个角色"))
-
-
-class UserPatch(UserIn):
-    """Same rules; every field optional."""
 
 
 class TokenOut(Schema):

@@ -9,13 +9,14 @@ from app.org.models import ROLE_LABELS
 
 
 def register_web(app: Flask) -> None:
+    from app.web.admin import admin
     from app.web.auth import auth
     from app.web.catalog import catalog_pages
     from app.web.i18n import i18n
     from app.web.main import main
     from app.web.nav import navigation
 
-    for bp in (auth, main, catalog_pages, i18n):
+    for bp in (auth, main, catalog_pages, admin, i18n):
         app.register_blueprint(bp)
     app.context_processor(lambda: {"navigation": navigation()})
     app.jinja_env.filters["local_dt"] = _local_dt

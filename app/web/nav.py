@@ -15,6 +15,8 @@ def navigation() -> list[dict]:
         {"endpoint": "main.home", "label": _("首页"), "roles": None},
         {"endpoint": "catalog_pages.browse", "label": _("资源目录"), "roles": None},
         {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
+        {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR}},
+        {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR}},
         {"endpoint": "api-docs.openapi_swagger_ui", "label": _("接口文档"),
          "roles": {Role.ADMINISTRATOR}},
     ]
