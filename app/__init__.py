@@ -50,9 +50,9 @@ def _register_core(app: Flask) -> None:
 
 
 def _register_features(app: Flask) -> None:
-    """Feature packages plug in here (one line each)."""
-    from app.web.calendar_page import (
-        register_calendar,  # legal time: /calendar + `flask calendar`
-    )
+    """Feature packages plug in here."""
+    from app.engine import register_engine
+    from app.web.calendar_page import register_calendar
 
-    register_calendar(app)
+    register_engine(app)  # workflow engine: `flask bpmn`, `flask scheduler`
+    register_calendar(app)  # legal time: /calendar and `flask calendar`

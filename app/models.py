@@ -8,4 +8,5 @@ from app.engine.models import (  # noqa: F401
     TaskEvent,
     WorkflowTimer,
 )
+from app.legaltime.models import LegalDeadline  # noqa: F401
 from app.org.models import Department, LoginAttempt, User, UserRole  # noqa: F401

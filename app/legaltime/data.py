@@ -1,0 +1,249 @@
+"""Working-day calendar data: one YAML file per year in ``calendars/``.
+
+Each file transcribes the State Council General Office's yearly notice
+(国务院办公厅关于XXXX年部分节假日安排的通知) — holiday ranges (放假调休) and make-up working
+days (调休上班) — with the notice cited. SPEC §3.5: every date is filed under its own calendar
+year, so the 2019 notice's 2018-12-29..31 live in 2018.yaml and cite the 2019 notice.
+
+File layout (see calendars/README.md)::
+
+    year: 2024
+    notices:
+      notice-2024: {title: 国务院办公厅关于2024年部分节假日安排的通知, number: 国办发明电〔2023〕7号,
+                    date: 2023-10-25}
+    holidays:
+      - {festival: spring_festival, name: 春节, start: 2024-02-10, end: 2024-02-17,
+         notice: notice-2024, note: optional}
+    makeup_workdays:
+      - {date: 2024-02-04, festival: spring_festival, name: 春节, notice: notice-2024}
+
+`load_year_file` validates and refuses bad data with a `CalendarDataError` that names the file,
+the field and the date.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import yaml
+
+FILE_NAME = re.compile(r"^(\d{4})\.yaml$")
+FESTIVAL_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+WEEKDAY_ZH = "一二三四五六日"
+
+
+class CalendarDataError(ValueError):
+    """A calendar file is unreadable or breaks a rule; the message names file, field and date."""
+
+    def __init__(self, file: str | Path, field: str, message: str, day: date | None = None):
+        self.file = str(file)
+        self.field = field
+        self.day = day
+        where = f"{self.file}: {field}"
+        if day is not None:
+            where += f" ({day.isoformat()})"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class Notice:
+    key: str
+    title: str
+    number: str | None  # e.g. 国办发明电〔2023〕7号; None when not verified (never guessed)
+    issued: date
+
+
+@dataclass(frozen=True)
+class HolidayRange:
+    festival: str  # English key, e.g. spring_festival
+    name: str  # Chinese name, e.g. 春节
+    start: date
+    end: date
+    notice: Notice
+    note: str | None = None
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days + 1)]
+
+
+@dataclass(frozen=True)
+class MakeupWorkday:
+    day: date
+    festival: str
+    name: str
+    notice: Notice
+
+
+@dataclass(frozen=True)
+class YearData:
+    year: int
+    source: str  # file path, for messages
+    notices: dict[str, Notice]
+    holidays: tuple[HolidayRange, ...]
+    makeup_workdays: tuple[MakeupWorkday, ...]
+
+
+def _date(value, file, field) -> date:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise CalendarDataError(file, field, f"expected a date YYYY-MM-DD, got {value!r}")
+
+
+def _text(item: dict, key: str, file, field, *, required: bool = True) -> str | None:
+    value = item.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise CalendarDataError(file, f"{field}.{key}", "required field is missing or empty")
+        return None
+    if not isinstance(value, str):
+        raise CalendarDataError(file, f"{field}.{key}", f"expected text, got {value!r}")
+    return value.strip()
+
+
+def _mapping(value, file, field) -> dict:
+    if not isinstance(value, dict):
+        raise CalendarDataError(file, field, "required mapping is missing or not a mapping")
+    return value
+
+
+def _festival(item: dict, file, field) -> str:
+    key = _text(item, "festival", file, field)
+    if not FESTIVAL_KEY.match(key):
+        raise CalendarDataError(file, f"{field}.festival",
+                                f"festival key must be lower_snake_case English, got {key!r}")
+    return key
+
+
+def parse_year(raw, source: str | Path, expected_year: int | None = None) -> YearData:
+    """Validate one year's parsed YAML document; raise CalendarDataError on the first problem."""
+    file = str(source)
+    doc = _mapping(raw, file, "(document)")
+    year = doc.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2099:
+        raise CalendarDataError(file, "year", f"required 4-digit year, got {year!r}")
+    if expected_year is not None and year != expected_year:
+        raise CalendarDataError(file, "year", f"file is named for {expected_year} but says {year}")
+
+    notices: dict[str, Notice] = {}
+    for key, item in _mapping(doc.get("notices"), file, "notices").items():
+        field = f"notices.{key}"
+        item = _mapping(item, file, field)
+        number = _text(item, "number", file, field, required=False)
+        if "number" not in item:
+            raise CalendarDataError(file, f"{field}.number",
+                                    "required field is missing (write null if not verified)")
+        notices[str(key)] = Notice(str(key), _text(item, "title", file, field), number,
+                                   _date(item.get("date"), file, f"{field}.date"))
+    if not notices:
+        raise CalendarDataError(file, "notices", "at least one notice must be cited")
+
+    def notice_of(item: dict, field: str) -> Notice:
+        key = _text(item, "notice", file, field)
+        if key not in notices:
+            raise CalendarDataError(file, f"{field}.notice",
+                                    f"cites {key!r}, which is not listed under notices")
+        return notices[key]
+
+    def own_year(day: date, field: str) -> None:
+        if day.year != year:
+            raise CalendarDataError(file, field, f"date belongs to {day.year}.yaml, not {year}.yaml "
+                                    "(every date is filed under its own calendar year)", day)
+
+    ranges: list[HolidayRange] = []
+    raw_ranges = doc.get("holidays")
+    if not isinstance(raw_ranges, list):
+        raise CalendarDataError(file, "holidays", "required list is missing")
+    for i, item in enumerate(raw_ranges):
+        field = f"holidays[{i}]"
+        item = _mapping(item, file, field)
+        start = _date(item.get("start"), file, f"{field}.start")
+        end = _date(item.get("end"), file, f"{field}.end")
+        own_year(start, f"{field}.start")
+        own_year(end, f"{field}.end")
+        if end < start:
+            raise CalendarDataError(file, f"{field}.end", f"range ends before it starts ({start})", end)
+        ranges.append(HolidayRange(_festival(item, file, field), _text(item, "name", file, field),
+                                   start, end, notice_of(item, field),
+                                   _text(item, "note", file, field, required=False)))
+    ranges.sort(key=lambda r: r.start)
+    for before, after in pairwise(ranges):
+        if after.start <= before.end:
+            raise CalendarDataError(file, "holidays", f"ranges overlap: {before.name} "
+                                    f"{before.start}..{before.end} and {after.name} "
+                                    f"{after.start}..{after.end}", after.start)
+
+    off_days = {d for r in ranges for d in r.days()}
+    makeups: list[MakeupWorkday] = []
+    seen: set[date] = set()
+    raw_makeups = doc.get("makeup_workdays")
+    if not isinstance(raw_makeups, list):
+        raise CalendarDataError(file, "makeup_workdays", "required list is missing (write [] if none)")
+    for i, item in enumerate(raw_makeups):
+        field = f"makeup_workdays[{i}]"
+        item = _mapping(item, file, field)
+        day = _date(item.get("date"), file, f"{field}.date")
+        own_year(day, f"{field}.date")
+        if day.weekday() < 5:
+            raise CalendarDataError(file, f"{field}.date", "a make-up working day (调休上班) must be a "
+                                    f"Saturday or Sunday, this is 星期{WEEKDAY_ZH[day.weekday()]}", day)
+        if day in off_days:
+            raise CalendarDataError(file, f"{field}.date", "make-up working day lies inside a holiday range", day)
+        if day in seen:
+            raise CalendarDataError(file, f"{field}.date", "make-up working day listed twice", day)
+        seen.add(day)
+        makeups.append(MakeupWorkday(day, _festival(item, file, field), _text(item, "name", file, field),
+                                     notice_of(item, field)))
+    makeups.sort(key=lambda m: m.day)
+    return YearData(year, file, notices, tuple(ranges), tuple(makeups))
+
+
+def load_year_file(path: str | Path, expected_year: int | None = None) -> YearData:
+    """Read and validate one YAML file. ``expected_year`` defaults to the one in its name."""
+    path = Path(path)
+    if expected_year is None:
+        match = FILE_NAME.match(path.name)
+        expected_year = int(match.group(1)) if match else None
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CalendarDataError(path, "(file)", f"cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise CalendarDataError(path, "(file)", f"not valid YAML: {exc}") from exc
+    return parse_year(raw, path, expected_year)
+
+
+def year_files(directory: str | Path) -> dict[int, Path]:
+    """The ``YYYY.yaml`` files of a calendar directory, by year (other files are ignored)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return {}
+    found = {}
+    for path in directory.iterdir():
+        match = FILE_NAME.match(path.name)
+        if match and path.is_file():
+            found[int(match.group(1))] = path
+    return dict(sorted(found.items()))
+
+
+def load_directory(directory: str | Path) -> dict[int, YearData]:
+    """Validate every year file of ``directory``; the first invalid file raises."""
+    return {year: load_year_file(path, year) for year, path in year_files(directory).items()}
+
+
+def validate_directory(directory: str | Path) -> list[CalendarDataError]:
+    """Every problem in ``directory`` (one per invalid file), for `flask calendar check`."""
+    problems = []
+    for year, path in year_files(directory).items():
+        try:
+            load_year_file(path, year)
+        except CalendarDataError as exc:
+            problems.append(exc)
+    return problems

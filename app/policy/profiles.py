@@ -1,0 +1,307 @@
+"""Jurisdiction policy profiles (SPEC §5): one YAML file per regulation in ``profiles/``.
+
+A profile holds the coordinating office, every deadline as {amount, unit, article}, the
+reminder lead, retention figures and the switches, each citing its article of the city's
+regulation. Where the regulation is silent the value is a documented default:
+``article: null`` plus a ``note`` that starts with 默认值. `load_profile` refuses a bad file with a
+`PolicyError` naming the file and the field.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from datetime import date, time
+from pathlib import Path
+
+import yaml
+from flask import current_app, has_app_context
+
+PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
+DEFAULT_PROFILE = "nantong"
+
+# Stable names: BPMN timers and the engine refer to these (ARCHITECTURE.md "one concept, one name").
+DEADLINE_NAMES: tuple[str, ...] = (
+    "formal_review",           # office formal review of an application (南通 art. 21)
+    "platform_authorisation",  # office authorises platform-managed resources (南通 art. 23)
+    "provider_reply",          # provider answers a conditional-share application
+    "demand_publish",          # demand for an unpublished resource: publish (南通 art. 25)
+    "demand_feedback",         # … or explain why not (南通 art. 25)
+    "catalogue_update",        # catalogue update after a law/mandate change
+    "rectification_default",   # rectification notice, when the office sets no other limit
+    "objection_verify",        # provider verifies disputed data (宝鸡 art. 19, 南通 art. 29, 西城 art. 28)
+)
+SWITCH_NAMES: tuple[str, ...] = (
+    "formal_review",
+    "platform_authorisation",
+    "refusal_reasons_required",
+    "sealed_application_letter",
+    "three_party_agreement",
+    "confidentiality_agreement",
+    "revocation_needs_approval",
+    "idle_grant_withdrawal",
+    "office_arbitration",
+    "suspension_on_missed_rectification",
+    "written_circular_on_missed_rectification",
+    "annual_report",
+)
+UNITS = ("workday", "month")
+ARTICLE = re.compile(r"^arts?\. \d+\S*(, \d+\S*)*$")  # "art. 21", "arts. 18, 23"
+KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+REMINDER_TIME = time(9, 0)  # reminders fire at 09:00 local; a close of business must be later
+
+
+class PolicyError(ValueError):
+    """A profile is unreadable or breaks a rule; the message names the file and the field."""
+
+    def __init__(self, file: str | Path, field: str, message: str):
+        self.file = str(file)
+        self.field = field
+        super().__init__(f"{self.file}: {field}: {message}")
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    amount: int
+    unit: str  # workday | month
+    article: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Switch:
+    value: bool
+    article: str | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    key: str
+    city: str
+    regulation_title: str
+    regulation_number: str | None
+    regulation_issued: date | None
+    coordinating_office: str
+    close_of_business: time | None  # None = 24:00 (民法典 art. 203)
+    deadlines: dict[str, DeadlineRule]
+    reminder_lead: int  # working days before a deadline
+    idle_grant_months: int
+    log_retention_years: int
+    switches: dict[str, Switch]
+    source: str  # file path
+
+    def deadline(self, name: str) -> DeadlineRule:
+        try:
+            return self.deadlines[name]
+        except KeyError:
+            raise UnknownDeadline(name) from None
+
+    def switch(self, name: str) -> bool:
+        try:
+            return self.switches[name].value
+        except KeyError:
+            raise KeyError(f"unknown policy switch {name!r}; known: {', '.join(SWITCH_NAMES)}") from None
+
+
+class UnknownDeadline(KeyError):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return f"unknown policy deadline {self.name!r}; known: {', '.join(DEADLINE_NAMES)}"
+
+
+# ---- validation -----------------------------------------------------------------------------
+def _mapping(value, file, field) -> dict:
+    if not isinstance(value, dict):
+        raise PolicyError(file, field, "required mapping is missing or not a mapping")
+    return value
+
+
+def _text(item: dict, key: str, file, field, *, required=True) -> str | None:
+    value = item.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise PolicyError(file, f"{field}.{key}", "required field is missing or empty")
+        return None
+    if not isinstance(value, str):
+        raise PolicyError(file, f"{field}.{key}", f"expected text, got {value!r}")
+    return value.strip()
+
+
+def _int(item: dict, key: str, file, field, minimum: int) -> int:
+    value = item.get(key)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PolicyError(file, f"{field}.{key}", f"expected a whole number, got {value!r}")
+    if value < minimum:
+        raise PolicyError(file, f"{field}.{key}", f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _citation(item: dict, file, field) -> tuple[str | None, str | None]:
+    """article (or null) and note; a null article needs a note saying why (默认值…)."""
+    if "article" not in item:
+        raise PolicyError(file, f"{field}.article", "required field is missing (write null if the "
+                          "regulation is silent, and explain the default in note)")
+    article = _text(item, "article", file, field, required=False)
+    note = _text(item, "note", file, field, required=False)
+    if article is not None and not ARTICLE.match(article):
+        raise PolicyError(file, f"{field}.article", f"write it as 'art. 21' or 'arts. 18, 23', got {article!r}")
+    if article is None and note is None:
+        raise PolicyError(file, f"{field}.note", "article is null, so a note must document the default")
+    return article, note
+
+
+def _close_of_business(item: dict, file) -> time | None:
+    field = "close_of_business"
+    _citation(item, file, field)
+    value = item.get("value")
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise PolicyError(file, f"{field}.value", "write the time quoted, e.g. \"17:30\" "
+                          "(unquoted 17:30 is read by YAML as a number)")
+    if not isinstance(value, str) or not HHMM.match(value):
+        raise PolicyError(file, f"{field}.value", f"expected \"HH:MM\" or null, got {value!r}")
+    hours, minutes = map(int, value.split(":"))
+    result = time(hours, minutes)
+    if result <= REMINDER_TIME:
+        raise PolicyError(file, f"{field}.value", f"must be later than {REMINDER_TIME:%H:%M}, got {value}")
+    return result
+
+
+def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> Policy:
+    file = str(source)
+    doc = _mapping(raw, file, "(document)")
+    key = _text(doc, "key", file, "(document)")
+    if not KEY.match(key):
+        raise PolicyError(file, "key", f"must be lower_snake_case, got {key!r}")
+    if expected_key is not None and key != expected_key:
+        raise PolicyError(file, "key", f"file is named {expected_key}.yaml but key is {key!r}")
+    city = _text(doc, "city", file, "(document)")
+
+    regulation = _mapping(doc.get("regulation"), file, "regulation")
+    title = _text(regulation, "title", file, "regulation")
+    for required in ("number", "issued"):
+        if required not in regulation:
+            raise PolicyError(file, f"regulation.{required}", "required field is missing (write null if unknown)")
+    number = _text(regulation, "number", file, "regulation", required=False)
+    issued = regulation.get("issued")
+    if issued is not None and not isinstance(issued, date):
+        raise PolicyError(file, "regulation.issued", f"expected a date YYYY-MM-DD or null, got {issued!r}")
+
+    office = _mapping(doc.get("coordinating_office"), file, "coordinating_office")
+    office_name = _text(office, "name", file, "coordinating_office")
+    _citation(office, file, "coordinating_office")
+
+    cob = _close_of_business(_mapping(doc.get("close_of_business"), file, "close_of_business"), file)
+
+    raw_deadlines = _mapping(doc.get("deadlines"), file, "deadlines")
+    unknown = sorted(set(map(str, raw_deadlines)) - set(DEADLINE_NAMES))
+    if unknown:
+        raise PolicyError(file, f"deadlines.{unknown[0]}",
+                          f"unknown deadline name; known: {', '.join(DEADLINE_NAMES)}")
+    deadlines = {}
+    for name in DEADLINE_NAMES:
+        field = f"deadlines.{name}"
+        item = _mapping(raw_deadlines.get(name), file, field)
+        amount = _int(item, "amount", file, field, 1)
+        unit = item.get("unit")
+        if unit not in UNITS:
+            raise PolicyError(file, f"{field}.unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
+        deadlines[name] = DeadlineRule(amount, unit, *_citation(item, file, field))
+
+    lead = _mapping(doc.get("reminder_lead"), file, "reminder_lead")
+    if lead.get("unit") != "workday":
+        raise PolicyError(file, "reminder_lead.unit", f"must be workday, got {lead.get('unit')!r}")
+    _citation(lead, file, "reminder_lead")
+    reminder_lead = _int(lead, "amount", file, "reminder_lead", 0)
+
+    figures = {}
+    for name in ("idle_grant_months", "log_retention_years"):
+        item = _mapping(doc.get(name), file, name)
+        _citation(item, file, name)
+        figures[name] = _int(item, "amount", file, name, 1)
+
+    raw_switches = _mapping(doc.get("switches"), file, "switches")
+    unknown = sorted(set(map(str, raw_switches)) - set(SWITCH_NAMES))
+    if unknown:
+        raise PolicyError(file, f"switches.{unknown[0]}", f"unknown switch; known: {', '.join(SWITCH_NAMES)}")
+    switches = {}
+    for name in SWITCH_NAMES:
+        field = f"switches.{name}"
+        item = _mapping(raw_switches.get(name), file, field)
+        value = item.get("value")
+        if not isinstance(value, bool):
+            raise PolicyError(file, f"{field}.value", f"expected true or false, got {value!r}")
+        switches[name] = Switch(value, *_citation(item, file, field))
+
+    return Policy(key, city, title, number, issued, office_name, cob, deadlines, reminder_lead,
+                  figures["idle_grant_months"], figures["log_retention_years"], switches, file)
+
+
+# ---- loading ----------------------------------------------------------------------------------
+def profile_dir() -> Path:
+    if has_app_context() and current_app.config.get("POLICY_DIR"):
+        return Path(current_app.config["POLICY_DIR"])
+    return PROFILE_DIR
+
+
+def profile_keys(directory: str | Path | None = None) -> list[str]:
+    directory = Path(directory) if directory is not None else profile_dir()
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+_cache: dict[str, tuple[int, Policy]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_profile(key: str, directory: str | Path | None = None) -> Policy:
+    """The validated profile ``key``; re-read when its file changes (administrators edit them)."""
+    directory = Path(directory) if directory is not None else profile_dir()
+    if not KEY.match(key or ""):
+        raise PolicyError(directory / f"{key}.yaml", "key", f"not a profile name: {key!r}")
+    path = directory / f"{key}.yaml"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        known = ", ".join(profile_keys(directory)) or "none"
+        raise PolicyError(path, "(file)", f"no such policy profile {key!r}; available: {known}") from None
+    cached = _cache.get(str(path))
+    if cached is not None and cached[0] == mtime:
+        return cached[1]
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(path, "(file)", f"not valid YAML: {exc}") from exc
+    policy = parse_profile(raw, path, expected_key=key)
+    with _cache_lock:
+        _cache[str(path)] = (mtime, policy)
+    return policy
+
+
+def validate_profiles(directory: str | Path | None = None) -> list[PolicyError]:
+    problems = []
+    for key in profile_keys(directory):
+        try:
+            load_profile(key, directory)
+        except PolicyError as exc:
+            problems.append(exc)
+    return problems
+
+
+def active_policy() -> Policy:
+    """The profile named by config POLICY_PROFILE (default nantong)."""
+    key = current_app.config.get("POLICY_PROFILE", DEFAULT_PROFILE) if has_app_context() else DEFAULT_PROFILE
+    return load_profile(key)
+
+
+def resolve_policy(policy: Policy | str | None) -> Policy:
+    if policy is None:
+        return active_policy()
+    if isinstance(policy, str):
+        return load_profile(policy)
+    return policy
