@@ -1,7 +1,7 @@
 """Home page: what the signed-in user should look at first."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -9,6 +9,12 @@ from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.extensions import db
 
 main = Blueprint("main", __name__)
+
+
+@main.get("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico before reading the page's <link rel="icon">.
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
 
 
 @main.get("/")
