@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import Flask
-from flask_babel import format_datetime, get_locale
+from flask_babel import format_datetime, get_locale, gettext
 
 from app.clock import to_local
 from app.org.models import ROLE_LABELS
@@ -21,7 +21,7 @@ def register_web(app: Flask) -> None:
     app.context_processor(lambda: {"navigation": navigation()})
     app.jinja_env.filters["local_dt"] = _local_dt
     app.jinja_env.globals["get_locale"] = get_locale
-    app.jinja_env.globals["role_label"] = lambda role: ROLE_LABELS[role]
+    app.jinja_env.globals["role_label"] = lambda role: gettext(ROLE_LABELS[role])
 
     @app.after_request
     def _security_headers(response):
