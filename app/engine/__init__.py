@@ -1,0 +1,153 @@
+"""Generic BPMN workflow engine (SpiffWorkflow 3.2) — knows nothing about data sharing.
+
+Process logic lives in BPMN; this package deploys, runs and persists it. The product plugs in
+script functions, service verbs, forms and hooks, then drives instances through the runtime API.
+
+Registration (call at import time of the product's flow package)
+----------------------------------------------------------------
+    register_script_function(name, fn)      # visible in every BPMN expression/script
+    register_service(name, fn)              # service-task verb: fn(ctx: ServiceContext, **params)
+    register_form(name, validate)           # validate(data) -> cleaned dict | raise FormError
+    on(event, callback) / on_task_created(cb) / on_task_completed(cb) /
+        on_timer_fired(cb) / on_instance_completed(cb)
+    register_engine(app)                    # CLI groups + scheduler (from create_app)
+
+Definitions
+-----------
+    deploy(xml_bytes | xml_str | path, deployed_by=None, file_name=None, commit=True)
+        -> ProcessDefinition        # new version, or the existing row for identical content
+    deploy_directory(dir, files=None) -> [(file, "deployed"|"unchanged"|"failed", row, error)]
+    ensure_deployed(app)            # deploy new/changed BPMN_DIR/*.bpmn, log failures
+    latest_definition(process_id) -> ProcessDefinition | None
+    `flask bpmn deploy [FILE…]`, `flask bpmn list`
+
+`deploy` raises DeployError (message in Chinese, `.element_id`, `.line`) and stores nothing
+when the XML is malformed or invalid BPMN, when a script/expression is unsafe (imports,
+dunder/underscore attributes, open/eval/exec/__import__/getattr…), when a service task names
+an unregistered verb, or a user task an unregistered form. So: register first, deploy after.
+
+Runtime (each call is ONE transaction: commits on success, rolls the session back on any
+exception — workflow state, mirrors, timers, verb effects, hooks and audit rows together;
+pass commit=False to compose with the caller's own transaction, which the caller commits)
+-----------------------------------------------------------------------------------------
+    Actor(user_id, department_id=None, roles=frozenset(), name=None)   # Actor.system()
+    start(process_id, business_key, data=None, actor=None, *, summary=None,
+          definition=None, commit=True) -> ProcessInstance
+    complete(task_id, data, actor, expected_version=None, *, commit=True) -> HumanTask
+        # FormError → nothing changed; Conflict (HTTP 409) if the task is no longer ready or
+        # the instance version moved (optimistic lock: UPDATE … WHERE version = :seen)
+    claim(task_id, actor) / release(task_id, actor) / delegate(task_id, to_user_id, actor, note=None)
+    cancel(instance_id, actor, reason=None) -> ProcessInstance
+    move_timer(timer_id, due_at, actor=None, reason=None) -> WorkflowTimer   # legal-time recompute
+    update_task_due(task_id, due_at, reminder_at=None) -> HumanTask
+    instance_state(instance_id) -> InstanceView(instance, open_tasks, timers, history, data)
+    instance_by_key(business_key) -> ProcessInstance | None
+    fire_due_timers(now=None, worker_id=None, limit=100) -> int    # scheduler job
+    refresh_sla_states(now=None) -> int                             # scheduler job
+    retry_timer(timer_id)                                           # un-park a failed timer
+    inbox.mine(actor) / inbox.my_groups(actor) / inbox.due_soon(actor=None) /
+        inbox.overdue(actor=None, now=None) / inbox.done(actor) / inbox.for_instance(id)
+        -> Select[HumanTask]; inbox.visible_condition(actor) for your own queries
+The engine never checks permissions: the caller decides who may claim/complete/delegate.
+Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError
+(all EngineError); an exception raised by a service verb or hook propagates unchanged.
+
+BPMN conventions (spiffworkflow:properties on the element unless noted)
+-----------------------------------------------------------------------
+    userTask  form="name"                     registered form validating the completion data
+              candidate_department="expr"     expression over task data → department id (int)
+              candidate_role="role"           literal role name
+              due="expr" / reminder="expr"    expressions → ISO instant (e.g. deadline('x'));
+                                              mirrored as due_at / reminder_at
+    lane      candidate_department / candidate_role properties in the lane's
+              extensionElements = the lane→(department, role) mapping; a task's own
+              property wins. lane name is copied to HumanTask.lane.
+    serviceTask  spiffworkflow:serviceTaskOperator id="verb" resultVariable="var" with
+              parameters (value = expression); the verb's JSON-able return lands in `var`.
+    boundary timer (non-interrupting, timeDate expr e.g. reminder('x') / deadline('x'))
+              sla_event="reminder"   → on firing, attached task sla_state due_soon + 'reminded'
+              sla_event="escalation" → on firing, attached task stays open, sla_state overdue,
+                                       'escalated' event; the boundary's outgoing path (e.g. a
+                                       督办 user task) is created as usual.
+    Timer expressions must yield aware ISO-8601 instants (naive ones are read in server time).
+    One executable process per file; call activities must target processes in the same file.
+
+Hooks (run inside the step's transaction, after its rows are flushed so ids exist; raise to
+abort the step — everything rolls back)
+------------------------------------------------------------------
+    instance_started(instance, actor)         instance_completed(instance)
+    instance_cancelled(instance, actor, reason)
+    task_created(task, instance)              task_completed(task, instance, actor)
+    task_cancelled(task, instance)
+    task_claimed / task_released / task_delegated(task, actor, previous_assignee)
+    timer_fired(timer, instance, kind, tasks)  # kind: 'reminder'|'escalation'|None
+    sla_changed(task, previous, current)
+
+Service verbs see `ctx.instance`, `ctx.business_key`, `ctx.actor`, `ctx.data` (task data),
+`ctx.task_spec`, `ctx.now`, `ctx.session` and write through the same session.
+
+Tables: process_definition, process_instance (state = Spiff JSON without spec, `version`
+optimistic lock: 1 after start, +1 per step), human_task (inbox mirror), workflow_timer (timer mirror), task_event
+(timeline). Scheduler: SCHEDULER_ENABLED starts an in-process poller on the first request;
+`flask scheduler run` runs one as a separate process; SCHEDULER_INTERVAL_SECONDS (15).
+"""
+from __future__ import annotations
+
+from app.engine import inbox
+from app.engine.definitions import deploy, deploy_directory, ensure_deployed, is_deployed, latest_definition
+from app.engine.errors import Conflict, DeployError, EngineError, FormError, NotFound, ScriptError
+from app.engine.registry import (
+    on,
+    on_instance_completed,
+    on_task_completed,
+    on_task_created,
+    on_timer_fired,
+    register_form,
+    register_script_function,
+    register_service,
+)
+from app.engine.runtime import (
+    Actor,
+    InstanceView,
+    ServiceContext,
+    cancel,
+    claim,
+    complete,
+    delegate,
+    instance_by_key,
+    instance_state,
+    move_timer,
+    release,
+    start,
+    update_task_due,
+)
+from app.engine.timers import fire_due_timers, refresh_sla_states, retry_timer
+
+__all__ = [
+    "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
+    "ScriptError", "ServiceContext", "cancel", "claim", "complete", "delegate", "deploy",
+    "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
+    "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
+    "on_instance_completed", "on_task_completed", "on_task_created", "on_timer_fired",
+    "refresh_sla_states", "register_engine", "register_form", "register_script_function",
+    "register_service", "release", "retry_timer", "start", "update_task_due",
+]
+
+
+def register_engine(app) -> None:
+    """Add `flask bpmn` / `flask scheduler`; arm the in-process scheduler if configured."""
+    from app.engine.cli import bpmn_cli, scheduler_cli
+
+    app.config.setdefault("SCHEDULER_INTERVAL_SECONDS", 15)
+    app.cli.add_command(bpmn_cli)
+    app.cli.add_command(scheduler_cli)
+    if app.config.get("SCHEDULER_ENABLED") and not app.config.get("TESTING"):
+        armed = {"done": False}
+
+        @app.before_request
+        def _start_engine_scheduler() -> None:
+            if not armed["done"]:
+                armed["done"] = True
+                from app.engine.scheduler import start_scheduler
+
+                start_scheduler(app)

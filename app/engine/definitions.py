@@ -1,0 +1,335 @@
+"""Deploying BPMN files as immutable versions, and turning a version back into a parsed spec.
+
+`deploy()` parses with SpiffWorkflow's `SpiffBpmnParser` (XSD-validated, spiffworkflow
+extensions), then checks statically everything the engine will later run: scripts and
+expressions (restricted Python), service verbs (registered), forms (registered). Any problem
+is a `DeployError` naming the element; nothing is stored.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import (
+    ConditionalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.specs.mixins.service_task import ServiceTask
+from sqlalchemy import func, select
+
+from app.engine.errors import DeployError, ScriptError
+from app.engine.models import ProcessDefinition
+from app.engine.registry import FORMS, SERVICES
+from app.engine.scripting import check_source
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+NSMAP = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+
+# Extension property names (spiffworkflow:properties) the engine understands.
+PROP_FORM = "form"
+PROP_CANDIDATE_DEPARTMENT = "candidate_department"   # expression → int department id
+PROP_CANDIDATE_ROLE = "candidate_role"               # literal role name
+PROP_DUE = "due"                                     # expression → ISO instant
+PROP_REMINDER = "reminder"                           # expression → ISO instant
+PROP_SLA_EVENT = "sla_event"                         # on a boundary timer: reminder | escalation
+SLA_EVENT_KINDS = ("reminder", "escalation")
+
+
+@dataclass(frozen=True)
+class UserTaskMeta:
+    name: str
+    label: str | None
+    lane: str | None
+    form: str | None
+    candidate_department: str | None
+    candidate_role: str | None
+    due: str | None
+    reminder: str | None
+    properties: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimerMeta:
+    name: str
+    label: str | None
+    kind: str | None
+    attached_to: str | None
+
+
+@dataclass
+class CompiledDefinition:
+    """A parsed BPMN version: the spec SpiffWorkflow runs plus what the engine mirrors."""
+
+    process_id: str
+    name: str | None
+    spec: Any
+    subprocess_specs: dict
+    user_tasks: dict[str, UserTaskMeta]
+    timers: dict[str, TimerMeta]
+
+
+# Parsed specs by content hash (ids can be reused after rows are deleted; hashes cannot lie).
+_SPEC_CACHE: dict[str, CompiledDefinition] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def content_hash(xml: bytes) -> str:
+    return hashlib.sha256(xml).hexdigest()
+
+
+def _read_source(source: bytes | str | Path) -> tuple[bytes, str | None]:
+    if isinstance(source, bytes):
+        return source, None
+    if isinstance(source, str) and source.lstrip().startswith("<"):
+        return source.encode("utf-8"), None
+    path = Path(source)
+    return path.read_bytes(), path.name
+
+
+def _props(node) -> dict[str, str]:
+    out = {}
+    for prop in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
+                           namespaces=NSMAP):
+        if prop.get("name"):
+            out[prop.get("name")] = prop.get("value")
+    return out
+
+
+def _lane_properties(root) -> dict[str, dict[str, str]]:
+    """flow node id → properties of the innermost lane holding it."""
+    by_node: dict[str, dict[str, str]] = {}
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):  # document order: outer lanes first
+        props = _props(lane)
+        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NSMAP):
+            if ref.text:
+                merged = dict(by_node.get(ref.text.strip(), {}))
+                merged.update(props)
+                by_node[ref.text.strip()] = merged
+    return by_node
+
+
+def _check(source: str | None, element_id: str, what: str, mode: str = "eval") -> None:
+    if source is None or not str(source).strip():
+        return
+    try:
+        check_source(str(source), mode)
+    except ScriptError as exc:
+        raise DeployError(f"{what}不安全或无效：{exc}", element_id=element_id) from None
+
+
+def _event_expressions(event_definition) -> list[str]:
+    if isinstance(event_definition, MultipleEventDefinition):
+        out: list[str] = []
+        for sub in event_definition.event_definitions:
+            out.extend(_event_expressions(sub))
+        return out
+    if isinstance(event_definition, (TimerEventDefinition, ConditionalEventDefinition)):
+        return [event_definition.expression]
+    return []
+
+
+def _element_id(task_spec) -> str:
+    return getattr(task_spec, "bpmn_id", None) or task_spec.name
+
+
+def _validate_and_describe(specs: list, lanes: dict[str, dict[str, str]], check_registries: bool):
+    user_tasks: dict[str, UserTaskMeta] = {}
+    timers: dict[str, TimerMeta] = {}
+    for spec in specs:
+        for ts in spec.task_specs.values():
+            eid = _element_id(ts)
+            props = dict((getattr(ts, "extensions", None) or {}).get("properties", {}) or {})
+            if isinstance(ts, ScriptTask):
+                _check(ts.script, eid, "脚本", "exec")
+            for attr in ("prescript", "postscript"):
+                _check(getattr(ts, attr, None), eid, "前置/后置脚本", "exec")
+            for cond, _target in getattr(ts, "cond_task_specs", None) or []:
+                if cond is not None:
+                    _check(cond.args[0], eid, "条件表达式")
+            for attr in ("condition", "cardinality"):
+                value = getattr(ts, attr, None)
+                if isinstance(value, str):
+                    _check(value, eid, "循环/多实例表达式")
+            event_definition = getattr(ts, "event_definition", None)
+            if event_definition is not None:
+                for expr in _event_expressions(event_definition):
+                    _check(expr, eid, "定时器/条件事件表达式")
+                if isinstance(event_definition, TimerEventDefinition):
+                    kind = props.get(PROP_SLA_EVENT)
+                    if kind is not None and kind not in SLA_EVENT_KINDS:
+                        raise DeployError(
+                            f"sla_event 只能是 reminder 或 escalation，而不是 {kind!r}", element_id=eid)
+                    attached = None
+                    if type(ts).__name__ == "BoundaryEvent":
+                        for parent in ts.inputs:
+                            if parent.name.endswith(".BoundaryEventSplit"):
+                                attached = parent.name[: -len(".BoundaryEventSplit")]
+                    timers[ts.name] = TimerMeta(ts.name, getattr(ts, "bpmn_name", None), kind, attached)
+            if isinstance(ts, ServiceTask):
+                if check_registries and ts.operation_name not in SERVICES:
+                    raise DeployError(
+                        f"服务任务使用了未注册的服务动作 {ts.operation_name!r}", element_id=eid)
+                for pname, param in (ts.operation_params or {}).items():
+                    _check(param.get("value"), eid, f"服务参数 {pname} ")
+            if getattr(ts, "manual", False) and getattr(ts, "bpmn_id", None):
+                lane_props = lanes.get(eid, {})
+                form = props.get(PROP_FORM)
+                if form and check_registries and form not in FORMS:
+                    raise DeployError(f"用户任务引用了未注册的表单 {form!r}", element_id=eid)
+                dept = props.get(PROP_CANDIDATE_DEPARTMENT) or lane_props.get(PROP_CANDIDATE_DEPARTMENT)
+                role = props.get(PROP_CANDIDATE_ROLE) or lane_props.get(PROP_CANDIDATE_ROLE)
+                _check(dept, eid, "候选部门表达式")
+                _check(props.get(PROP_DUE), eid, "办理期限表达式")
+                _check(props.get(PROP_REMINDER), eid, "催办时间表达式")
+                user_tasks[ts.name] = UserTaskMeta(
+                    name=ts.name, label=getattr(ts, "bpmn_name", None), lane=ts.lane, form=form,
+                    candidate_department=dept, candidate_role=role,
+                    due=props.get(PROP_DUE), reminder=props.get(PROP_REMINDER), properties=props,
+                )
+    return user_tasks, timers
+
+
+def compile_bpmn(xml: bytes, file_name: str | None = None, check_registries: bool = True) -> CompiledDefinition:
+    """Parse and validate one BPMN document; raise DeployError on any problem."""
+    try:
+        root = etree.fromstring(xml, parser=etree.XMLParser(
+            resolve_entities=False, no_network=True, remove_comments=True))
+    except etree.XMLSyntaxError as exc:
+        raise DeployError(f"BPMN 文件不是格式正确的 XML：{exc.msg}",
+                          line=exc.lineno, file_name=file_name) from None
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    try:
+        parser.add_bpmn_xml(root, filename=file_name)
+        process_ids = parser.get_process_ids()
+        if len(process_ids) != 1:
+            raise DeployError(
+                f"一个 BPMN 文件必须恰好包含一个可执行流程（isExecutable=\"true\"），实际为 {len(process_ids)} 个",
+                file_name=file_name)
+        process_id = process_ids[0]
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        raise DeployError(f"BPMN 模型无效：{exc.args[0] if exc.args else exc}",
+                          element_id=exc.id or None, line=exc.line_number or None,
+                          file_name=file_name) from None
+    process_node = root.find(f".//{{{BPMN_NS}}}process[@id='{process_id}']")
+    name = process_node.get("name") if process_node is not None else None
+    try:
+        user_tasks, timers = _validate_and_describe(
+            [spec, *subprocess_specs.values()], _lane_properties(root), check_registries)
+    except DeployError as exc:
+        exc.file_name = file_name
+        raise
+    return CompiledDefinition(process_id, name, spec, subprocess_specs, user_tasks, timers)
+
+
+def compiled(definition: ProcessDefinition) -> CompiledDefinition:
+    """The parsed spec of a stored version (cached per content hash)."""
+    cached = _SPEC_CACHE.get(definition.content_hash)
+    if cached is None:
+        cached = compile_bpmn(definition.bpmn_xml.encode("utf-8"), definition.file_name,
+                              check_registries=False)
+        with _CACHE_LOCK:
+            _SPEC_CACHE[definition.content_hash] = cached
+    return cached
+
+
+def deploy(source: bytes | str | Path, deployed_by: int | None = None,
+           file_name: str | None = None, commit: bool = True) -> ProcessDefinition:
+    """Store `source` (XML bytes/str or a path) as the next version of its process.
+
+    Returns the existing row when identical content was already deployed.
+    """
+    from app.audit.log import record
+
+    xml, path_name = _read_source(source)
+    file_name = file_name or path_name
+    digest = content_hash(xml)
+    existing = db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest))
+    if existing is not None:
+        return existing
+    parsed = compile_bpmn(xml, file_name)
+    try:
+        text = xml.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DeployError("BPMN 文件必须使用 UTF-8 编码", file_name=file_name) from None
+    try:
+        last = db.session.scalar(select(func.max(ProcessDefinition.version))
+                                 .where(ProcessDefinition.process_id == parsed.process_id))
+        row = ProcessDefinition(
+            process_id=parsed.process_id, name=parsed.name, version=(last or 0) + 1,
+            bpmn_xml=text, content_hash=digest, file_name=file_name, deployed_by=deployed_by,
+        )
+        db.session.add(row)
+        db.session.flush()
+        record("engine.definition_deployed", "process_definition", row.id, after={
+            "process_id": row.process_id, "version": row.version, "content_hash": digest,
+            "file_name": file_name}, actor_name=None)
+        if commit:
+            db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    with _CACHE_LOCK:
+        _SPEC_CACHE[digest] = parsed
+    return row
+
+
+def is_deployed(source: bytes | str | Path) -> bool:
+    xml, _ = _read_source(source)
+    return db.session.scalar(select(ProcessDefinition.id)
+                             .where(ProcessDefinition.content_hash == content_hash(xml))) is not None
+
+
+def latest_definition(process_id: str) -> ProcessDefinition | None:
+    return db.session.scalar(
+        select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+        .order_by(ProcessDefinition.version.desc()).limit(1))
+
+
+def deploy_directory(directory: str | Path, files: list[str | Path] | None = None,
+                     deployed_by: int | None = None) -> list[tuple[str, str, ProcessDefinition | None, str | None]]:
+    """Deploy every `*.bpmn` under `directory` (or the given files), one transaction each.
+
+    Returns (file, outcome, definition, error) with outcome in deployed|unchanged|failed.
+    """
+    paths = [Path(f) for f in files] if files else sorted(Path(directory).glob("*.bpmn"))
+    results = []
+    for path in paths:
+        try:
+            if is_deployed(path):
+                row = db.session.scalar(select(ProcessDefinition).where(
+                    ProcessDefinition.content_hash == content_hash(path.read_bytes())))
+                results.append((str(path), "unchanged", row, None))
+                continue
+            row = deploy(path, deployed_by=deployed_by)
+            results.append((str(path), "deployed", row, None))
+        except (DeployError, OSError) as exc:
+            db.session.rollback()
+            results.append((str(path), "failed", None, str(exc)))
+    return results
+
+
+def ensure_deployed(app) -> list:
+    """Deploy new/changed files of config BPMN_DIR; log and skip the ones that fail."""
+    with app.app_context():
+        results = deploy_directory(app.config["BPMN_DIR"])
+        for file, outcome, row, error in results:
+            if outcome == "failed":
+                log.error("BPMN %s not deployed: %s", file, error)
+            elif outcome == "deployed":
+                log.info("BPMN %s deployed as %s v%s", file, row.process_id, row.version)
+        return results

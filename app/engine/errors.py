@@ -1,0 +1,58 @@
+"""Exceptions raised by the engine. Messages are user-facing (zh_CN first)."""
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class NotFound(EngineError):
+    """Unknown definition, instance or task."""
+
+
+class Conflict(EngineError):
+    """The thing moved under the caller (task already completed, version changed, key taken).
+
+    The web/API layers map it to HTTP 409. Nothing was written.
+    """
+
+
+class DeployError(EngineError):
+    """A BPMN file was refused at deploy time; nothing was stored.
+
+    `element_id` names the offending BPMN element when there is one; `line` the XML line.
+    """
+
+    def __init__(self, message: str, element_id: str | None = None,
+                 line: int | None = None, file_name: str | None = None):
+        self.element_id = element_id
+        self.line = line
+        self.file_name = file_name
+        where = []
+        if file_name:
+            where.append(file_name)
+        if line:
+            where.append(f"第 {line} 行")
+        if element_id:
+            where.append(f"元素 {element_id}")
+        prefix = f"[{'，'.join(where)}] " if where else ""
+        super().__init__(prefix + message)
+        self.message = message
+
+
+class ScriptError(EngineError):
+    """A BPMN expression or script is not allowed or failed inside the restricted environment."""
+
+    def __init__(self, message: str, element_id: str | None = None):
+        self.element_id = element_id
+        super().__init__(f"[{element_id}] {message}" if element_id else message)
+
+
+class FormError(EngineError):
+    """Form validation failed; `errors` maps field name → list of messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = {str(k): [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
+                       for k, v in errors.items()}
+        super().__init__("表单填写有误：" + "；".join(
+            f"{k}: {'，'.join(v)}" for k, v in self.errors.items()))

@@ -1,0 +1,104 @@
+"""What the product plugs into the engine: script functions, service verbs, forms, hooks.
+
+Registries are process-wide dictionaries filled at import time by the product packages
+(`app/flows/...`). Registering the same name twice replaces the earlier entry (handy in tests).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from app.engine.errors import FormError
+
+log = logging.getLogger(__name__)
+
+SCRIPT_FUNCTIONS: dict[str, Callable[..., Any]] = {}
+SERVICES: dict[str, Callable[..., Any]] = {}
+FORMS: dict[str, Callable[[dict], dict]] = {}
+
+# Hook names the engine emits (all run inside the step's transaction, see __init__ docstring).
+HOOK_NAMES = (
+    "instance_started", "instance_completed", "instance_cancelled",
+    "task_created", "task_completed", "task_cancelled",
+    "task_claimed", "task_released", "task_delegated",
+    "timer_fired", "sla_changed",
+)
+_HOOKS: dict[str, list[Callable[..., Any]]] = {name: [] for name in HOOK_NAMES}
+
+
+def register_script_function(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Expose `fn` to BPMN expressions and scripts under `name` (e.g. `deadline`)."""
+    if not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"invalid script function name {name!r}")
+    SCRIPT_FUNCTIONS[name] = fn
+    return fn
+
+
+def register_service(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Register a service-task verb: `fn(ctx: ServiceContext, **params) -> JSON-able result`."""
+    SERVICES[name] = fn
+    return fn
+
+
+def register_form(name: str, validate: Callable[[dict], dict]) -> Callable[[dict], dict]:
+    """Register a user-task form: `validate(data) -> cleaned dict`, raising FormError.
+
+    A marshmallow `ValidationError` (anything with a `.messages` dict) is accepted too and
+    turned into a FormError.
+    """
+    FORMS[name] = validate
+    return validate
+
+
+def validate_form(name: str, data: dict) -> dict:
+    try:
+        cleaned = FORMS[name](data)
+    except FormError:
+        raise
+    except Exception as exc:
+        messages = getattr(exc, "messages", None)
+        if isinstance(messages, dict):
+            raise FormError(messages) from exc
+        raise
+    return dict(cleaned or {})
+
+
+def on(event: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Subscribe to an engine event (one of HOOK_NAMES). Returns the callback (decorator-friendly)."""
+    if event not in _HOOKS:
+        raise ValueError(f"unknown engine event {event!r}; known: {', '.join(HOOK_NAMES)}")
+    if callback not in _HOOKS[event]:
+        _HOOKS[event].append(callback)
+    return callback
+
+
+def off(event: str, callback: Callable[..., Any]) -> None:
+    if callback in _HOOKS.get(event, []):
+        _HOOKS[event].remove(callback)
+
+
+def emit(event: str, **kwargs: Any) -> None:
+    """Call every subscriber; an exception aborts the step (and so rolls it back)."""
+    for callback in list(_HOOKS[event]):
+        callback(**kwargs)
+
+
+def on_task_created(callback):
+    """callback(task: HumanTask, instance: ProcessInstance)"""
+    return on("task_created", callback)
+
+
+def on_task_completed(callback):
+    """callback(task: HumanTask, instance: ProcessInstance, actor: Actor | None)"""
+    return on("task_completed", callback)
+
+
+def on_timer_fired(callback):
+    """callback(timer: WorkflowTimer, instance, kind: str | None, tasks: list[HumanTask])"""
+    return on("timer_fired", callback)
+
+
+def on_instance_completed(callback):
+    """callback(instance: ProcessInstance)"""
+    return on("instance_completed", callback)

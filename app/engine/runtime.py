@@ -1,0 +1,659 @@
+"""Running instances: one transaction per step.
+
+Each public function is a unit of work: load the instance, let SpiffWorkflow run, persist the
+state with an optimistic version check, bring the human-task and timer mirrors in step, write
+history + audit rows, run the product's hooks, then commit (or roll everything back).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState as SpiffState
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.audit.log import record
+from app.clock import as_utc, utcnow
+from app.engine import persistence
+from app.engine.definitions import (
+    CompiledDefinition,
+    UserTaskMeta,
+    compiled,
+    latest_definition,
+)
+from app.engine.errors import Conflict, EngineError, NotFound, ScriptError
+from app.engine.models import (
+    EventType,
+    HumanTask,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    SlaState,
+    TaskEvent,
+    TaskState,
+    TimerState,
+    WorkflowTimer,
+)
+from app.engine.registry import emit, validate_form
+from app.engine.scripting import EngineScriptEngine
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+_MAX_ENGINE_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts. The engine records it; the caller has already decided it may act."""
+
+    user_id: int | None
+    department_id: int | None = None
+    roles: frozenset[str] = field(default_factory=frozenset)
+    name: str | None = None
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(user_id=None, name="system")
+
+    def _audit(self) -> Any:
+        if self.user_id is None:
+            return None
+        return SimpleNamespace(id=self.user_id, username=self.name, department_id=self.department_id)
+
+
+@dataclass
+class ServiceContext:
+    """What a service verb sees: `verb(ctx, **params)`."""
+
+    step: Any
+    task: Any  # the SpiffWorkflow task running the verb
+
+    @property
+    def instance(self) -> ProcessInstance:
+        return self.step.instance
+
+    @property
+    def business_key(self) -> str:
+        return self.step.instance.business_key
+
+    @property
+    def actor(self) -> Actor | None:
+        return self.step.actor
+
+    @property
+    def data(self) -> dict:
+        """The task data (read it; put results in the verb's return value)."""
+        return self.task.data
+
+    @property
+    def task_spec(self) -> str:
+        return self.task.task_spec.name
+
+    @property
+    def now(self) -> datetime:
+        return self.step.now
+
+    @property
+    def session(self):
+        return db.session
+
+
+# ---------------------------------------------------------------- helpers
+
+def _instant(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return as_utc(value)
+    return TimerEventDefinition.get_datetime(str(value))
+
+
+def _timer_due(task) -> datetime | None:
+    value = task.internal_data.get("event_value")
+    if value is None:
+        return None
+    if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+        value = value.get("next") if isinstance(value, dict) else None
+    try:
+        return _instant(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_timer(task) -> bool:
+    return isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition)
+
+
+def _sla_for(now: datetime, due_at: datetime | None, reminder_at: datetime | None) -> str:
+    if due_at is not None and as_utc(due_at) <= now:
+        return SlaState.OVERDUE
+    if reminder_at is not None and as_utc(reminder_at) <= now:
+        return SlaState.DUE_SOON
+    return SlaState.ON_TIME
+
+
+def _event(instance_id: int, event_type: str, *, task: HumanTask | None = None,
+           task_spec: str | None = None, name: str | None = None, actor: Actor | None = None,
+           data: dict | None = None, at: datetime | None = None) -> TaskEvent:
+    row = TaskEvent(
+        instance_id=instance_id, event_type=event_type, human_task=task,
+        task_spec=task.task_spec if task is not None else task_spec,
+        name=task.name if task is not None else name,
+        actor_id=actor.user_id if actor is not None else None,
+        at=at or utcnow(), data=data,
+    )
+    db.session.add(row)
+    return row
+
+
+@contextmanager
+def _unit(commit: bool) -> Iterator[None]:
+    """One step = one transaction; any exception rolls the whole session back."""
+    try:
+        yield
+        db.session.flush()
+        if commit:
+            db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict("流程已被其他操作更新，请刷新后重试") from None
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+# ---------------------------------------------------------------- the step
+
+class Step:
+    """One load → run → persist cycle on an instance (internal; verbs see it via ServiceContext)."""
+
+    def __init__(self, instance: ProcessInstance, actor: Actor | None, definition: CompiledDefinition):
+        self.instance = instance
+        self.actor = actor
+        self.definition = definition
+        self.now = utcnow()
+        self.engine = EngineScriptEngine(self)
+        self.verb_error: BaseException | None = None
+        self.ran: list = []
+        self.completed_task_ids: set[str] = set()
+        self.workflow: BpmnWorkflow | None = None
+        self.is_new = False
+        self._hooks: list[tuple[str, dict]] = []
+
+    def emit_later(self, event: str, **kwargs: Any) -> None:
+        """Queue a hook; `emit_pending()` runs them once the step's rows have ids."""
+        self._hooks.append((event, kwargs))
+
+    def emit_pending(self) -> None:
+        db.session.flush()
+        hooks, self._hooks = self._hooks, []
+        for event, kwargs in hooks:
+            emit(event, **kwargs)
+
+    # -- workflow lifecycle
+    def create(self, data: dict) -> None:
+        self.workflow = BpmnWorkflow(self.definition.spec, self.definition.subprocess_specs,
+                                     script_engine=self.engine)
+        self.workflow.task_tree.data.update(data or {})
+
+    def load(self) -> None:
+        self.workflow = persistence.loads(self.instance.state, self.definition.spec,
+                                          self.definition.subprocess_specs, self.engine)
+
+    def spiff(self, fn, *args) -> Any:
+        """Call into SpiffWorkflow, translating its errors into ours."""
+        try:
+            return fn(*args)
+        except EngineError:
+            raise
+        except Exception as exc:
+            if self.verb_error is not None:
+                raise self.verb_error from None
+            cause = getattr(exc, "exception", None) or exc.__cause__
+            element = None
+            task_spec = getattr(exc, "task_spec", None)
+            if task_spec is not None:
+                element = getattr(task_spec, "bpmn_id", None) or task_spec.name
+            if isinstance(cause, ScriptError):
+                raise ScriptError(str(cause), element) from exc
+            if isinstance(exc, SpiffWorkflowException):
+                raise ScriptError(f"流程执行出错：{exc}", element) from exc
+            raise
+
+    def run_engine(self) -> None:
+        wf = self.workflow
+        for _ in range(_MAX_ENGINE_ROUNDS):
+            self.spiff(wf.do_engine_steps, None, self.ran.append)
+            if not any(not t.task_spec.manual for t in wf.get_tasks(state=SpiffState.READY)):
+                return
+        raise EngineError("流程引擎在一个步骤内循环次数过多，可能存在死循环")
+
+    def fire_timers(self) -> None:
+        self.spiff(self.workflow.refresh_timers)
+        self.run_engine()
+
+    # -- persistence
+    def persist(self) -> None:
+        inst = self.instance
+        inst.state = persistence.dumps(self.workflow)
+        inst.updated_at = self.now
+        if not self.is_new:
+            inst.version = inst.version + 1
+        if self.workflow.completed and inst.status == InstanceStatus.RUNNING:
+            inst.status = InstanceStatus.COMPLETED
+            inst.completed_at = self.now
+        # UPDATE … WHERE version = :seen (version_id_col); 0 rows → StaleDataError → Conflict.
+        # Flushed first so concurrent steps on one instance queue on this row, not on mirrors.
+        db.session.flush()
+        self.sync_mirrors()
+        if inst.status == InstanceStatus.COMPLETED and inst.completed_at == self.now:
+            _event(inst.id, EventType.INSTANCE_COMPLETED, at=self.now)
+            self.emit_later("instance_completed", instance=inst)
+
+    def sync_mirrors(self) -> None:
+        with db.session.no_autoflush:
+            new_tasks = self._sync_human_tasks()
+            self._sync_timers()
+        for row in new_tasks:
+            self.emit_later("task_created", task=row, instance=self.instance)
+
+    def _meta(self, spiff_task) -> UserTaskMeta:
+        spec = spiff_task.task_spec
+        meta = self.definition.user_tasks.get(spec.name)
+        if meta is None:
+            meta = UserTaskMeta(spec.name, getattr(spec, "bpmn_name", None), spec.lane,
+                                None, None, None, None, None)
+        return meta
+
+    def _evaluate(self, expression: str | None, spiff_task, what: str) -> Any:
+        if not expression:
+            return None
+        try:
+            return self.engine.environment.evaluate(expression, spiff_task.data)
+        except Exception as exc:
+            raise ScriptError(f"{what}表达式 {expression!r} 求值失败：{exc}",
+                              spiff_task.task_spec.name) from exc
+
+    def _sync_human_tasks(self) -> list[HumanTask]:
+        inst = self.instance
+        ready = {str(t.id): t for t in self.workflow.get_tasks(state=SpiffState.READY, manual=True)}
+        rows = db.session.scalars(select(HumanTask).where(
+            HumanTask.instance_id == inst.id, HumanTask.state == TaskState.READY)).all()
+        known = set()
+        for row in rows:
+            known.add(row.spiff_task_id)
+            if row.spiff_task_id not in ready and row.spiff_task_id not in self.completed_task_ids:
+                row.state = TaskState.CANCELLED
+                row.completed_at = self.now
+                _event(inst.id, EventType.CANCELLED, task=row, at=self.now)
+                self.emit_later("task_cancelled", task=row, instance=inst)
+        created = []
+        for tid, task in ready.items():
+            if tid in known:
+                continue
+            meta = self._meta(task)
+            dept = self._evaluate(meta.candidate_department, task, "候选部门")
+            due_at = _instant(self._evaluate(meta.due, task, "办理期限"))
+            reminder_at = _instant(self._evaluate(meta.reminder, task, "催办时间"))
+            row = HumanTask(
+                instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
+                name=meta.label, lane=meta.lane, form=meta.form,
+                candidate_department_id=int(dept) if dept not in (None, "") else None,
+                candidate_role=meta.candidate_role, state=TaskState.READY, created_at=self.now,
+                due_at=due_at, reminder_at=reminder_at,
+                sla_state=_sla_for(self.now, due_at, reminder_at),
+            )
+            db.session.add(row)
+            created.append(row)
+            _event(inst.id, EventType.STARTED, task=row, at=self.now, data={
+                "candidate_department_id": row.candidate_department_id,
+                "candidate_role": row.candidate_role,
+                "due_at": due_at.isoformat() if due_at else None})
+        return created
+
+    def _sync_timers(self) -> None:
+        inst = self.instance
+        waiting = {str(t.id): t for t in self.workflow.get_tasks(state=SpiffState.WAITING)
+                   if _is_timer(t)}
+        fired = {str(t.id): t for t in self.ran if _is_timer(t)}
+        rows = db.session.scalars(select(WorkflowTimer).where(
+            WorkflowTimer.instance_id == inst.id,
+            WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))).all()
+        by_task = {row.spiff_task_id: row for row in rows}
+        for tid, row in by_task.items():
+            task = waiting.get(tid)
+            if task is not None:
+                due = _timer_due(task)
+                if due is not None and (row.due_at is None or as_utc(row.due_at) != due):
+                    row.due_at = due
+                row.state = TimerState.WAITING
+            elif tid not in fired:
+                row.state = TimerState.CANCELLED
+        for tid, task in waiting.items():
+            if tid not in by_task:
+                due = _timer_due(task)
+                if due is None:
+                    continue
+                meta = self.definition.timers.get(task.task_spec.name)
+                db.session.add(WorkflowTimer(
+                    instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
+                    name=getattr(task.task_spec, "bpmn_name", None),
+                    kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
+                    due_at=due, state=TimerState.WAITING))
+        for tid, task in fired.items():
+            row = by_task.get(tid)
+            if row is None:  # was due the moment it was reached: record it anyway
+                meta = self.definition.timers.get(task.task_spec.name)
+                row = WorkflowTimer(
+                    instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
+                    name=getattr(task.task_spec, "bpmn_name", None),
+                    kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
+                    due_at=_timer_due(task) or self.now)
+                db.session.add(row)
+            row.state = TimerState.FIRED
+            row.fired_at = self.now
+            self._timer_fired(row, task)
+
+    def _timer_fired(self, row: WorkflowTimer, task) -> None:
+        inst = self.instance
+        targets: list[HumanTask] = []
+        if row.attached_to:
+            sibling_ids = [str(c.id) for c in (task.parent.children if task.parent else [])
+                           if c.task_spec.name == row.attached_to]
+            if sibling_ids:
+                targets = list(db.session.scalars(select(HumanTask).where(
+                    HumanTask.instance_id == inst.id, HumanTask.spiff_task_id.in_(sibling_ids),
+                    HumanTask.state == TaskState.READY)))
+        _event(inst.id, EventType.TIMER_FIRED, task_spec=row.task_spec, name=row.name, at=self.now,
+               data={"kind": row.kind, "attached_to": row.attached_to,
+                     "due_at": as_utc(row.due_at).isoformat()})
+        for target in targets:
+            if row.kind == "escalation":
+                target.sla_state = SlaState.OVERDUE
+                _event(inst.id, EventType.ESCALATED, task=target, at=self.now,
+                       data={"timer": row.task_spec})
+            elif row.kind == "reminder":
+                if target.sla_state == SlaState.ON_TIME:
+                    target.sla_state = SlaState.DUE_SOON
+                _event(inst.id, EventType.REMINDED, task=target, at=self.now,
+                       data={"timer": row.task_spec})
+        self.emit_later("timer_fired", timer=row, instance=inst, kind=row.kind, tasks=targets)
+
+
+# ---------------------------------------------------------------- loading
+
+def _get_instance(instance_id: int) -> ProcessInstance:
+    inst = db.session.get(ProcessInstance, instance_id)
+    if inst is None:
+        raise NotFound(f"流程实例 {instance_id} 不存在")
+    return inst
+
+
+def _get_task(task_id: int) -> HumanTask:
+    row = db.session.get(HumanTask, task_id)
+    if row is None:
+        raise NotFound(f"待办任务 {task_id} 不存在")
+    return row
+
+
+def _ready_task(task: int | HumanTask) -> HumanTask:
+    row = task if isinstance(task, HumanTask) else _get_task(task)
+    if row.state != TaskState.READY:
+        raise Conflict(f"任务「{row.name or row.task_spec}」已{_STATE_LABEL.get(row.state, row.state)}，不能再操作")
+    return row
+
+
+_STATE_LABEL = {TaskState.COMPLETED: "办结", TaskState.CANCELLED: "撤销"}
+
+
+def _step_for(inst: ProcessInstance, actor: Actor | None) -> Step:
+    if inst.status != InstanceStatus.RUNNING:
+        raise Conflict(f"流程实例 {inst.business_key} 已不在运行中（{inst.status}）")
+    step = Step(inst, actor, compiled(inst.definition))
+    step.load()
+    return step
+
+
+# ---------------------------------------------------------------- public API
+
+def start(process_id: str, business_key: str, data: dict | None = None,
+          actor: Actor | None = None, *, summary: dict | None = None,
+          definition: ProcessDefinition | None = None, commit: bool = True) -> ProcessInstance:
+    """Start the latest version of `process_id` (or the given definition) and run to the first wait."""
+    with _unit(commit):
+        definition = definition or latest_definition(process_id)
+        if definition is None:
+            raise NotFound(f"流程 {process_id} 尚未部署")
+        if db.session.scalar(select(ProcessInstance.id).where(
+                ProcessInstance.business_key == business_key)) is not None:
+            raise Conflict(f"业务编号 {business_key} 已有流程实例")
+        now = utcnow()
+        inst = ProcessInstance(
+            definition_id=definition.id, definition=definition, process_id=definition.process_id,
+            business_key=business_key, status=InstanceStatus.RUNNING, state="{}", version=1,
+            summary=summary, started_by=actor.user_id if actor else None,
+            started_at=now, updated_at=now)
+        db.session.add(inst)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            raise Conflict(f"业务编号 {business_key} 已有流程实例") from None
+        step = Step(inst, actor, compiled(definition))
+        step.now = now
+        step.is_new = True
+        step.create(data or {})
+        _event(inst.id, EventType.INSTANCE_STARTED, actor=actor, at=now,
+               data={"process_id": definition.process_id, "version": definition.version})
+        emit("instance_started", instance=inst, actor=actor)
+        step.run_engine()
+        step.persist()
+        record("engine.instance_started", "process_instance", inst.id,
+               after={"process_id": definition.process_id, "version": definition.version,
+                      "business_key": business_key, "status": inst.status},
+               actor=actor._audit() if actor else None)
+        step.emit_pending()
+    return inst
+
+
+def complete(task_id: int, data: dict | None, actor: Actor | None,
+             expected_version: int | None = None, *, commit: bool = True) -> HumanTask:
+    """Complete a ready human task with form `data` (validated by its registered form).
+
+    Raises FormError (nothing changed), Conflict (already done / instance moved), NotFound.
+    """
+    with _unit(commit):
+        found = db.session.execute(select(HumanTask, ProcessInstance).join(
+            ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(HumanTask.id == task_id)).first()
+        if found is None:
+            raise NotFound(f"待办任务 {task_id} 不存在")
+        row, inst = found
+        _ready_task(row)
+        if expected_version is not None and inst.version != expected_version:
+            raise Conflict("流程已被其他操作更新，请刷新后重试")
+        cleaned = validate_form(row.form, data or {}) if row.form else dict(data or {})
+        step = _step_for(inst, actor)
+        task = step.workflow.get_task_from_id(UUID(row.spiff_task_id))
+        if task is None or task.state != SpiffState.READY:
+            raise Conflict("任务在流程中已不是待办状态，请刷新后重试")
+        task.data.update(cleaned)
+        step.completed_task_ids.add(row.spiff_task_id)
+        step.spiff(task.run)
+        step.run_engine()
+        row.state = TaskState.COMPLETED
+        row.completed_at = step.now
+        row.completed_by = actor.user_id if actor else None
+        row.completion_data = cleaned
+        step.persist()
+        _event(inst.id, EventType.COMPLETED, task=row, actor=actor, at=step.now, data=cleaned)
+        record("engine.task_completed", "human_task", row.id,
+               before={"state": TaskState.READY, "instance_version": inst.version - 1},
+               after={"state": TaskState.COMPLETED, "instance_id": inst.id,
+                      "task_spec": row.task_spec, "data": cleaned},
+               actor=actor._audit() if actor else None)
+        step.emit_later("task_completed", task=row, instance=inst, actor=actor)
+        step.emit_pending()
+    return row
+
+
+def _assign(task_id: int, actor: Actor | None, new_assignee: int | None, event_type: str,
+            *, only_if_unassigned: bool, commit: bool, note: str | None = None) -> HumanTask:
+    with _unit(commit):
+        row = _ready_task(task_id)
+        before = row.assignee_id
+        cond = [HumanTask.id == row.id, HumanTask.state == TaskState.READY]
+        if only_if_unassigned:
+            cond.append((HumanTask.assignee_id.is_(None)) | (HumanTask.assignee_id == new_assignee))
+        else:
+            cond.append(HumanTask.assignee_id.is_(None) if before is None
+                        else HumanTask.assignee_id == before)
+        result = db.session.execute(update(HumanTask).where(*cond).values(assignee_id=new_assignee),
+                                    execution_options={"synchronize_session": False})
+        if result.rowcount != 1:
+            raise Conflict(f"任务「{row.name or row.task_spec}」已被他人签收或已办结")
+        db.session.refresh(row)
+        data = {"from": before, "to": new_assignee}
+        if note:
+            data["note"] = note
+        _event(row.instance_id, event_type, task=row, actor=actor, data=data)
+        record(f"engine.task_{event_type}", "human_task", row.id, before={"assignee_id": before},
+               after={"assignee_id": new_assignee}, actor=actor._audit() if actor else None)
+        emit(f"task_{event_type}", task=row, actor=actor, previous_assignee=before)
+    return row
+
+
+def claim(task_id: int, actor: Actor, *, commit: bool = True) -> HumanTask:
+    """Take an unassigned task (Conflict if someone else holds it)."""
+    return _assign(task_id, actor, actor.user_id, EventType.CLAIMED,
+                   only_if_unassigned=True, commit=commit)
+
+
+def release(task_id: int, actor: Actor, *, commit: bool = True) -> HumanTask:
+    """Put a task back into its candidate group's queue."""
+    return _assign(task_id, actor, None, EventType.RELEASED, only_if_unassigned=False, commit=commit)
+
+
+def delegate(task_id: int, to_user_id: int, actor: Actor, *, note: str | None = None,
+             commit: bool = True) -> HumanTask:
+    """Hand a task to another user (the caller checked that this is allowed)."""
+    return _assign(task_id, actor, to_user_id, EventType.DELEGATED, only_if_unassigned=False,
+                   commit=commit, note=note)
+
+
+def cancel(instance_id: int, actor: Actor | None, reason: str | None = None, *,
+           commit: bool = True) -> ProcessInstance:
+    """Stop an instance: open tasks cancelled, timers cancelled, status cancelled."""
+    with _unit(commit):
+        inst = _get_instance(instance_id)
+        step = _step_for(inst, actor)
+        step.spiff(step.workflow.cancel)
+        inst.status = InstanceStatus.CANCELLED
+        inst.completed_at = step.now
+        step.persist()
+        _event(inst.id, EventType.INSTANCE_CANCELLED, actor=actor, at=step.now, data={"reason": reason})
+        record("engine.instance_cancelled", "process_instance", inst.id,
+               before={"status": InstanceStatus.RUNNING},
+               after={"status": InstanceStatus.CANCELLED, "reason": reason},
+               actor=actor._audit() if actor else None)
+        step.emit_later("instance_cancelled", instance=inst, actor=actor, reason=reason)
+        step.emit_pending()
+    return inst
+
+
+def move_timer(timer_id: int, due_at: datetime | str, actor: Actor | None = None, *,
+               reason: str | None = None, commit: bool = True) -> WorkflowTimer:
+    """Move a waiting timer (legal-time recompute, suspension of a period…) to a new instant.
+
+    The SpiffWorkflow timer and its mirror row move together; if the new instant is already
+    past, the timer fires at the scheduler's next poll.
+    """
+    with _unit(commit):
+        row = db.session.get(WorkflowTimer, timer_id)
+        if row is None:
+            raise NotFound(f"定时器 {timer_id} 不存在")
+        if row.state != TimerState.WAITING:
+            raise Conflict("定时器已触发或已取消")
+        new_due = _instant(due_at)
+        inst = _get_instance(row.instance_id)
+        step = _step_for(inst, actor)
+        task = step.workflow.get_task_from_id(UUID(row.spiff_task_id))
+        if task is None or not _is_timer(task) or task.state != SpiffState.WAITING:
+            raise Conflict("定时器在流程中已不再等待")
+        value = new_due.isoformat()
+        if isinstance(task.task_spec.event_definition, CycleTimerEventDefinition):
+            current = dict(task.internal_data.get("event_value") or {})
+            current["next"] = value
+            value = current
+        before = as_utc(row.due_at).isoformat()
+        task._set_internal_data(event_value=value)
+        step.persist()
+        _event(inst.id, EventType.TIMER_MOVED, task_spec=row.task_spec, name=row.name, actor=actor,
+               at=step.now, data={"from": before, "to": new_due.isoformat(), "reason": reason})
+        record("engine.timer_moved", "workflow_timer", row.id, before={"due_at": before},
+               after={"due_at": new_due.isoformat(), "reason": reason},
+               actor=actor._audit() if actor else None)
+        step.emit_pending()
+    return row
+
+
+def update_task_due(task_id: int, due_at: datetime | None, reminder_at: datetime | None = None,
+                    *, commit: bool = True) -> HumanTask:
+    """Change a task's SLA instants on the mirror (pair with move_timer for its boundary timers)."""
+    with _unit(commit):
+        row = _ready_task(task_id)
+        row.due_at = as_utc(due_at) if due_at else None
+        row.reminder_at = as_utc(reminder_at) if reminder_at else None
+        row.sla_state = _sla_for(utcnow(), row.due_at, row.reminder_at)
+    return row
+
+
+# ---------------------------------------------------------------- reading
+
+@dataclass
+class InstanceView:
+    instance: ProcessInstance
+    open_tasks: list[HumanTask]
+    timers: list[WorkflowTimer]
+    history: list[TaskEvent]
+    data: dict
+
+
+def workflow_data(instance: ProcessInstance) -> dict:
+    """The process data as the latest completed task sees it (loads the workflow)."""
+    definition = compiled(instance.definition)
+    wf = persistence.loads(instance.state, definition.spec, definition.subprocess_specs,
+                           EngineScriptEngine(None))
+    ready = wf.get_tasks(state=SpiffState.READY)
+    source = wf.last_task or (ready[0] if ready else wf.task_tree)
+    return dict(source.data)
+
+
+def instance_state(instance_id: int) -> InstanceView:
+    inst = _get_instance(instance_id)
+    tasks = list(db.session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == inst.id, HumanTask.state == TaskState.READY).order_by(HumanTask.id)))
+    timers = list(db.session.scalars(select(WorkflowTimer).where(
+        WorkflowTimer.instance_id == inst.id, WorkflowTimer.state == TimerState.WAITING)
+        .order_by(WorkflowTimer.due_at)))
+    history = list(db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == inst.id)
+                                      .order_by(TaskEvent.at, TaskEvent.id)))
+    return InstanceView(inst, tasks, timers, history, workflow_data(inst))
+
+
+def instance_by_key(business_key: str) -> ProcessInstance | None:
+    return db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == business_key))

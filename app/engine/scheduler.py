@@ -1,0 +1,66 @@
+"""APScheduler job that fires due timers and refreshes SLA states every N seconds.
+
+In-process: `start_scheduler(app)` (register_engine arms it on the first request when
+SCHEDULER_ENABLED). Separate process: `flask scheduler run` (blocking). Running several at
+once is safe: claims never double-fire (see timers.py).
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from app.clock import utcnow
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+JOB_ID = "engine_timers"
+
+
+def run_due_work(app, worker_id: str | None = None) -> tuple[int, int]:
+    """One poll: fire due timers, then refresh SLA states. Returns (timers fired, tasks changed)."""
+    from app.engine.timers import default_worker_id, fire_due_timers, refresh_sla_states
+
+    with app.app_context():
+        try:
+            fired = fire_due_timers(worker_id=worker_id or default_worker_id())
+            changed = refresh_sla_states()
+            if fired or changed:
+                log.info("engine poll: %s timers fired, %s SLA states changed", fired, changed)
+            return fired, changed
+        except Exception:
+            log.exception("engine poll failed")
+            db.session.rollback()
+            return 0, 0
+        finally:
+            db.session.remove()
+
+
+def _add_job(scheduler, app) -> None:
+    scheduler.add_job(run_due_work, "interval", args=[app], id=JOB_ID, replace_existing=True,
+                      seconds=int(app.config.get("SCHEDULER_INTERVAL_SECONDS", 15)),
+                      max_instances=1, coalesce=True, next_run_time=utcnow())
+
+
+def start_scheduler(app) -> BackgroundScheduler:
+    """Start (once per app) a background scheduler thread polling for due work."""
+    existing = app.extensions.get("engine_scheduler")
+    if existing is not None:
+        return existing
+    scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
+    _add_job(scheduler, app)
+    scheduler.start()
+    app.extensions["engine_scheduler"] = scheduler
+    atexit.register(lambda: scheduler.shutdown(wait=False) if scheduler.running else None)
+    return scheduler
+
+
+def run_blocking(app) -> None:
+    """Run the poll loop in the foreground until interrupted (`flask scheduler run`)."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    _add_job(scheduler, app)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
