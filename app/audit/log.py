@@ -1,8 +1,10 @@
 """Writing and verifying the audit chain.
 
 Each row's hash covers its content and the previous row's hash, so editing, deleting or
-reordering any row breaks every hash after it. `record()` adds the row to the caller's
-session: it commits (or rolls back) together with the change it describes.
+reordering any row breaks every hash after it. `record()` queues the row on the caller's
+session; at commit the queued rows are chained and inserted in one go, so they commit (or
+roll back) together with the change they describe, and the chain lock is held only for the
+commit itself instead of for the whole transaction.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.clock import as_utc, utcnow
@@ -52,11 +55,31 @@ def _digest(row: AuditEntry) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _last_hash() -> str:
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-    last = db.session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+_PENDING = "audit_pending"
+
+
+def _last_hash(session: Session) -> str:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+    last = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
     return last or GENESIS
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    prev = _last_hash(session)
+    for row in pending:
+        row.prev_hash = prev
+        row.hash = prev = _digest(row)
+    session.add_all(pending)  # flushed by the commit that is running
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, _previous_transaction) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def _request_actor() -> tuple[int | None, str | None, int | None, str | None]:
@@ -77,7 +100,7 @@ def record(
     actor: Any = None,
     actor_name: str | None = None,
 ) -> AuditEntry:
-    """Append one audit row to the current transaction.
+    """Append one audit row to the current transaction (written when it commits).
 
     `actor` is a User; by default the signed-in user of the request, else "system".
     """
@@ -90,10 +113,7 @@ def record(
         object_id=None if object_id is None else str(object_id),
         before=_jsonable(before), after=_jsonable(after), remote_addr=addr,
     )
-    row.prev_hash = _last_hash()
-    row.hash = _digest(row)
-    db.session.add(row)
-    db.session.flush()  # the next record() in this transaction must see this row's hash
+    db.session.info.setdefault(_PENDING, []).append(row)
     return row
 
 
