@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-export FLASK_APP := wsgi.py
+# The command line builds a bare app; only the served app (wsgi.py) deploys BPMN and runs the scheduler.
+export FLASK_APP := app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 VENDOR := app/web/static/vendor
@@ -11,7 +12,7 @@ VENDOR := app/web/static/vendor
 .PHONY: run test setup venv vendor translations db demo lint browser clean
 
 run: setup db demo  ## set everything up and serve on http://127.0.0.1:5000 with the scheduler in-process
-	SCHEDULER_ENABLED=1 $(BIN)/flask run --host $(HOST) --port $(PORT)
+	SCHEDULER_ENABLED=1 FLASK_APP=wsgi.py $(BIN)/flask run --host $(HOST) --port $(PORT)
 
 test: setup browser  ## the whole suite (SQLite, and PostgreSQL when reachable; required under CI=true)
 	$(BIN)/ruff check .
@@ -43,6 +44,7 @@ db: venv
 	$(BIN)/flask db upgrade
 
 demo: db
+	$(BIN)/flask bpmn deploy
 	$(BIN)/flask demo seed
 
 # Debian's Chromium for the browser tests (no browser download: the network only reaches registries).

@@ -47,7 +47,7 @@ def test_flask_db_check_command(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "FLASK_APP": "wsgi.py"}
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}", "FLASK_APP": "app:create_app"}
     flask = [sys.executable, "-m", "flask"]
     subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
     check = subprocess.run([*flask, "db", "check"], env=env, capture_output=True, text=True)

@@ -48,14 +48,17 @@ def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
 
 
 def register_api(app: Flask, api: Api) -> None:
+    from app.api.applications import blp as applications_blp
     from app.api.catalog import blp as catalog_blp
+    from app.api.notifications import blp as notifications_blp
     from app.api.org import blp as org_blp
+    from app.api.tasks import blp as tasks_blp
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "个人 API 令牌"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for blp in (catalog_blp, org_blp):
+    for blp in (catalog_blp, org_blp, applications_blp, tasks_blp, notifications_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp)
 
@@ -81,3 +84,30 @@ def register_api(app: Flask, api: Api) -> None:
         from app.web.errors import error_page
 
         return error_page(Forbidden403(str(exc)))
+
+    _register_engine_errors(app)
+
+
+def _register_engine_errors(app: Flask) -> None:
+    """Engine errors on API paths: Conflict → 409, FormError → 422 (field errors), NotFound → 404."""
+    from app.engine.errors import Conflict, FormError, NotFound
+
+    def _api_only(exc):
+        if not request.path.startswith("/api/"):
+            raise exc
+
+    @app.errorhandler(Conflict)
+    def _conflict(exc: Conflict):
+        _api_only(exc)
+        return {"code": 409, "status": "Conflict", "message": str(exc)}, 409
+
+    @app.errorhandler(FormError)
+    def _form_error(exc: FormError):
+        _api_only(exc)
+        return {"code": 422, "status": "Unprocessable Entity",
+                "message": "提交的数据有误", "errors": {"json": exc.errors}}, 422
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        _api_only(exc)
+        return {"code": 404, "status": "Not Found", "message": str(exc)}, 404

@@ -93,6 +93,8 @@ optimistic lock: 1 after start, +1 per step), human_task (inbox mirror), workflo
 """
 from __future__ import annotations
 
+import logging
+
 from app.engine import inbox
 from app.engine.definitions import deploy, deploy_directory, ensure_deployed, is_deployed, latest_definition
 from app.engine.errors import Conflict, DeployError, EngineError, FormError, NotFound, ScriptError
@@ -123,6 +125,8 @@ from app.engine.runtime import (
 )
 from app.engine.timers import fire_due_timers, refresh_sla_states, retry_timer
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
     "ScriptError", "ServiceContext", "cancel", "claim", "complete", "delegate", "deploy",
@@ -135,19 +139,29 @@ __all__ = [
 
 
 def register_engine(app) -> None:
-    """Add `flask bpmn` / `flask scheduler`; arm the in-process scheduler if configured."""
+    """Add `flask bpmn` / `flask scheduler`."""
     from app.engine.cli import bpmn_cli, scheduler_cli
 
     app.config.setdefault("SCHEDULER_INTERVAL_SECONDS", 15)
     app.cli.add_command(bpmn_cli)
     app.cli.add_command(scheduler_cli)
+
+
+def boot(app) -> None:
+    """What a serving process does once at start (wsgi.py): deploy new or changed BPMN files
+    and, when SCHEDULER_ENABLED, run the timer scheduler in-process. Command-line runs of
+    `flask …` never call this, so a migration never starts a scheduler."""
+    from sqlalchemy import inspect
+
+    from app.engine.models import ProcessDefinition
+    from app.extensions import db
+
+    with app.app_context():
+        if not inspect(db.engine).has_table(ProcessDefinition.__tablename__):
+            log.warning("database not migrated yet: run `flask db upgrade`; BPMN not deployed")
+            return
+    ensure_deployed(app)
     if app.config.get("SCHEDULER_ENABLED") and not app.config.get("TESTING"):
-        armed = {"done": False}
+        from app.engine.scheduler import start_scheduler
 
-        @app.before_request
-        def _start_engine_scheduler() -> None:
-            if not armed["done"]:
-                armed["done"] = True
-                from app.engine.scheduler import start_scheduler
-
-                start_scheduler(app)
+        start_scheduler(app)

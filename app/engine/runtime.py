@@ -243,7 +243,14 @@ class Step:
                 return
         raise EngineError("流程引擎在一个步骤内循环次数过多，可能存在死循环")
 
-    def fire_timers(self) -> None:
+    def fire_timers(self, due_task_ids: list[str] | None = None) -> None:
+        """Fire the waiting timers. `due_task_ids` are the timers the mirror found due
+        (due_at <= now): SpiffWorkflow only fires when due < now, so at the exact instant
+        it would wait for the next poll; marking them fired makes a timer fire *at* its instant."""
+        for task_id in due_task_ids or ():
+            task = self.workflow.get_task_from_id(UUID(task_id))
+            if task is not None:
+                task._set_internal_data(event_fired=True)
         self.spiff(self.workflow.refresh_timers)
         self.run_engine()
 

@@ -1,7 +1,6 @@
 """APScheduler job that fires due timers and refreshes SLA states every N seconds.
 
-In-process: `start_scheduler(app)` (register_engine arms it on the first request when
-SCHEDULER_ENABLED). Separate process: `flask scheduler run` (blocking). Running several at
+In-process: `start_scheduler(app)` (wsgi.py's `boot` starts it when SCHEDULER_ENABLED=1). Separate process: `flask scheduler run` (blocking). Running several at
 once is safe: claims never double-fire (see timers.py).
 """
 from __future__ import annotations

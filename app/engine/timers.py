@@ -87,7 +87,7 @@ def _fire_instance(instance_id: int, now: datetime, worker_id: str) -> int:
                 return 0
             claimed_ids = [r.id for r in rows]
             step = _step_for(inst, None)
-            step.fire_timers()
+            step.fire_timers([r.spiff_task_id for r in rows])
             step.persist()
             fired = [r for r in rows if r.state == TimerState.FIRED]
             if fired:

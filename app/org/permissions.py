@@ -98,3 +98,54 @@ def ensure(allowed: bool) -> None:
     """Abort with 403 (web/API) when a check fails."""
     if not allowed:
         abort(403)
+
+
+# ---- workflow tasks and share applications (SPEC §1: candidate group = department + role) ----
+
+def in_candidate_group(user: User, task) -> bool:
+    """`user` belongs to the task's candidate group (the same rule as the engine's inbox query)."""
+    if task.candidate_department_id is None and task.candidate_role is None:
+        return False
+    if task.candidate_department_id is not None and task.candidate_department_id != user.department_id:
+        return False
+    return task.candidate_role is None or task.candidate_role in {r.value for r in user.roles}
+
+
+def can_claim_task(user: User, task) -> bool:
+    return in_candidate_group(user, task)
+
+
+def can_act_on_task(user: User, task) -> bool:
+    """Complete or delegate: the assignee, or a member of the candidate group."""
+    return task.assignee_id == user.id or in_candidate_group(user, task)
+
+
+def can_release_task(user: User, task) -> bool:
+    return task.assignee_id is not None and task.assignee_id == user.id
+
+
+def can_delegate_task(user: User, task, target: User) -> bool:
+    """Delegation stays inside the department and the candidate role (SPEC §1)."""
+    return (target.active and target.id != user.id
+            and target.department_id == (task.candidate_department_id or user.department_id)
+            and (task.candidate_role is None or task.candidate_role in {r.value for r in target.roles}))
+
+
+def can_view_task(user: User, task) -> bool:
+    return (task.assignee_id == user.id or task.completed_by == user.id
+            or in_candidate_group(user, task) or is_office_member(user))
+
+
+def visible_applications(user: User, stmt: Select) -> Select:
+    """Applicant's and provider's departments see an application; the office sees all."""
+    from app.flows.models import Application
+
+    if is_office_member(user):
+        return stmt
+    return stmt.where(or_(Application.applicant_department_id == user.department_id,
+                          Application.provider_department_id == user.department_id))
+
+
+def can_view_application(user: User, application) -> bool:
+    return (is_office_member(user) or application.applicant_department_id == user.department_id
+            or application.provider_department_id == user.department_id)

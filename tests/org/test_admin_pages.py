@@ -47,5 +47,6 @@ def test_create_and_edit_user(city, client):
     db.session.expire_all()
     assert {r.value for r in db.session.get(User, clerk.id).roles} == {"applicant", "provider_approver"}
     assert db.session.get(User, clerk.id).active is False  # unchecked box deactivates
-    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.object_id == str(clerk.id))).all()
+    actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "user", AuditEntry.object_id == str(clerk.id))
+        .order_by(AuditEntry.id)).all()
     assert actions == ["org.user_created", "org.user_updated"]

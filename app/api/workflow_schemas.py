@@ -1,0 +1,104 @@
+"""Output schemas shared by the application, task and notification endpoints."""
+from __future__ import annotations
+
+from marshmallow import fields
+
+from app.clock import as_utc
+from app.flows.models import STATUS_LABELS
+from app.validation import Schema
+
+
+class UtcDateTime(fields.DateTime):
+    """Always an aware UTC instant (SQLite hands stored datetimes back naive)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return super()._serialize(as_utc(value) if value is not None else None, attr, obj, **kwargs)
+
+
+
+class TaskOut(Schema):
+    id = fields.Integer()
+    task_spec = fields.String(metadata={"description": "BPMN 元素 id，如 provider_review"})
+    name = fields.String(allow_none=True)
+    lane = fields.String(allow_none=True)
+    form = fields.String(allow_none=True)
+    business_key = fields.Function(lambda t: t.instance.business_key)
+    process_id = fields.Function(lambda t: t.instance.process_id)
+    candidate_department_id = fields.Integer(allow_none=True)
+    candidate_role = fields.String(allow_none=True)
+    assignee_id = fields.Integer(allow_none=True)
+    state = fields.String()
+    sla_state = fields.String(metadata={"description": "on_time | due_soon | overdue"})
+    created_at = UtcDateTime()
+    due_at = UtcDateTime(allow_none=True)
+    reminder_at = UtcDateTime(allow_none=True)
+    completed_at = UtcDateTime(allow_none=True)
+    completed_by = fields.Integer(allow_none=True)
+
+
+class EventOut(Schema):
+    at = UtcDateTime()
+    event_type = fields.String()
+    task_spec = fields.String(allow_none=True)
+    name = fields.String(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    data = fields.Dict(allow_none=True)
+
+
+class ApplicationOut(Schema):
+    business_key = fields.String()
+    status = fields.String()
+    status_label = fields.Function(lambda a: STATUS_LABELS.get(a.status, a.status))
+    entry_id = fields.Integer()
+    resource_code = fields.Function(lambda a: a.entry.resource_code)
+    entry_name = fields.Function(lambda a: a.entry.name)
+    applicant_department_id = fields.Integer()
+    provider_department_id = fields.Integer()
+    applicant_user_id = fields.Integer()
+    purpose = fields.String()
+    scope = fields.String()
+    items = fields.List(fields.String())
+    legal_basis = fields.String()
+    valid_from = fields.Date()
+    valid_until = fields.Date()
+    letter_attachment_id = fields.Integer(allow_none=True)
+    last_stage = fields.String(allow_none=True)
+    last_outcome = fields.String(allow_none=True)
+    last_reasons = fields.String(allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+    policy_key = fields.String()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    closed_at = UtcDateTime(allow_none=True)
+
+
+class GrantBrief(Schema):
+    id = fields.Integer()
+    entry_id = fields.Integer()
+    grantee_department_id = fields.Integer()
+    purpose = fields.String()
+    scope = fields.String(allow_none=True)
+    valid_from = UtcDateTime()
+    valid_until = UtcDateTime(allow_none=True)
+    authorised_by = fields.String()
+    status = fields.String()
+    last_used_at = UtcDateTime(allow_none=True)
+
+
+class ApplicationDetailOut(Schema):
+    application = fields.Nested(ApplicationOut)
+    instance_status = fields.String(allow_none=True)
+    current_tasks = fields.List(fields.Nested(TaskOut))
+    history = fields.List(fields.Nested(EventOut))
+    grant = fields.Nested(GrantBrief, allow_none=True)
+
+
+class NotificationOut(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "task_arrived | reminder | escalation | decision"})
+    title = fields.String()
+    body = fields.String()
+    link = fields.String(allow_none=True)
+    business_key = fields.String(allow_none=True)
+    created_at = UtcDateTime()
+    read = fields.Boolean()

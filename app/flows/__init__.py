@@ -1,0 +1,23 @@
+"""Per-flow forms, service verbs and script functions (thin: they call catalog/org services).
+
+`register_flows()` (from create_app) plugs them into the engine; the flows themselves are
+the BPMN files in bpmn/ (deploy with `flask bpmn deploy`).
+"""
+from __future__ import annotations
+
+
+def register_flows(app=None) -> None:
+    """Register forms, verbs, script functions and notification hooks with the engine."""
+    from app.engine import register_form, register_script_function, register_service
+    from app.flows.forms import FORMS, validator
+    from app.flows.scripting import SCRIPT_FUNCTIONS
+    from app.flows.verbs import VERBS
+    from app.notifications.hooks import register_notification_hooks
+
+    for name, fn in SCRIPT_FUNCTIONS.items():
+        register_script_function(name, fn)
+    for name, fn in VERBS.items():
+        register_service(name, fn)
+    for name, schema in FORMS.items():
+        register_form(name, validator(schema))
+    register_notification_hooks()

@@ -1,0 +1,80 @@
+"""The conditional-share application (有条件共享申请, SPEC §4.1) as a business record.
+
+The BPMN instance holds the process state; this row holds what the applicant asked for and
+the outcome, so listings and permission checks are plain indexed queries.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.catalog.models import Attachment, CatalogEntry, Grant
+from app.clock import utcnow
+from app.extensions import db
+from app.org.models import Department
+
+PROCESS_ID = "conditional_share"
+
+
+class ApplicationStatus(enum.StrEnum):
+    IN_PROGRESS = "in_progress"  # formal review, authorisation, negotiation or arbitration under way
+    RETURNED = "returned"        # returned for amendment (南通 art. 21)
+    GRANTED = "granted"
+    REFUSED = "refused"          # final: refused after negotiation / arbitration (宝鸡 art. 16)
+    WITHDRAWN = "withdrawn"
+    ABANDONED = "abandoned"      # applicant gave up after a refusal
+    EXPIRED = "expired"          # the grant's period ended (南通 art. 26: re-apply)
+
+
+STATUS_LABELS = {
+    "in_progress": "办理中", "returned": "退回补正", "granted": "已授权", "refused": "不予共享",
+    "withdrawn": "已撤回", "abandoned": "已放弃", "expired": "授权已到期",
+}
+
+
+class Application(db.Model):
+    __tablename__ = "share_application"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(64), unique=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("catalog_entry.id"), index=True)
+    applicant_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    provider_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
+    applicant_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    letter_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
+    status: Mapped[str] = mapped_column(String(16), default=ApplicationStatus.IN_PROGRESS.value, index=True)
+    last_stage: Mapped[str | None] = mapped_column(String(32))
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_reasons: Mapped[str | None] = mapped_column(Text)
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grant.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # policy profile the application was started under (its switches are in the instance data)
+    policy_key: Mapped[str] = mapped_column(String(32))
+
+    entry: Mapped[CatalogEntry] = relationship(lazy="joined")
+    applicant_department: Mapped[Department] = relationship(foreign_keys=[applicant_department_id])
+    provider_department: Mapped[Department] = relationship(foreign_keys=[provider_department_id])
+    grant: Mapped[Grant | None] = relationship()
+    letter: Mapped[Attachment | None] = relationship()
+
+    def audit_view(self) -> dict:
+        return {
+            "business_key": self.business_key, "entry_id": self.entry_id, "status": self.status,
+            "applicant_department_id": self.applicant_department_id,
+            "provider_department_id": self.provider_department_id,
+            "purpose": self.purpose, "scope": self.scope, "items": self.items,
+            "legal_basis": self.legal_basis, "valid_from": self.valid_from,
+            "valid_until": self.valid_until, "letter_attachment_id": self.letter_attachment_id,
+        }

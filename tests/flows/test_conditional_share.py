@@ -1,0 +1,289 @@
+"""Every branch of the conditional-share flow (SPEC §4.1), through the HTTP API, on a frozen clock.
+
+Dates: the applications are filed on Wednesday 2026-09-30 10:00 (Shanghai); 1–7 October is the
+National Day holiday and Saturday 10 October a make-up working day, so the N-th working day
+after the event is: 1 → 8 Oct, 2 → 9 Oct, 5 → 13 Oct, 10 → 20 Oct, 15 → 27 Oct.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.engine import fire_due_timers
+from app.extensions import db
+from tests.flows.conftest import local
+
+APPROVE = {"decision": "approve", "scope": "姓名、公民身份号码", "valid_from": "2026-10-01",
+           "valid_until": "2027-03-31"}
+
+
+def utc(dt: datetime) -> str:
+    """The API's rendering of an instant (UTC, ISO 8601)."""
+    return dt.astimezone(timezone.utc).isoformat()
+
+
+def kinds(notes: list[dict]) -> list[str]:
+    return [n["kind"] for n in notes]
+
+
+# ---- unconditional / not shared --------------------------------------------------------------
+
+def test_unconditional_resource_is_granted_at_once_by_the_platform(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.unconditional)
+    detail = flow.detail(key, city.health_applicant)
+    assert detail["application"]["status"] == "granted"
+    assert detail["current_tasks"] == []  # no approval (宝鸡 art. 16, 南通 art. 18)
+    assert detail["grant"]["authorised_by"] == "platform"
+    assert detail["grant"]["status"] == "active"
+    assert not [e for e in detail["history"] if e["event_type"] == "started"]
+
+
+def test_not_shared_resource_goes_straight_to_negotiation_then_office_arbitration(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.not_shared)
+    assert set(flow.open_tasks(key)) == {"negotiation"}
+    # a failed negotiation needs an account of the disagreement
+    response = flow.complete(city.health_applicant, flow.task(key, "negotiation")["id"],
+                             {"negotiation_outcome": "failed"})
+    assert response.status_code == 422
+    assert "negotiation_note" in response.json["errors"]["json"]
+    flow.do(city.health_applicant, key, "negotiation",
+            {"negotiation_outcome": "failed", "negotiation_note": "公安局认为法律禁止提供"})
+    arbitration = flow.task(key, "office_arbitration")
+    assert (arbitration["candidate_department_id"], arbitration["candidate_role"]) == (city.office.id, "office_reviewer")
+    flow.do(city.reviewer, key, "office_arbitration", {"decision": "refuse", "reasons": "确无法律依据"})
+    detail = flow.detail(key, city.health_applicant)
+    assert detail["application"]["status"] == "refused"
+    assert detail["application"]["last_reasons"] == "确无法律依据"
+    assert detail["instance_status"] == "completed" and detail["grant"] is None
+
+
+# ---- formal review (南通 art. 21) ------------------------------------------------------------
+
+def test_formal_review_returns_with_reasons_then_applicant_amends_and_resubmits(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    review = flow.task(key, "formal_review")
+    assert review["due_at"] == utc(local(2026, 10, 9))  # 1 working day: end of 8 October
+    response = flow.complete(city.reviewer, review["id"], {"formal_review_result": "return"})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["return_reasons"]
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "return", "return_reasons": "申请函未盖章"})
+    assert flow.detail(key)["application"]["status"] == "returned"
+    assert "decision" in kinds(flow.notifications(city.health_applicant))
+    amend = flow.task(key, "amend_application")
+    assert amend["candidate_department_id"] == city.health.id
+    flow.do(city.health_applicant, key, "amend_application",
+            {"amend_action": "resubmit", "amendment_note": "补盖公章", "purpose": "出生登记核验（补正）"})
+    detail = flow.detail(key)
+    assert detail["application"]["status"] == "in_progress"
+    assert detail["application"]["purpose"] == "出生登记核验（补正）"
+    assert set(flow.open_tasks(key)) == {"formal_review"}
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    assert set(flow.open_tasks(key)) == {"provider_review"}
+
+
+def test_applicant_may_withdraw_a_returned_application(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "return", "return_reasons": "用途不明确"})
+    flow.do(city.health_applicant, key, "amend_application", {"amend_action": "withdraw"})
+    detail = flow.detail(key, city.health_applicant)
+    assert detail["application"]["status"] == "withdrawn"
+    assert detail["current_tasks"] == [] and detail["instance_status"] == "completed"
+
+
+# ---- platform authorisation (南通 arts. 18, 23) -------------------------------------------------
+
+def test_platform_authorisation_grants_and_pushes_the_result_to_the_provider(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.platform)
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    task = flow.task(key, "platform_authorisation")
+    assert task["candidate_department_id"] == city.office.id
+    assert task["due_at"] == utc(local(2026, 10, 10))  # 2 working days: end of 9 October
+    flow.do(city.reviewer, key, "platform_authorisation", APPROVE)
+    detail = flow.detail(key, city.police_approver)
+    assert detail["grant"]["authorised_by"] == "platform"
+    assert detail["application"]["status"] == "granted"
+    titles = [n["title"] for n in flow.notifications(city.police_approver)]
+    assert "平台授权结果" in titles  # pushed to the provider
+
+
+def test_platform_mode_is_ignored_where_the_profile_has_no_platform_authorisation(flow, entries, city, clock, profile):
+    profile("baoji")
+    key = flow.apply(city.health_applicant, entries.platform)
+    assert set(flow.open_tasks(key)) == {"provider_review"}
+
+
+# ---- provider review -------------------------------------------------------------------------
+
+def test_provider_approves_with_scope_and_period_within_the_request(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional, valid_until="2027-06-30")
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    task_id = flow.task(key, "provider_review")["id"]
+    too_long = flow.complete(city.police_approver, task_id, {**APPROVE, "valid_until": "2027-07-01"})
+    assert too_long.status_code == 422
+    assert "2027-06-30" in too_long.json["errors"]["json"]["valid_until"][0]
+    backwards = flow.complete(city.police_approver, task_id, {**APPROVE, "valid_until": "2026-09-01"})
+    assert backwards.status_code == 422
+    no_scope = flow.complete(city.police_approver, task_id, {**APPROVE, "scope": " "})
+    assert no_scope.json["errors"]["json"]["scope"]
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    grant = flow.detail(key, city.health_applicant)["grant"]
+    assert grant["scope"] == "姓名、公民身份号码"
+    assert grant["authorised_by"] == "provider"
+    assert grant["valid_from"] == utc(local(2026, 10, 1))
+    assert grant["valid_until"] == utc(local(2027, 4, 1))  # end (24:00) of 31 March
+    assert "decision" in kinds(flow.notifications(city.health_applicant))
+
+
+def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    task_id = flow.task(key, "provider_review")["id"]
+    response = flow.complete(city.police_approver, task_id, {"decision": "refuse"})
+    assert response.status_code == 422
+    assert response.json["errors"]["json"]["reasons"] == ["不予共享的，必须说明理由"]
+    assert set(flow.open_tasks(key)) == {"provider_review"}  # nothing changed
+    flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
+    detail = flow.detail(key, city.health_applicant)
+    assert detail["application"]["status"] == "in_progress"  # not final: negotiation (宝鸡 art. 16)
+    assert detail["application"]["last_reasons"] == "涉及个人隐私"
+    assert set(flow.open_tasks(key)) == {"negotiation"}
+    flow.do(city.health_applicant, key, "negotiation",
+            {"negotiation_outcome": "agreed", "scope": "仅公民身份号码", "valid_from": "2026-10-08",
+             "valid_until": "2026-12-31"})
+    grant = flow.detail(key)["grant"]
+    assert grant["scope"] == "仅公民身份号码" and grant["authorised_by"] == "provider"
+
+
+def test_failed_negotiation_goes_to_office_arbitration_which_grants(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
+    flow.do(city.health_applicant, key, "negotiation",
+            {"negotiation_outcome": "failed", "negotiation_note": "双方对使用范围有分歧"})
+    flow.do(city.reviewer, key, "office_arbitration", APPROVE)
+    detail = flow.detail(key)
+    assert detail["application"]["status"] == "granted"
+    assert detail["grant"]["authorised_by"] == "platform"
+
+
+def test_applicant_may_abandon_after_a_refusal(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
+    flow.do(city.health_applicant, key, "negotiation", {"negotiation_outcome": "abandoned"})
+    assert flow.detail(key)["application"]["status"] == "abandoned"
+
+
+# ---- 西城: three-party and confidentiality agreements (arts. 26, 31) -----------------------------
+
+def test_xicheng_needs_a_three_party_agreement_and_for_sensitive_data_a_confidentiality_agreement(
+        flow, entries, city, clock, profile):
+    profile("xicheng")
+    key = flow.apply(city.health_applicant, entries.sensitive, letter=False)  # 西城: no sealed letter
+    assert set(flow.open_tasks(key)) == {"provider_review"}  # no formal review in 西城
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    agreement = flow.task(key, "three_party_agreement")
+    assert agreement["candidate_department_id"] == city.office.id
+    assert flow.detail(key)["grant"] is None  # not before the agreement
+    missing = flow.complete(city.reviewer, agreement["id"], {"agreement_no": "XC-2026-01"})
+    assert missing.status_code == 422 and "signed_on" in missing.json["errors"]["json"]
+    flow.do(city.reviewer, key, "three_party_agreement", {"agreement_no": "XC-2026-01", "signed_on": "2026-09-30"})
+    confidentiality = flow.task(key, "confidentiality_agreement")
+    assert confidentiality["candidate_department_id"] == city.police.id
+    flow.do(city.police_approver, key, "confidentiality_agreement",
+            {"agreement_no": "BM-2026-07", "signed_on": "2026-09-30"})
+    assert flow.detail(key)["application"]["status"] == "granted"
+
+
+def test_xicheng_without_sensitive_data_needs_no_confidentiality_agreement(flow, entries, city, clock, profile):
+    profile("xicheng")
+    key = flow.apply(city.health_applicant, entries.conditional, letter=False)
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    flow.do(city.reviewer, key, "three_party_agreement", {"agreement_no": "XC-2026-02", "signed_on": "2026-09-30"})
+    assert flow.detail(key)["application"]["status"] == "granted"
+
+
+# ---- deadlines, reminders (催办), escalation (督办) -----------------------------------------------
+
+@pytest.mark.parametrize(("key", "last_day"), [
+    ("baoji", (2026, 10, 20)), ("nantong", (2026, 10, 20)), ("wuhai", (2026, 10, 13)),
+    ("xicheng", (2026, 10, 27)), ("linzhou", (2026, 10, 8)),
+])
+def test_provider_reply_deadline_follows_the_jurisdiction(flow, entries, city, clock, profile, key, last_day):
+    profile(key)
+    app_key = flow.apply(city.health_applicant, entries.conditional)
+    if key == "nantong":
+        flow.do(city.reviewer, app_key, "formal_review", {"formal_review_result": "accept"})
+    task = flow.task(app_key, "provider_review")
+    assert task["due_at"] == utc(local(*last_day) + timedelta(days=1))  # 24:00 of the last day
+
+
+def test_reminder_fires_at_its_instant_not_before_and_notifies_the_group(flow, entries, city, clock, profile):
+    profile("baoji")  # provider_review opens at submission; reminder 2 wd before 20 Oct → 16 Oct 09:00
+    key = flow.apply(city.health_applicant, entries.conditional)
+    task = flow.task(key, "provider_review")
+    assert task["reminder_at"] == utc(local(2026, 10, 16, 9, 0))
+    clock.move_to(local(2026, 10, 16, 8, 59, 59))
+    fire_due_timers()
+    assert "reminder" not in kinds(flow.notifications(city.police_approver))
+    assert flow.task(key, "provider_review")["sla_state"] == "on_time"
+    clock.move_to(local(2026, 10, 16, 9, 0))  # exactly at its instant
+    assert fire_due_timers() == 1
+    reminders = [n for n in flow.notifications(city.police_approver) if n["kind"] == "reminder"]
+    assert len(reminders) == 1 and key in reminders[0]["body"]
+    assert flow.task(key, "provider_review")["sla_state"] == "due_soon"
+    assert "reminder" not in kinds(flow.notifications(city.health_applicant))
+
+
+def test_at_the_deadline_the_task_is_overdue_and_the_office_supervises_while_it_stays_open(
+        flow, entries, city, clock, profile):
+    profile("baoji")
+    key = flow.apply(city.health_applicant, entries.conditional)
+    deadline = local(2026, 10, 21)  # end of 20 October
+    clock.move_to(deadline - timedelta(seconds=1))
+    fire_due_timers()  # the reminder only
+    assert "supervise_overdue" not in flow.open_tasks(key)
+    clock.move_to(deadline)
+    assert fire_due_timers() == 1
+    tasks = flow.open_tasks(key)
+    assert set(tasks) == {"provider_review", "supervise_overdue"}
+    assert tasks["provider_review"]["sla_state"] == "overdue"
+    supervise = tasks["supervise_overdue"]
+    assert (supervise["candidate_department_id"], supervise["candidate_role"]) == (city.office.id, "office_reviewer")
+    overdue = flow.get(city.police_approver, "/api/tasks", query_string={"view": "overdue"}).json
+    assert [t["task_spec"] for t in overdue] == ["provider_review"]
+    assert "escalation" in kinds(flow.notifications(city.police_approver))
+    assert "task_arrived" in kinds(flow.notifications(city.reviewer))
+    flow.do(city.reviewer, key, "supervise_overdue", {"supervision_opinion": "已电话督促公安局答复"})
+    flow.do(city.police_approver, key, "provider_review", APPROVE)  # the original task still works
+    assert flow.detail(key)["application"]["status"] == "granted"
+
+
+# ---- grant period (南通 art. 26) ---------------------------------------------------------------
+
+def test_grant_expires_at_the_end_of_its_period_and_then_refuses_use(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.unconditional, valid_until="2026-12-31")
+    grant_id = flow.detail(key)["grant"]["id"]
+    clock.move_to(local(2026, 12, 31, 23, 59))
+    assert fire_due_timers() == 0
+    used = flow.post(city.health_applicant, f"/api/grants/{grant_id}/use")
+    assert used.status_code == 200 and used.json["last_used_at"]
+    clock.move_to(local(2027, 1, 1))  # 24:00 on the last day of the period
+    assert fire_due_timers() == 1
+    detail = flow.detail(key, city.health_applicant)
+    assert detail["grant"]["status"] == "expired"
+    assert detail["application"]["status"] == "expired"
+    refused = flow.post(city.health_applicant, f"/api/grants/{grant_id}/use")
+    assert refused.status_code == 403 and "重新申请" in refused.json["message"]
+
+
+def test_use_is_refused_once_the_department_is_suspended(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.unconditional)
+    grant_id = flow.detail(key)["grant"]["id"]
+    clock.move_to(local(2026, 10, 8, 10, 0))
+    assert flow.post(city.health_applicant, f"/api/grants/{grant_id}/use").status_code == 200
+    city.health.suspended = True
+    db.session.commit()
+    refused = flow.post(city.health_applicant, f"/api/grants/{grant_id}/use")
+    assert refused.status_code == 403 and "暂停" in refused.json["message"]
