@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_babel import format_datetime, get_locale, gettext
+from flask_login import current_user
 
-from app.clock import to_local
+from app.clock import to_local, utcnow
+from app.legaltime.service import provisional_alerts
 from app.org.models import ROLE_LABELS
+from app.org.permissions import is_admin
 
 
 def register_web(app: Flask) -> None:
@@ -18,7 +21,7 @@ def register_web(app: Flask) -> None:
 
     for bp in (auth, main, catalog_pages, admin, i18n):
         app.register_blueprint(bp)
-    app.context_processor(lambda: {"navigation": navigation()})
+    app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})
     app.jinja_env.filters["local_dt"] = _local_dt
     app.jinja_env.globals["get_locale"] = get_locale
     app.jinja_env.globals["role_label"] = lambda role: gettext(ROLE_LABELS[role])
@@ -29,6 +32,13 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def admin_alerts() -> list[str]:
+    """SPEC §3.6: administrators see, on every page, that a year's holiday notice is missing."""
+    if not (current_user.is_authenticated and is_admin(current_user)):
+        return []
+    return provisional_alerts(to_local(utcnow()).date())
 
 
 def _local_dt(value, fmt: str = "yyyy-MM-dd HH:mm") -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 import calendar as _stdlib_calendar
 
 from flask import Blueprint, abort, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app.clock import to_local, utcnow
 from app.legaltime.calendar import PROVISIONAL_MAX_YEAR, PROVISIONAL_MIN_YEAR
-from app.legaltime.service import get_calendar, provisional_alerts
-from app.org.permissions import is_admin
+from app.legaltime.service import get_calendar
 
 calendar_page = Blueprint("calendar_page", __name__)
 
@@ -38,7 +37,6 @@ def year_view(year: int | None = None):
         "calendar/year.html", year=year, months=months, today=today, data=data,
         provisional=cal.is_provisional_year(year), counts=counts,
         notices=sorted(data.notices.values(), key=lambda n: n.issued) if data else [],
-        alerts=provisional_alerts(today) if is_admin(current_user) else [],
         prev_year=year - 1 if year > PROVISIONAL_MIN_YEAR else None,
         next_year=year + 1 if year < PROVISIONAL_MAX_YEAR else None,
     )
