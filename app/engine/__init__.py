@@ -115,6 +115,7 @@ from app.engine.runtime import (
     cancel,
     claim,
     complete,
+    current_instance,
     delegate,
     instance_by_key,
     instance_state,
@@ -129,7 +130,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
-    "ScriptError", "ServiceContext", "cancel", "claim", "complete", "delegate", "deploy",
+    "ScriptError", "ServiceContext", "cancel", "current_instance", "claim", "complete", "delegate", "deploy",
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
     "on_instance_completed", "on_task_completed", "on_task_created", "on_timer_fired",

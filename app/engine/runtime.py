@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
@@ -179,6 +180,15 @@ def _unit(commit: bool) -> Iterator[None]:
 
 # ---------------------------------------------------------------- the step
 
+_CURRENT_INSTANCE: ContextVar[ProcessInstance | None] = ContextVar("engine_instance", default=None)
+
+
+def current_instance() -> ProcessInstance | None:
+    """The instance whose step is running, for script functions that keep per-instance records
+    (e.g. a provisional legal deadline to recompute later); None outside a step."""
+    return _CURRENT_INSTANCE.get()
+
+
 class Step:
     """One load → run → persist cycle on an instance (internal; verbs see it via ServiceContext)."""
 
@@ -217,6 +227,7 @@ class Step:
 
     def spiff(self, fn, *args) -> Any:
         """Call into SpiffWorkflow, translating its errors into ours."""
+        token = _CURRENT_INSTANCE.set(self.instance)
         try:
             return fn(*args)
         except EngineError:
@@ -234,6 +245,8 @@ class Step:
             if isinstance(exc, SpiffWorkflowException):
                 raise ScriptError(f"流程执行出错：{exc}", element) from exc
             raise
+        finally:
+            _CURRENT_INSTANCE.reset(token)
 
     def run_engine(self) -> None:
         wf = self.workflow
@@ -290,11 +303,14 @@ class Step:
     def _evaluate(self, expression: str | None, spiff_task, what: str) -> Any:
         if not expression:
             return None
+        token = _CURRENT_INSTANCE.set(self.instance)
         try:
             return self.engine.environment.evaluate(expression, spiff_task.data)
         except Exception as exc:
             raise ScriptError(f"{what}表达式 {expression!r} 求值失败：{exc}",
                               spiff_task.task_spec.name) from exc
+        finally:
+            _CURRENT_INSTANCE.reset(token)
 
     def _sync_human_tasks(self) -> list[HumanTask]:
         inst = self.instance

@@ -10,8 +10,10 @@ def register_flows(app=None) -> None:
     """Register forms, verbs, script functions and notification hooks with the engine."""
     from app.engine import register_form, register_script_function, register_service
     from app.flows.forms import FORMS, validator
+    from app.flows.recompute import apply_deadline_change
     from app.flows.scripting import SCRIPT_FUNCTIONS
     from app.flows.verbs import VERBS
+    from app.legaltime import on_deadline_changed
     from app.notifications.hooks import register_notification_hooks
 
     for name, fn in SCRIPT_FUNCTIONS.items():
@@ -21,3 +23,4 @@ def register_flows(app=None) -> None:
     for name, schema in FORMS.items():
         register_form(name, validator(schema))
     register_notification_hooks()
+    on_deadline_changed(apply_deadline_change)
