@@ -54,3 +54,13 @@ class FieldErrors(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
+
+
+def optional_text(max_len: int, **kwargs) -> fields.String:
+    """An optional string (None when absent) of at most `max_len` characters."""
+    return fields.String(load_default=None, allow_none=True,
+                         validate=validate.Length(max=max_len, error=f"不能超过 {max_len} 个字符"), **kwargs)
+
+
+def is_blank(value) -> bool:
+    return value is None or not str(value).strip()

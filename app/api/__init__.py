@@ -49,6 +49,7 @@ def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
 
 def register_api(app: Flask, api: Api) -> None:
     from app.api.applications import blp as applications_blp
+    from app.api.cases import blp as cases_blp
     from app.api.catalog import blp as catalog_blp
     from app.api.notifications import blp as notifications_blp
     from app.api.org import blp as org_blp
@@ -58,7 +59,7 @@ def register_api(app: Flask, api: Api) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "个人 API 令牌"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
-    for blp in (catalog_blp, org_blp, applications_blp, tasks_blp, notifications_blp):
+    for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp)
 

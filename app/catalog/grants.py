@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from app.audit.log import record
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
-from app.clock import as_utc, utcnow
+from app.clock import as_utc, to_local, utcnow
 from app.extensions import db
+from app.legaltime.periods import add_months
 from app.org.models import Department, User
 
 
@@ -95,3 +96,15 @@ def expire_due_grants(now: datetime | None = None) -> int:
         end_grant(grant, GrantStatus.EXPIRED, "授权期限届满")
     db.session.commit()
     return len(due)
+
+
+def idle_since(grant: Grant) -> datetime:
+    """Since when a grant has been unused: its last use, or its start if never used."""
+    return as_utc(grant.last_used_at or grant.valid_from)
+
+
+def is_idle(since: datetime, months: int, now: datetime | None = None) -> bool:
+    """Unused for longer than `months` months since `since` (南通 art. 26), by the Civil Code
+    month rule on local dates: the period ends on the corresponding day `months` later
+    (民法典 art. 202); the grant is idle from the day after."""
+    return add_months(to_local(since).date(), months) < to_local(now or utcnow()).date()

@@ -5,8 +5,10 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.audit.log import record
-from app.catalog.models import CatalogEntry, InformationItem, PublishState
+from app.catalog.grants import end_grant
+from app.catalog.models import CatalogEntry, Grant, GrantStatus, InformationItem, PublishState
 from app.catalog.schemas import CatalogEntryInput
+from app.clock import utcnow
 from app.extensions import db
 from app.org.models import Role, User
 from app.org.permissions import Forbidden, can_edit_entry, require_role
@@ -65,14 +67,70 @@ def update_entry(actor: User, entry: CatalogEntry, raw: dict) -> CatalogEntry:
     if not can_edit_entry(actor, entry):
         raise Forbidden("只能修改本部门尚未发布的目录条目")
     before = entry.audit_view()
-    merged = {k: before[k] for k in _EDITABLE}
-    merged["items"] = before["items"]
-    merged.update(raw)
-    data = _clean(merged)
-    _ensure_unique_code(data["resource_code"], entry.id)
+    data = checked_changes(entry, raw)
     _apply(entry, data)
     db.session.flush()
     record("catalog.entry_updated", "catalog_entry", entry.id, before=before,
            after=entry.audit_view(), actor=actor)
     db.session.commit()
     return entry
+
+
+def checked_changes(entry: CatalogEntry, raw: dict) -> dict:
+    """`entry` with the partial update `raw` merged in, checked by the rules of a new entry."""
+    before = entry.audit_view()
+    merged = {k: before[k] for k in _EDITABLE}
+    merged["items"] = before["items"]
+    merged.update(raw)
+    data = _clean(merged)
+    _ensure_unique_code(data["resource_code"], entry.id)
+    return data
+
+
+# ---- review and revocation (南通 arts. 10, 16); run inside a workflow step, no commit here ----
+
+def submit_for_review(entry: CatalogEntry, actor: User | None = None) -> None:
+    """A draft goes to the office for review (南通 art. 10); a published entry stays published
+    while a change to it is reviewed."""
+    if entry.publish_state == PublishState.DRAFT.value:
+        entry.publish_state = PublishState.UNDER_REVIEW.value
+        record("catalog.entry_submitted", "catalog_entry", entry.id, before={"publish_state": "draft"},
+               after={"publish_state": entry.publish_state}, actor=actor)
+
+
+def publish_reviewed(entry: CatalogEntry, changes: dict | None, actor: User | None = None,
+                     business_key: str | None = None) -> None:
+    """The office approved: apply the reviewed change (if any) and publish."""
+    before = entry.audit_view()
+    if changes:
+        _apply(entry, checked_changes(entry, changes))
+    entry.publish_state = PublishState.PUBLISHED.value
+    entry.published_at = utcnow()
+    db.session.flush()
+    after = entry.audit_view()
+    after["business_key"] = business_key
+    record("catalog.entry_published", "catalog_entry", entry.id, before=before, after=after, actor=actor)
+
+
+def return_for_revision(entry: CatalogEntry, reasons: str, actor: User | None = None) -> None:
+    """The office returned the entry (南通 art. 10: the department revises it); a draft under
+    review becomes editable again, a published entry is unchanged."""
+    if entry.publish_state == PublishState.UNDER_REVIEW.value:
+        entry.publish_state = PublishState.DRAFT.value
+    record("catalog.entry_returned", "catalog_entry", entry.id,
+           after={"publish_state": entry.publish_state, "reasons": reasons}, actor=actor)
+
+
+def revoke_entry(entry: CatalogEntry, reason: str, actor: User | None = None,
+                 business_key: str | None = None) -> list[Grant]:
+    """Unpublish a resource and end every active grant of it (南通 art. 16); returns those grants."""
+    ended = list(db.session.scalars(select(Grant).where(
+        Grant.entry_id == entry.id, Grant.status == GrantStatus.ACTIVE.value).order_by(Grant.id)))
+    for grant in ended:
+        end_grant(grant, GrantStatus.WITHDRAWN, f"资源已撤销发布：{reason}", actor)
+    before = {"publish_state": entry.publish_state}
+    entry.publish_state = PublishState.REVOKED.value
+    record("catalog.entry_revoked", "catalog_entry", entry.id, before=before, actor=actor, after={
+        "publish_state": entry.publish_state, "reason": reason, "business_key": business_key,
+        "grants_ended": [g.id for g in ended]})
+    return ended

@@ -1,16 +1,21 @@
-"""APScheduler job that fires due timers and refreshes SLA states every N seconds.
+"""APScheduler jobs: fire due timers and refresh SLA states every N seconds, plus the
+product's periodic jobs (register_periodic).
 
-In-process: `start_scheduler(app)` (wsgi.py's `boot` starts it when SCHEDULER_ENABLED=1). Separate process: `flask scheduler run` (blocking). Running several at
-once is safe: claims never double-fire (see timers.py).
+In-process: `start_scheduler(app)` (wsgi.py's `boot` starts it when SCHEDULER_ENABLED=1).
+Separate process: `flask scheduler run` (blocking). Running several at once is safe: timer
+claims never double-fire (see timers.py) and a periodic job runs in one process at a time.
 """
 from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import logging
+from collections.abc import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import text
 
 from app.clock import utcnow
 from app.extensions import db
@@ -38,10 +43,44 @@ def run_due_work(app, worker_id: str | None = None) -> tuple[int, int]:
             db.session.remove()
 
 
+# Product jobs that run on the same schedulers (e.g. the daily idle-grant proposal):
+# name -> (function(), interval in seconds). Registered at app start by the product packages.
+PERIODIC_JOBS: dict[str, tuple[Callable[[], object], int]] = {}
+
+
+def register_periodic(name: str, fn: Callable[[], object], every_seconds: int) -> None:
+    PERIODIC_JOBS[name] = (fn, every_seconds)
+
+
+def run_periodic(app, name: str) -> bool:
+    """Run one periodic job; with several schedulers only one runs it at a time (a PostgreSQL
+    advisory lock named after the job; SQLite has a single writer anyway). Returns True if run."""
+    fn, _every = PERIODIC_JOBS[name]
+    with app.app_context():
+        try:
+            if db.engine.dialect.name == "postgresql":
+                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+                if not db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
+                    return False
+            fn()
+            db.session.commit()
+            return True
+        except Exception:
+            log.exception("periodic job %s failed", name)
+            db.session.rollback()
+            return False
+        finally:
+            db.session.remove()
+
+
 def _add_job(scheduler, app) -> None:
     scheduler.add_job(run_due_work, "interval", args=[app], id=JOB_ID, replace_existing=True,
                       seconds=int(app.config.get("SCHEDULER_INTERVAL_SECONDS", 15)),
                       max_instances=1, coalesce=True, next_run_time=utcnow())
+    for name, (_fn, every) in PERIODIC_JOBS.items():
+        scheduler.add_job(run_periodic, "interval", args=[app, name], id=f"periodic:{name}",
+                          replace_existing=True, seconds=every, max_instances=1, coalesce=True,
+                          next_run_time=utcnow())
 
 
 def start_scheduler(app) -> BackgroundScheduler:

@@ -9,6 +9,8 @@ from __future__ import annotations
 def register_flows(app=None) -> None:
     """Register forms, verbs, script functions and notification hooks with the engine."""
     from app.engine import register_form, register_script_function, register_service
+    from app.engine.scheduler import register_periodic
+    from app.flows.cases import propose_idle_grants
     from app.flows.forms import FORMS, validator
     from app.flows.recompute import apply_deadline_change
     from app.flows.scripting import SCRIPT_FUNCTIONS
@@ -24,3 +26,9 @@ def register_flows(app=None) -> None:
         register_form(name, validator(schema))
     register_notification_hooks()
     on_deadline_changed(apply_deadline_change)
+    # 南通 art. 26: the platform proposes idle-grant withdrawals itself, once a day
+    register_periodic("propose_idle_grants", propose_idle_grants, 24 * 3600)
+    if app is not None:
+        from app.flows.cli import grants_cli
+
+        app.cli.add_command(grants_cli)  # `flask grants propose-idle` (南通 art. 26)

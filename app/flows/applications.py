@@ -15,8 +15,10 @@ from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.flows.forms import ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
+from app.flows.parties import office_department
 from app.org.models import Department, Role, User
 from app.org.permissions import Forbidden, can_view_entry
+from app.org.services import suspension_refusal
 from app.policy import active_policy
 from app.validation import FieldErrors
 
@@ -26,10 +28,10 @@ LETTER_FIELD = "letter"
 def _check_applicant(user: User) -> None:
     if not user.has_role(Role.APPLICANT):
         raise Forbidden("只有使用部门经办人可以提出共享申请")
-    if user.department.suspended:
+    refusal = suspension_refusal(user.department, "提出共享申请")
+    if refusal:
         # 宝鸡 art. 29: a department that missed its rectification may not apply until reinstated
-        reason = f"（{user.department.suspended_reason}）" if user.department.suspended_reason else ""
-        raise Forbidden(f"本部门已被暂停共享数据使用资格{reason}，整改完成并经主管部门解除前不能提出共享申请")
+        raise Forbidden(refusal)
 
 
 def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
@@ -43,13 +45,6 @@ def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
     if known and unknown:
         raise FieldErrors({"items": [f"资源中没有这些信息项：{'、'.join(unknown)}"]})
     return data
-
-
-def _office() -> Department:
-    office = db.session.scalar(select(Department).where(Department.is_office.is_(True)).order_by(Department.id))
-    if office is None:
-        raise FieldErrors({"entry_id": ["平台尚未配置主管部门，暂不能受理申请"]})
-    return office
 
 
 def _instance_data(application: Application, entry: CatalogEntry, office: Department, policy) -> dict:
@@ -90,7 +85,7 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict, l
     policy = active_policy()
     if letter_file is None and policy.switch("sealed_application_letter"):
         raise FieldErrors({LETTER_FIELD: ["请上传加盖公章的申请函扫描件（南通细则第二十条）"]})
-    office = _office()
+    office = office_department("entry_id")
     now = utcnow()
     try:
         application = Application(

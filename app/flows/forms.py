@@ -12,18 +12,10 @@ from datetime import date
 from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from app.clock import to_local, utcnow
-from app.validation import Schema, choice, required_text
+from app.flows.case_forms import CASE_FORMS
+from app.validation import Schema, choice, is_blank, optional_text, required_text
 
 DECISIONS = {"approve": "同意", "refuse": "不同意"}
-
-
-def _text(max_len: int, **kwargs) -> fields.String:
-    return fields.String(load_default=None, allow_none=True,
-                         validate=validate.Length(max=max_len, error=f"不能超过 {max_len} 个字符"), **kwargs)
-
-
-def _blank(value) -> bool:
-    return value is None or not str(value).strip()
 
 
 def _iso(value: date | None) -> str | None:
@@ -78,11 +70,11 @@ class FormalReviewForm(Schema):
     """规范性审查 (南通 art. 21): accept, or return with reasons."""
 
     formal_review_result = choice(["accept", "return"], {"accept": "受理", "return": "退回"}, required=True)
-    return_reasons = _text(2000)
+    return_reasons = optional_text(2000)
 
     @validates_schema
     def _reasons(self, data, **_):
-        if data.get("formal_review_result") == "return" and _blank(data.get("return_reasons")):
+        if data.get("formal_review_result") == "return" and is_blank(data.get("return_reasons")):
             raise ValidationError({"return_reasons": ["退回时必须说明理由（南通细则第二十一条）"]})
 
     @post_load
@@ -95,22 +87,22 @@ class AmendApplicationForm(Schema):
     """The applicant resubmits an amended application or withdraws it."""
 
     amend_action = choice(["resubmit", "withdraw"], {"resubmit": "重新提交", "withdraw": "撤回"}, required=True)
-    purpose = _text(500)
-    requested_scope = _text(1000)
-    legal_basis = _text(500)
+    purpose = optional_text(500)
+    requested_scope = optional_text(1000)
+    legal_basis = optional_text(500)
     items = fields.List(fields.String(), load_default=None, allow_none=True)
     requested_valid_from = fields.Date(load_default=None, allow_none=True)
     requested_valid_until = fields.Date(load_default=None, allow_none=True)
-    amendment_note = _text(2000)
-    withdraw_reason = _text(2000)
+    amendment_note = optional_text(2000)
+    withdraw_reason = optional_text(2000)
 
     @validates_schema
     def _check(self, data, **_):
         errors: dict = {}
-        if data.get("amend_action") == "resubmit" and _blank(data.get("amendment_note")):
+        if data.get("amend_action") == "resubmit" and is_blank(data.get("amendment_note")):
             errors["amendment_note"] = ["请说明补正了哪些内容"]
         for name in ("purpose", "requested_scope", "legal_basis"):
-            if name in data and data[name] is not None and _blank(data[name]):
+            if name in data and data[name] is not None and is_blank(data[name]):
                 errors[name] = ["不能只填空白"]
         if data.get("items") is not None and not data["items"]:
             errors["items"] = ["请至少选择一个信息项"]
@@ -138,19 +130,19 @@ class AuthorisationDecisionForm(_RequestedPeriod):
     period, or refuse with reasons (宝鸡 art. 16; 南通 arts. 22, 23; 西城 art. 26; 林州 art. 8)."""
 
     decision = choice(list(DECISIONS), DECISIONS, required=True)
-    scope = _text(1000, metadata={"description": "批准的使用范围"})
+    scope = optional_text(1000, metadata={"description": "批准的使用范围"})
     valid_from = fields.Date(load_default=None, allow_none=True)
     valid_until = fields.Date(load_default=None, allow_none=True)
-    reasons = _text(2000, metadata={"description": "不予共享的理由"})
+    reasons = optional_text(2000, metadata={"description": "不予共享的理由"})
 
     @validates_schema
     def _check(self, data, **_):
         errors: dict = {}
         if data.get("decision") == "approve":
-            if _blank(data.get("scope")):
+            if is_blank(data.get("scope")):
                 errors["scope"] = ["同意共享时必须填写使用范围"]
             check_period(data, errors)
-        elif _blank(data.get("reasons")):
+        elif is_blank(data.get("reasons")):
             errors["reasons"] = ["不予共享的，必须说明理由"]
         if errors:
             raise ValidationError(errors)
@@ -171,8 +163,8 @@ class NegotiationForm(_RequestedPeriod):
     negotiation_outcome = choice(["agreed", "failed", "abandoned"],
                                  {"agreed": "协商一致", "failed": "协商未果", "abandoned": "放弃申请"},
                                  required=True)
-    negotiation_note = _text(2000, metadata={"description": "协商情况说明"})
-    scope = _text(1000)
+    negotiation_note = optional_text(2000, metadata={"description": "协商情况说明"})
+    scope = optional_text(1000)
     valid_from = fields.Date(load_default=None, allow_none=True)
     valid_until = fields.Date(load_default=None, allow_none=True)
 
@@ -181,10 +173,10 @@ class NegotiationForm(_RequestedPeriod):
         errors: dict = {}
         outcome = data.get("negotiation_outcome")
         if outcome == "agreed":
-            if _blank(data.get("scope")):
+            if is_blank(data.get("scope")):
                 errors["scope"] = ["协商一致时必须填写约定的使用范围"]
             check_period(data, errors)
-        elif outcome == "failed" and _blank(data.get("negotiation_note")):
+        elif outcome == "failed" and is_blank(data.get("negotiation_note")):
             errors["negotiation_note"] = ["协商未果时必须说明分歧，供主管部门协调"]
         if errors:
             raise ValidationError(errors)
@@ -205,7 +197,7 @@ class AgreementForm(Schema):
 
     agreement_no = required_text(100, metadata={"description": "协议编号"})
     signed_on = fields.Date(required=True)
-    note = _text(1000)
+    note = optional_text(1000)
 
     @post_load
     def _out(self, data, **_):
@@ -243,6 +235,7 @@ FORMS = {
     "three_party_agreement_form": ThreePartyAgreementForm,
     "confidentiality_agreement_form": ConfidentialityAgreementForm,
     "supervise_form": SuperviseForm,
+    **CASE_FORMS,  # revocation, idle-grant review, demand, rectification, objection, catalogue review
 }
 # Forms whose decision is bounded by the applicant's requested period.
 PERIOD_FORMS = frozenset({"authorisation_decision_form", "negotiation_form"})

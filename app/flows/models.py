@@ -78,3 +78,62 @@ class Application(db.Model):
             "legal_basis": self.legal_basis, "valid_from": self.valid_from,
             "valid_until": self.valid_until, "letter_attachment_id": self.letter_attachment_id,
         }
+
+
+class CaseStatus(enum.StrEnum):
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+CASE_STATUS_LABELS = {"in_progress": "办理中", "closed": "已办结"}
+
+
+class Case(db.Model):
+    """One instance of a case flow (revocation, idle-grant review, demand, rectification,
+    objection, catalogue review — SPEC §4.2–4.5) as a business record.
+
+    `flow` is the BPMN process id; `department_id` is the department that must act (the
+    provider, the department addressed or rectified); `details` holds the validated start form.
+    Listings and permission checks are plain indexed queries; the process state is in the
+    BPMN instance.
+    """
+
+    __tablename__ = "workflow_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    business_key: Mapped[str] = mapped_column(String(64), unique=True)
+    flow: Mapped[str] = mapped_column(String(32), index=True)
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=CaseStatus.IN_PROGRESS.value, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    reasons: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(String(200))
+    requester_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    requester_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_entry.id"), index=True)
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grant.id"), index=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # the deadline or effective instant the case turns on (effective date, rectification deadline …)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    letter_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
+    policy_key: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    entry: Mapped[CatalogEntry | None] = relationship()
+    grant: Mapped[Grant | None] = relationship()
+    department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
+    requester_department: Mapped[Department | None] = relationship(foreign_keys=[requester_department_id])
+    letter: Mapped[Attachment | None] = relationship()
+
+    def audit_view(self) -> dict:
+        return {
+            "business_key": self.business_key, "flow": self.flow, "status": self.status,
+            "outcome": self.outcome, "reasons": self.reasons, "title": self.title,
+            "requester_department_id": self.requester_department_id,
+            "department_id": self.department_id, "entry_id": self.entry_id, "grant_id": self.grant_id,
+            "details": self.details, "due_at": self.due_at,
+            "letter_attachment_id": self.letter_attachment_id,
+        }

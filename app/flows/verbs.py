@@ -13,11 +13,11 @@ from app.catalog.grants import issue_grant as catalog_issue_grant
 from app.catalog.models import Grant, GrantStatus
 from app.clock import LOCAL_TZ, as_utc
 from app.extensions import db
+from app.flows.case_verbs import CASE_VERBS
 from app.flows.models import Application, ApplicationStatus
+from app.flows.parties import actor_user, tell
 from app.legaltime.periods import end_of_day
-from app.notifications import notify_group
-from app.notifications.models import NotificationKind
-from app.org.models import Role, User
+from app.org.models import User
 
 STAGE_LABELS = {
     "formal_review": "规范性审查", "amend_application": "补正申请", "platform_authorisation": "平台授权",
@@ -28,11 +28,6 @@ OUTCOME_LABELS = {"approved": "同意", "refused": "不予共享", "returned": "
 # Who authorises when a stage approves (南通 art. 18: the provider directly, or the platform).
 PLATFORM_STAGES = frozenset({"platform_authorisation", "office_arbitration"})
 DECIDING_STAGES = frozenset({"provider_review", "platform_authorisation", "office_arbitration"})
-PARTY_ROLES = {
-    "applicant": ("applicant_department_id", Role.APPLICANT.value),
-    "provider": ("provider_department_id", Role.PROVIDER_APPROVER.value),
-    "office": ("office_department_id", Role.OFFICE_REVIEWER.value),
-}
 
 
 def _application(ctx) -> Application:
@@ -40,17 +35,6 @@ def _application(ctx) -> Application:
     if application is None:
         raise LookupError(f"申请 {ctx.business_key} 不存在")
     return application
-
-
-def _actor_user(ctx) -> User | None:
-    actor = ctx.actor
-    return db.session.get(User, actor.user_id) if actor and actor.user_id else None
-
-
-def _tell(ctx, party: str, title: str, body: str) -> None:
-    key, role = PARTY_ROLES[party]
-    notify_group(ctx.data.get(key), role, NotificationKind.DECISION, title, body,
-                 f"/applications/{ctx.business_key}", ctx.business_key)
 
 
 def _day(value) -> date:
@@ -77,13 +61,13 @@ def mark_decision(ctx, stage: str, outcome: str, reasons: str | None = None) -> 
             application.closed_at = ctx.now
     record("application.decision", "share_application", application.id, before=before,
            after={"stage": stage, "outcome": outcome, "reasons": reasons, "status": application.status,
-                  "business_key": ctx.business_key}, actor=_actor_user(ctx))
+                  "business_key": ctx.business_key}, actor=actor_user(ctx))
     title = f"{STAGE_LABELS.get(stage, stage)}：{OUTCOME_LABELS.get(outcome, outcome)}"
     body = f"申请 {ctx.business_key}（{application.entry.name}）" + (f"，理由：{reasons}" if reasons else "")
     if stage != "amend_application":
-        _tell(ctx, "applicant", title, body)
+        tell(ctx, "applicant", title, body)
     if outcome == "refused":
-        _tell(ctx, "office", title, body)
+        tell(ctx, "office", title, body)
     return {"stage": stage, "outcome": outcome, "reasons": reasons,
             "by": ctx.actor.user_id if ctx.actor else None, "at": ctx.now.isoformat()}
 
@@ -102,7 +86,7 @@ def apply_amendment(ctx) -> dict:
     application.status = ApplicationStatus.IN_PROGRESS.value
     application.updated_at = ctx.now
     record("application.amended", "share_application", application.id, before=before,
-           after=application.audit_view(), actor=_actor_user(ctx))
+           after=application.audit_view(), actor=actor_user(ctx))
     return {"amended_at": ctx.now.isoformat(), "note": data.get("amendment_note")}
 
 
@@ -130,8 +114,8 @@ def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until)
     application.updated_at = ctx.now
     body = (f"申请 {ctx.business_key}（{application.entry.name}）已授权，"
             f"使用期限 {_day(valid_from):%Y-%m-%d} 至 {_day(valid_until):%Y-%m-%d}，范围：{scope}")
-    _tell(ctx, "applicant", "共享申请已授权", body)
-    _tell(ctx, "provider", "共享申请已授权", body)
+    tell(ctx, "applicant", "共享申请已授权", body)
+    tell(ctx, "provider", "共享申请已授权", body)
     return {"grant_id": grant.id, "authorised_by": authorised_by, "valid_from": as_utc(start).isoformat(),
             "valid_until": end.isoformat()}
 
@@ -145,16 +129,17 @@ def expire_grant(ctx, grant_id: int) -> dict:
     if application.status == ApplicationStatus.GRANTED.value:
         application.status = ApplicationStatus.EXPIRED.value
         application.closed_at = application.updated_at = ctx.now
-        _tell(ctx, "applicant", "授权已到期",
+        tell(ctx, "applicant", "授权已到期",
               f"申请 {ctx.business_key}（{application.entry.name}）的授权已到期，如需继续使用请重新申请")
     return {"grant_id": grant_id, "status": grant.status if grant else None}
 
 
 def notify(ctx, to: str, title: str, body: str) -> dict:
     """Tell one party's candidate group (e.g. push the platform's result to the provider, 南通 art. 23)."""
-    _tell(ctx, to, title, body)
+    tell(ctx, to, title, body)
     return {"to": to, "at": ctx.now.isoformat()}
 
 
 VERBS = {"mark_decision": mark_decision, "apply_amendment": apply_amendment, "issue_grant": issue_grant,
-         "expire_grant": expire_grant, "notify": notify}
+         "expire_grant": expire_grant, "notify": notify,
+         **CASE_VERBS}  # revocation, idle-grant review, demand, rectification, objection, catalogue review

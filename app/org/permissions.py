@@ -149,3 +149,34 @@ def visible_applications(user: User, stmt: Select) -> Select:
 def can_view_application(user: User, application) -> bool:
     return (is_office_member(user) or application.applicant_department_id == user.department_id
             or application.provider_department_id == user.department_id)
+
+
+def _case_party_condition(user: User):
+    """A case concerns a department that asked, that must act, whose grant it is about, or —
+    for a revocation — that holds a grant of the entry (南通 art. 16: subscribers are told)."""
+    from sqlalchemy import and_, select
+
+    from app.flows.models import Case
+
+    dept = user.department_id
+    held = select(Grant.entry_id).where(Grant.grantee_department_id == dept)
+    own_grants = select(Grant.id).where(Grant.grantee_department_id == dept)
+    return or_(Case.requester_department_id == dept, Case.department_id == dept,
+               Case.grant_id.in_(own_grants), and_(Case.flow == "revocation", Case.entry_id.in_(held)))
+
+
+def visible_cases(user: User, stmt: Select) -> Select:
+    """Case flows (revocation, demand, rectification …): the parties' departments; the office sees all."""
+    if is_office_member(user):
+        return stmt
+    return stmt.where(_case_party_condition(user))
+
+
+def can_view_case(user: User, case) -> bool:
+    from sqlalchemy import select
+
+    from app.flows.models import Case
+
+    if is_office_member(user):
+        return True
+    return db.session.scalar(select(Case.id).where(Case.id == case.id, _case_party_condition(user))) is not None

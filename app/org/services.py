@@ -106,3 +106,38 @@ def issue_api_token(actor: User, user: User) -> str:
     record("org.api_token_issued", "user", user.id, actor=actor)
     db.session.commit()
     return token
+
+
+# ---- suspension of the qualification to use shared data (宝鸡 art. 29; SPEC §4.4) -------------
+
+def suspension_refusal(department: Department, action: str) -> str | None:
+    """Why a suspended department may not `action` (e.g. "提出共享申请"); None when it may."""
+    if not department.suspended:
+        return None
+    reason = f"（{department.suspended_reason}）" if department.suspended_reason else ""
+    return f"本部门已被暂停共享数据使用资格{reason}，整改完成并经主管部门解除前不能{action}"
+
+
+def suspend_department(department: Department, reason: str, actor: User | None = None) -> None:
+    """Suspend a department's qualification to use shared data, in the caller's transaction.
+
+    Its grants stop authorising use (app.catalog.grants.refusal_reason) and it cannot start
+    applications or demands until `lift_suspension`.
+    """
+    before = department.audit_view()
+    department.suspended = True
+    department.suspended_reason = reason[:500]
+    record("org.department_suspended", "department", department.id, before=before,
+           after=department.audit_view(), actor=actor)
+
+
+def lift_suspension(department: Department, note: str | None = None, actor: User | None = None) -> None:
+    """Reinstate a suspended department (the office accepted its rectification)."""
+    if not department.suspended:
+        return
+    before = department.audit_view()
+    department.suspended = False
+    department.suspended_reason = None
+    after = department.audit_view()
+    after["note"] = note
+    record("org.suspension_lifted", "department", department.id, before=before, after=after, actor=actor)

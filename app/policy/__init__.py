@@ -4,7 +4,7 @@ Public API::
 
     from app.policy import active_policy, deadline_for, reminder_for
 """
-from app.policy.deadlines import deadline_for, record_policy_deadline, reminder_for
+from app.policy.deadlines import deadline_for, record_policy_deadline, reminder_before, reminder_for
 from app.policy.profiles import (
     DEADLINE_NAMES,
     SWITCH_NAMES,
@@ -19,6 +19,6 @@ from app.policy.profiles import (
 
 __all__ = [
     "DEADLINE_NAMES", "SWITCH_NAMES", "Policy", "PolicyError", "UnknownDeadline", "active_policy",
-    "deadline_for", "load_profile", "profile_keys", "record_policy_deadline", "reminder_for",
+    "deadline_for", "load_profile", "profile_keys", "record_policy_deadline", "reminder_before", "reminder_for",
     "validate_profiles",
 ]

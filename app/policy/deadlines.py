@@ -27,7 +27,16 @@ def deadline_for(name: str, event_at: datetime, policy: Policy | str | None = No
 
 def reminder_for(name: str, event_at: datetime, policy: Policy | str | None = None,
                  *, calendar: WorkingDayCalendar | None = None) -> Due:
-    """When to urge (催办) the assignees of deadline ``name``.
+    """When to urge (催办) the assignees of deadline ``name``: see `reminder_before`."""
+    policy = resolve_policy(policy)
+    calendar = _calendar(calendar)
+    deadline = deadline_for(name, event_at, policy, calendar=calendar)
+    return reminder_before(deadline, event_at, policy, calendar=calendar)
+
+
+def reminder_before(deadline: Due, event_at: datetime, policy: Policy | str | None = None,
+                    *, calendar: WorkingDayCalendar | None = None) -> Due:
+    """When to urge (催办) the assignees of ``deadline`` (a policy deadline, or one an office set).
 
     09:00 local at the start of the working day that lies ``reminder_lead`` working days before
     the deadline's last day. If that moment is not after the event (short deadlines such as
@@ -36,7 +45,6 @@ def reminder_for(name: str, event_at: datetime, policy: Policy | str | None = No
     """
     policy = resolve_policy(policy)
     calendar = _calendar(calendar)
-    deadline = deadline_for(name, event_at, policy, calendar=calendar)
     provisional = deadline.provisional
     day = deadline.local_date
     if policy.reminder_lead:

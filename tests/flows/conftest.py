@@ -139,3 +139,44 @@ def second(city):
 
     db.session.commit()
     return Second
+
+
+CASE_FLOWS = ("revocation", "idle_grant_review", "unpublished_demand", "rectification", "data_objection",
+              "catalogue_review")
+
+
+class CaseDriver(Flow):
+    """The same driver for the case flows (/api/cases); every case BPMN is deployed."""
+
+    def __init__(self, client, city):
+        super().__init__(client, city)
+        for name in CASE_FLOWS:
+            deploy(BPMN_FILE.with_name(f"{name}.bpmn"))
+
+    def start(self, user, flow, json=None, **kwargs):
+        """POST the start form: JSON, or multipart with `data=…, content_type=…`."""
+        if "data" in kwargs:
+            return self.post(user, f"/api/cases/{flow}", **kwargs)
+        return self.post(user, f"/api/cases/{flow}", json=json or {})
+
+    def open(self, user, flow, json=None, **kwargs) -> str:
+        response = self.start(user, flow, json, **kwargs)
+        assert response.status_code == 201, response.json
+        return response.json["case"]["business_key"]
+
+    def detail(self, key, user=None) -> dict:
+        response = self.get(user or self.city.reviewer, f"/api/cases/{key}")
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def case(self, key, user=None) -> dict:
+        return self.detail(key, user)["case"]
+
+
+@pytest.fixture()
+def cases(client, city):
+    return CaseDriver(client, city)
+
+
+def titles(notes: list[dict]) -> list[str]:
+    return [n["title"] for n in notes]

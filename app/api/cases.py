@@ -1,0 +1,139 @@
+"""Case flows over REST (SPEC §4.2–4.5): one generic API for revocation, idle-grant review,
+demand, rectification, objection and catalogue review. Their tasks go through /api/tasks."""
+from __future__ import annotations
+
+from flask import request
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import abort
+from marshmallow import fields
+from sqlalchemy import func, select
+
+from app.api import api_blueprint
+from app.api.workflow_schemas import EventOut, GrantBrief, TaskOut, UtcDateTime
+from app.extensions import db
+from app.flows import cases as service
+from app.flows.case_verbs import OUTCOME_LABELS
+from app.flows.models import CASE_STATUS_LABELS, Case
+from app.org.permissions import can_view_case, visible_cases
+from app.validation import Schema, choice
+
+blp = api_blueprint("cases_api", __name__, url_prefix="/api/cases",
+                    description="撤销发布、闲置授权收回、资源需求、整改通知、数据疑义、目录审核 / case flows")
+
+VIEWS = {"all": "全部可见", "mine": "我提出的", "department": "本部门提出的", "assigned": "本部门承办的"}
+
+
+class CaseQuery(Schema):
+    flow = choice(list(service.FLOWS), service.FLOW_LABELS)
+    status = choice(list(CASE_STATUS_LABELS), CASE_STATUS_LABELS)
+    view = choice(list(VIEWS), VIEWS, load_default="all")
+
+
+class FlowOut(Schema):
+    flow = fields.String(metadata={"description": "流程标识 = BPMN 流程 id"})
+    prefix = fields.String(metadata={"description": "业务编号前缀"})
+    label = fields.String()
+    can_start = fields.Function(lambda spec: service.may_start(current_user, spec.flow))
+    start_fields = fields.Function(
+        lambda spec: sorted(spec.start_form().fields) if spec.start_form else [])
+    letter = fields.Boolean(metadata={"description": "是否需上传盖章申请材料（按辖区开关）"})
+
+
+class CaseOut(Schema):
+    business_key = fields.String()
+    flow = fields.String()
+    flow_label = fields.Function(lambda c: service.FLOW_LABELS.get(c.flow, c.flow))
+    status = fields.String()
+    status_label = fields.Function(lambda c: CASE_STATUS_LABELS.get(c.status, c.status))
+    outcome = fields.String(allow_none=True)
+    outcome_label = fields.Function(lambda c: OUTCOME_LABELS.get(c.outcome) if c.outcome else None)
+    reasons = fields.String(allow_none=True)
+    title = fields.String()
+    requester_department_id = fields.Integer(allow_none=True)
+    requester_user_id = fields.Integer(allow_none=True)
+    department_id = fields.Integer(allow_none=True, metadata={"description": "承办部门"})
+    entry_id = fields.Integer(allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+    details = fields.Dict(metadata={"description": "发起时填写的内容"})
+    due_at = UtcDateTime(allow_none=True, metadata={"description": "生效时间或期限"})
+    letter_attachment_id = fields.Integer(allow_none=True)
+    policy_key = fields.String()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    closed_at = UtcDateTime(allow_none=True)
+
+
+class CaseDetailOut(Schema):
+    case = fields.Nested(CaseOut)
+    instance_status = fields.String(allow_none=True)
+    current_tasks = fields.List(fields.Nested(TaskOut))
+    history = fields.List(fields.Nested(EventOut))
+    grant = fields.Nested(GrantBrief, allow_none=True)
+
+
+def _form_input() -> tuple[dict, object | None]:
+    """JSON, or multipart with the sealed letter in the `letter` file field (南通 art. 24)."""
+    if request.mimetype == "multipart/form-data":
+        data = request.form.to_dict()
+        for name in ("items",):
+            if name in request.form:
+                data[name] = request.form.getlist(name)
+        return data, request.files.get("letter")
+    return request.get_json(silent=True) or {}, None
+
+
+@blp.route("/flows")
+class Flows(MethodView):
+    @blp.response(200, FlowOut(many=True))
+    def get(self):
+        """The case flows, and which of them you may start."""
+        return service.case_flows()
+
+
+@blp.route("")
+class Cases(MethodView):
+    @blp.arguments(CaseQuery, location="query", as_kwargs=True)
+    @blp.response(200, CaseOut(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters, flow=None, status=None, view="all"):
+        """Cases you may see, newest first: filter by `flow`, `status`, and `view`."""
+        stmt = visible_cases(current_user, select(Case))
+        if flow:
+            stmt = stmt.where(Case.flow == flow)
+        if status:
+            stmt = stmt.where(Case.status == status)
+        if view == "mine":
+            stmt = stmt.where(Case.requester_user_id == current_user.id)
+        elif view == "department":
+            stmt = stmt.where(Case.requester_department_id == current_user.department_id)
+        elif view == "assigned":
+            stmt = stmt.where(Case.department_id == current_user.department_id)
+        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+        return db.session.scalars(stmt.order_by(Case.id.desc()).offset(pagination_parameters.first_item)
+                                  .limit(pagination_parameters.page_size)).all()
+
+
+@blp.route("/<string:flow>", methods=["POST"])
+class StartCase(MethodView):
+    @blp.response(201, CaseDetailOut)
+    @blp.doc(requestBody={"description": "该流程的发起表单（见 bpmn/README.md）；资源需求可用 multipart/form-data 上传 letter",
+                          "content": {"application/json": {"schema": {"type": "object"}},
+                                      "multipart/form-data": {"schema": {"type": "object"}}}})
+    def post(self, flow: str):
+        """Start a case flow: 404 unknown flow, 403 not allowed (role, suspension), 422 field errors."""
+        data, letter = _form_input()
+        return service.view(service.start_case(flow, current_user, data, letter))
+
+
+@blp.route("/<string:business_key>", methods=["GET"])
+class CaseDetail(MethodView):
+    @blp.response(200, CaseDetailOut)
+    def get(self, business_key: str):
+        """State, current tasks, history timeline and grant of one case."""
+        case = service.by_key(business_key)
+        if case is None:
+            abort(404, message=f"业务 {business_key} 不存在")
+        if not can_view_case(current_user, case):
+            abort(403, message="无权查看其他部门的业务")
+        return service.view(case)

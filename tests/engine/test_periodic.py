@@ -1,0 +1,36 @@
+"""Periodic product jobs run on the scheduler, one process at a time."""
+import hashlib
+
+from sqlalchemy import create_engine, text
+
+from app.engine.scheduler import PERIODIC_JOBS, register_periodic, run_periodic
+from app.extensions import db
+
+
+def test_a_periodic_job_runs_and_commits(app):
+    calls = []
+    register_periodic("test_job", lambda: calls.append(1), 60)
+    try:
+        assert run_periodic(app, "test_job") is True
+        assert calls == [1]
+    finally:
+        PERIODIC_JOBS.pop("test_job")
+
+
+def test_a_periodic_job_already_running_elsewhere_is_skipped(app):
+    if app.config["BACKEND"] != "postgresql":
+        return  # SQLite has a single writer; the advisory lock is PostgreSQL's
+    calls = []
+    register_periodic("test_job", lambda: calls.append(1), 60)
+    key = int.from_bytes(hashlib.sha256(b"test_job").digest()[:8], "big", signed=True)
+    other = create_engine(db.engine.url)
+    try:
+        with other.begin() as conn:  # another scheduler process holds the job's lock
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            assert run_periodic(app, "test_job") is False
+        assert calls == []
+        assert run_periodic(app, "test_job") is True
+        assert calls == [1]
+    finally:
+        PERIODIC_JOBS.pop("test_job")
+        other.dispose()
