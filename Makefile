@@ -51,8 +51,8 @@ demo: db
 # Debian's Chromium for the browser tests (no browser download: the network only reaches registries).
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium"; fi; fi
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  else echo "Browser tests need Debian's chromium: sudo apt-get install chromium fonts-noto-cjk"; fi; fi
 
 lint:
 	$(BIN)/ruff check .

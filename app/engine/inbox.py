@@ -47,9 +47,14 @@ def my_groups(actor) -> Select:
             .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
 
 
-def due_soon(actor=None) -> Select:
-    """Ready tasks past their reminder instant but not yet overdue (optionally the actor's)."""
-    q = _ready().where(HumanTask.sla_state == SlaState.DUE_SOON).order_by(HumanTask.due_at)
+def due_soon(actor=None, now: datetime | None = None) -> Select:
+    """Ready tasks past their reminder instant but not yet overdue (optionally the actor's);
+    with `now`, also those whose reminder instant has passed but whose state was not refreshed yet."""
+    cond = HumanTask.sla_state == SlaState.DUE_SOON
+    if now is not None:
+        cond = and_(or_(cond, and_(HumanTask.sla_state == SlaState.ON_TIME, HumanTask.reminder_at <= now)),
+                    or_(HumanTask.due_at.is_(None), HumanTask.due_at > now))
+    q = _ready().where(cond).order_by(HumanTask.due_at)
     return q.where(visible_condition(actor)) if actor is not None else q
 
 

@@ -13,14 +13,20 @@ from app.org.permissions import is_admin
 
 def register_web(app: Flask) -> None:
     from app.web.admin import admin
+    from app.web.applications import application_pages
     from app.web.auth import auth
     from app.web.catalog import catalog_pages
     from app.web.i18n import i18n
+    from app.web.inbox import inbox_pages
     from app.web.main import main
     from app.web.nav import navigation
+    from app.web.notifications import header_badge, notification_pages
+    from app.web.tasks import task_pages
 
-    for bp in (auth, main, catalog_pages, admin, i18n):
+    for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
+               notification_pages):
         app.register_blueprint(bp)
+    app.context_processor(header_badge)
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})
     app.jinja_env.filters["local_dt"] = _local_dt
     app.jinja_env.globals["get_locale"] = get_locale

@@ -14,6 +14,7 @@ from app.org.permissions import can_manage_org
 from app.org.schemas import LEVELS, DepartmentIn, UserIn
 from app.org.services import save_department, save_user
 from app.validation import FieldErrors
+from app.web.errors import FORM_ERRORS_STATUS
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 30
@@ -74,7 +75,7 @@ def department_form(department_id: int | None = None):
     others = db.session.scalars(select(Department).where(Department.id != (department_id or 0))
                                 .order_by(Department.code)).all()
     return render_template("admin/department_form.html", dept=dept, form=form, errors=errors,
-                           levels=LEVELS, parents=others), (422 if errors else 200)
+                           levels=LEVELS, parents=others), FORM_ERRORS_STATUS
 
 
 @admin.get("/users")
@@ -105,4 +106,4 @@ def user_form(user_id: int | None = None):
             return redirect(url_for("admin.users"))
     depts = db.session.scalars(select(Department).order_by(Department.code)).all()
     return render_template("admin/user_form.html", account=account, form=form, errors=errors,
-                           departments=depts, role_labels=ROLE_LABELS), (422 if errors else 200)
+                           departments=depts, role_labels=ROLE_LABELS), FORM_ERRORS_STATUS

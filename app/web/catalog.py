@@ -38,5 +38,8 @@ def browse():
 @catalog_pages.get("/<int:entry_id>")
 @login_required
 def detail(entry_id: int):
+    from app.web.applications import may_apply
+
     entry = get_visible(CatalogEntry, entry_id, can_view_entry)
-    return render_template("catalog/detail.html", entry=entry, labels=labels)
+    return render_template("catalog/detail.html", entry=entry, labels=labels,
+                           can_apply=may_apply(current_user, entry))

@@ -5,6 +5,11 @@ from flask import render_template
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
+# A form shown again with its field errors is an ordinary page (200), as a browser expects:
+# an error status would put a console error in front of every user who mistypes. The REST API
+# answers the same errors with 422.
+FORM_ERRORS_STATUS = 200
+
 
 def _messages() -> dict[int, tuple[str, str]]:
     return {

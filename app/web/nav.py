@@ -1,7 +1,7 @@
 """Navigation by role: each user sees the places their work is in."""
 from __future__ import annotations
 
-from flask import url_for
+from flask import request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,7 +13,10 @@ def navigation() -> list[dict]:
         return []
     links = [
         {"endpoint": "main.home", "label": _("首页"), "roles": None},
+        {"endpoint": "inbox_pages.index", "label": _("待办"), "roles": None, "also": {"task_pages"}},
         {"endpoint": "catalog_pages.browse", "label": _("资源目录"), "roles": None},
+        {"endpoint": "application_pages.index", "label": _("共享申请"),
+         "roles": {Role.APPLICANT, Role.PROVIDER_APPROVER, Role.OFFICE_REVIEWER}},
         {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
         {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR}},
         {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR}},
@@ -28,6 +31,9 @@ def navigation() -> list[dict]:
             continue  # a feature not installed in this deployment
         if link["roles"] and not (current_user.roles & link["roles"]):
             continue
+        section = {link["endpoint"].split(".")[0], *link.get("also", ())}
         items.append({"url": url_for(link["endpoint"]), "label": link["label"],
-                      "endpoint": link["endpoint"]})
+                      "endpoint": link["endpoint"],
+                      "active": request.blueprint in section and link["endpoint"] != "main.home"
+                      or request.endpoint == link["endpoint"]})
     return items

@@ -21,7 +21,7 @@ def test_non_administrators_get_403(city, client):
 def test_create_department_with_field_errors_then_success(city, client):
     f.login(client, "dsj.admin")
     bad = _post(client, "/admin/departments/new", {"code": "gaj", "name": "", "level": "municipal"})
-    assert bad.status_code == 422
+    assert bad.status_code == 200
     page = bad.get_data(as_text=True)
     assert "此项为必填项" in page or "须为 1–120 个字符" in page
     ok = _post(client, "/admin/departments/new", {"code": "mzj", "name": "市民政局", "level": "municipal"})
@@ -34,7 +34,7 @@ def test_create_and_edit_user(city, client):
     r = _post(client, "/admin/users/new", {"username": "gaj.clerk", "display_name": "李四",
                                            "department_id": city.police.id, "roles": "applicant",
                                            "password": "short", "active": "y"})
-    assert r.status_code == 422 and "密码至少 10 位" in r.get_data(as_text=True)
+    assert r.status_code == 200 and "密码至少 10 位" in r.get_data(as_text=True)
     r = _post(client, "/admin/users/new", {"username": "gaj.clerk", "display_name": "李四",
                                            "department_id": city.police.id, "roles": "applicant",
                                            "password": "long-enough-1", "active": "y"})

@@ -1,0 +1,52 @@
+"""How much time a task has left, in working days (SPEC §3, §6: "due date with remaining working days").
+
+The deadline instant (`due_at`) is the end of the period's last day: 24:00 local, or the
+jurisdiction's close of business (民法典 art. 203). Remaining days are counted like the period
+itself (民法典 art. 201): today is not counted; every working day after today up to and including
+the last day is — on the working-day calendar, so holidays do not count and make-up working days
+(调休上班日) do.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from app.clock import as_utc, to_local, utcnow
+from app.legaltime import get_calendar
+
+ON_TIME, DUE_SOON, DUE_TODAY, OVERDUE = "on_time", "due_soon", "due_today", "overdue"
+
+
+@dataclass(frozen=True)
+class Remaining:
+    state: str            # on_time | due_soon | due_today | overdue
+    days: int             # working days left (on time, due soon) or past the last day (overdue)
+    last_day: date        # the period's last day, local
+    provisional: bool     # counted on a provisional calendar year (SPEC §3.6)
+
+    @property
+    def urgent(self) -> bool:
+        return self.state in (DUE_SOON, DUE_TODAY)
+
+
+def last_day(due_at: datetime) -> date:
+    """The local date whose end is `due_at` (24:00 → the day before; 17:30 → that day)."""
+    return to_local(as_utc(due_at) - timedelta(microseconds=1)).date()
+
+
+def remaining(due_at: datetime | None, reminder_at: datetime | None = None,
+              now: datetime | None = None) -> Remaining | None:
+    """None when the task has no deadline."""
+    if due_at is None:
+        return None
+    now = as_utc(now) if now else utcnow()
+    today, final = to_local(now).date(), last_day(due_at)
+    calendar = get_calendar()
+    if as_utc(due_at) <= now:
+        count = calendar.working_days_between(final, today)
+        return Remaining(OVERDUE, max(count.count, 0), final, count.provisional)
+    count = calendar.working_days_between(today, final)
+    if count.count <= 0:
+        return Remaining(DUE_TODAY, 0, final, count.provisional)
+    soon = reminder_at is not None and as_utc(reminder_at) <= now
+    return Remaining(DUE_SOON if soon else ON_TIME, count.count, final, count.provisional)

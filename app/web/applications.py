@@ -1,0 +1,218 @@
+"""Share applications on the web (SPEC §4.1 step 1, §6): apply, my applications, detail.
+
+Submitting calls the same service the REST API calls (app.flows.applications.start_application);
+no rule is repeated here.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.catalog import labels
+from app.catalog.attachments import open_attachment
+from app.catalog.models import Attachment, CatalogEntry, PublishState
+from app.catalog.queries import Page
+from app.clock import to_local, utcnow
+from app.engine.models import HumanTask, ProcessInstance, TaskState
+from app.extensions import db
+from app.flows import applications as service
+from app.flows.models import STATUS_LABELS, Application
+from app.org.models import Role
+from app.org.permissions import can_view_application, can_view_entry, is_office_member, visible_applications
+from app.policy import active_policy
+from app.sla.remaining import last_day
+from app.validation import FieldErrors
+from app.web import workview
+from app.web.errors import FORM_ERRORS_STATUS
+
+application_pages = Blueprint("application_pages", __name__, url_prefix="/applications")
+PER_PAGE = 20
+FIELDS = ("purpose", "scope", "legal_basis", "valid_from", "valid_until")
+
+
+@application_pages.app_template_filter("period_end")
+def period_end(value) -> str:
+    """A period's end instant (24:00 of its last day) shown as that last day (民法典 art. 203)."""
+    return last_day(value).isoformat() if value else ""
+
+
+@application_pages.app_template_filter("file_size")
+def file_size(size: int) -> str:
+    return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1048576:.1f} MB"
+
+
+def _views() -> dict[str, str]:
+    views = {"mine": _("我提交的"), "department": _("本部门申请的"), "provided": _("本部门提供的")}
+    if is_office_member(current_user):
+        views["all"] = _("全部")
+    return views
+
+
+def may_apply(user, entry: CatalogEntry) -> bool:
+    """Whether to offer the 申请 button; the service re-checks everything on submit."""
+    return (user.has_role(Role.APPLICANT) and entry.publish_state == PublishState.PUBLISHED.value
+            and entry.provider_department_id != user.department_id)
+
+
+def _article(rule) -> str:
+    """'art. 21' → '第21条', as the regulation is cited on the page."""
+    match = re.fullmatch(r"art\.\s*(\d+)(.*)", rule.article or "")
+    return _("第%(n)s条", n=match.group(1)) + match.group(2) if match else (rule.article or "")
+
+
+def flow_steps(entry: CatalogEntry) -> list[str]:
+    """The steps an application for `entry` will take under the active jurisdiction profile (SPEC §5)."""
+    policy = active_policy()
+    if entry.share_type == "unconditional":
+        return [_("提交后由平台即时授权，无需审批（宝鸡办法第十六条、南通细则第十八条）。")]
+    steps = []
+    if entry.share_type == "not_shared":
+        steps.append(_("不予共享资源：进入部门协商，协商不成由主管部门协调决定（宝鸡办法第十六条）。"))
+        return steps
+    if policy.switch("formal_review"):
+        rule = policy.deadline("formal_review")
+        steps.append(_("主管部门规范性审查：%(n)s 个工作日内（%(reg)s%(art)s）", n=rule.amount,
+                       reg=policy.regulation_title, art=_article(rule)))
+    if entry.authorisation_mode == "platform" and policy.switch("platform_authorisation"):
+        rule = policy.deadline("platform_authorisation")
+        steps.append(_("平台授权审核：%(n)s 个工作日内（%(reg)s%(art)s）", n=rule.amount,
+                       reg=policy.regulation_title, art=_article(rule)))
+    else:
+        rule = policy.deadline("provider_reply")
+        steps.append(_("提供部门审核：%(n)s 个工作日内答复（%(reg)s%(art)s）", n=rule.amount,
+                       reg=policy.regulation_title, art=_article(rule)))
+    steps.append(_("同意的由平台授权；不同意的须说明理由，可进入部门协商（宝鸡办法第十六条）。"))
+    return steps
+
+
+def _entry_or_404(entry_id) -> CatalogEntry:
+    entry = None
+    with contextlib.suppress(TypeError, ValueError):
+        entry = db.session.get(CatalogEntry, int(entry_id))
+    if entry is None or not can_view_entry(current_user, entry):
+        abort(404)
+    return entry
+
+
+def _visible_or_abort(business_key: str) -> Application:
+    application = service.by_key(business_key)
+    if application is None:
+        abort(404)
+    if not can_view_application(current_user, application):
+        abort(403)
+    return application
+
+
+@application_pages.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    entry = _entry_or_404(request.values.get("entry_id"))
+    if not may_apply(current_user, entry):
+        abort(403)
+    today = to_local(utcnow()).date()
+    form = {"items": [], "valid_from": today.isoformat(),
+            "valid_until": (today + timedelta(days=365)).isoformat()}
+    errors: dict = {}
+    if request.method == "POST":
+        form = {k: request.form.get(k, "").strip() for k in FIELDS}
+        form["items"] = request.form.getlist("items")
+        data = {**{k: v for k, v in form.items() if v not in ("", None)}, "entry_id": entry.id}
+        letter = request.files.get("letter")
+        try:
+            application = service.start_application(current_user, entry, data,
+                                                    letter if letter and letter.filename else None)
+        except FieldErrors as exc:
+            errors = exc.errors
+        else:
+            if application.status == "granted":
+                # 宝鸡 art. 16, 南通 art. 18: an unconditional resource is granted at once by the platform
+                flash(_("申请已提交：无条件共享资源已由平台即时授权。"), "success")
+            else:
+                flash(_("申请已提交，业务编号 %(key)s。", key=application.business_key), "success")
+            return redirect(url_for(".detail", business_key=application.business_key, new=entry.id))
+    return render_template("applications/form.html", entry=entry, form=form, errors=errors,
+                           labels=labels, steps=flow_steps(entry)), FORM_ERRORS_STATUS
+
+
+@application_pages.get("/")
+@login_required
+def index():
+    views = _views()
+    view = request.args.get("view") if request.args.get("view") in views else "mine"
+    status = request.args.get("status") if request.args.get("status") in STATUS_LABELS else None
+    stmt = visible_applications(current_user, select(Application))
+    if view == "mine":
+        stmt = stmt.where(Application.applicant_user_id == current_user.id)
+    elif view == "department":
+        stmt = stmt.where(Application.applicant_department_id == current_user.department_id)
+    elif view == "provided":
+        stmt = stmt.where(Application.provider_department_id == current_user.department_id)
+    if status:
+        stmt = stmt.where(Application.status == status)
+    page_no = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    items = list(db.session.scalars(stmt.order_by(Application.created_at.desc(), Application.id.desc())
+                                    .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
+    rows = _list_rows(items)
+    return render_template("applications/index.html", page=Page(rows, total, page_no, PER_PAGE),
+                           views=views, view=view, status=status, status_labels=STATUS_LABELS,
+                           pager_args={k: v for k, v in {"view": view, "status": status}.items() if v})
+
+
+def _list_rows(items: list[Application]) -> list[dict]:
+    """Each application with its current step(s), who holds them and the deadline."""
+    instance_ids = [a.instance_id for a in items if a.instance_id]
+    open_tasks: dict[int, list] = {}
+    if instance_ids:
+        for task in db.session.scalars(select(HumanTask).where(
+                HumanTask.instance_id.in_(instance_ids), HumanTask.state == TaskState.READY).order_by(HumanTask.id)):
+            open_tasks.setdefault(task.instance_id, []).append(task)
+    task_rows = {r["task"].id: r for r in workview.task_rows([t for ts in open_tasks.values() for t in ts])}
+    departments = workview.departments_by_id(
+        [a.provider_department_id for a in items] + [a.applicant_department_id for a in items])
+    return [{"application": a, "steps": [task_rows[t.id] for t in open_tasks.get(a.instance_id, [])],
+             "provider": departments.get(a.provider_department_id),
+             "applicant": departments.get(a.applicant_department_id)} for a in items]
+
+
+@application_pages.get("/<string:business_key>")
+@login_required
+def detail(business_key: str):
+    application = _visible_or_abort(business_key)
+    state = service.view(application)
+    steps = workview.task_rows(state["current_tasks"])
+    return render_template("applications/detail.html", application=application, state=state, steps=steps,
+                           timeline=workview.timeline(state["history"]), status_labels=STATUS_LABELS,
+                           labels=labels, new_entry=request.args.get("new", type=int))
+
+
+@application_pages.get("/<string:business_key>/diagram")
+@login_required
+def diagram(business_key: str):
+    """The instance's BPMN (from the version it runs on) and its current step, for bpmn-js."""
+    application = _visible_or_abort(business_key)
+    instance = db.session.get(ProcessInstance, application.instance_id) if application.instance_id else None
+    if instance is None:
+        abort(404)
+    return jsonify(workview.diagram_payload(instance))
+
+
+@application_pages.get("/<string:business_key>/attachments/<int:attachment_id>")
+@login_required
+def attachment(business_key: str, attachment_id: int):
+    """Download an application's attachment: only who may see the application (SPEC §7)."""
+    application = _visible_or_abort(business_key)
+    row = db.session.get(Attachment, attachment_id)
+    if row is None or not (row.owner_type == "share_application" and row.owner_id == application.business_key):
+        abort(404)
+    try:
+        stream = open_attachment(row)
+    except OSError:
+        abort(404)
+    return send_file(stream, mimetype=row.content_type, as_attachment=True, download_name=row.filename)

@@ -1,0 +1,74 @@
+"""The task inbox (待办, SPEC §6): my tasks, my groups' tasks, due soon, overdue, done.
+
+The lists are the engine's inbox queries (app.engine.inbox) — indexed SQL over the task mirror;
+each row shows the remaining working days (app.sla.remaining, on the working-day calendar).
+"""
+from __future__ import annotations
+
+from datetime import time
+
+from flask import Blueprint, render_template, request
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.catalog.queries import Page
+from app.clock import to_local, utcnow
+from app.engine import inbox
+from app.engine.models import HumanTask
+from app.extensions import db
+from app.flows.applications import actor_for
+from app.sla.remaining import last_day
+from app.web import workview
+
+inbox_pages = Blueprint("inbox_pages", __name__, url_prefix="/tasks")
+PER_PAGE = 20
+TABS = {"mine": _l("我的待办"), "groups": _l("组内待办"), "due_soon": _l("即将到期"),
+        "overdue": _l("已逾期"), "done": _l("已办")}
+
+
+@inbox_pages.app_template_filter("deadline")
+def deadline_text(due_at) -> str:
+    """A deadline as people read it: the end of the last day is "24:00" of that day (民法典 art. 203),
+    not 00:00 of the next; a close of business shows as its own time."""
+    if due_at is None:
+        return ""
+    local = to_local(due_at)
+    if local.time() == time(0, 0):
+        return f"{last_day(due_at).isoformat()} 24:00"
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def tab_query(view: str, actor, now):
+    if view == "due_soon":
+        return inbox.due_soon(actor, now=now)
+    if view == "overdue":
+        return inbox.overdue(actor, now=now)
+    return {"mine": inbox.mine, "groups": inbox.my_groups, "done": inbox.done}[view](actor)
+
+
+def counts(actor, now) -> dict[str, int]:
+    return {view: db.session.scalar(select(func.count()).select_from(tab_query(view, actor, now).subquery()))
+            for view in TABS if view != "done"}
+
+
+@inbox_pages.get("/")
+@login_required
+def index():
+    now = utcnow()
+    actor = actor_for(current_user)
+    tab_counts = counts(actor, now)
+    view = request.args.get("view")
+    if view not in TABS:  # land where the work is: my tasks, else my groups' queue
+        view = "groups" if not tab_counts["mine"] and tab_counts["groups"] else "mine"
+    order = "desc" if request.args.get("order") == "desc" else "asc"
+    stmt = tab_query(view, actor, now)
+    if view != "done":
+        due = HumanTask.due_at.desc() if order == "desc" else HumanTask.due_at
+        stmt = stmt.order_by(None).order_by(HumanTask.due_at.is_(None), due, HumanTask.created_at)
+    page_no = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    tasks = list(db.session.scalars(stmt.offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
+    page = Page(workview.task_rows(tasks, now), total, page_no, PER_PAGE)
+    return render_template("inbox/index.html", page=page, view=view, order=order, tabs=TABS,
+                           counts=tab_counts, pager_args={"view": view, "order": order})

@@ -1,0 +1,61 @@
+"""In-app notifications (新待办、催办、督办、办理结果): the list, mark read, and the header badge.
+
+The notifications themselves are written by app.notifications (engine hooks and flow verbs).
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+
+from app.catalog.queries import Page
+from app.extensions import db
+from app.notifications import for_user, is_read, mark_read, unread_count
+from app.notifications.models import KIND_LABELS, Notification
+from app.web.i18n import _safe_next
+
+notification_pages = Blueprint("notification_pages", __name__, url_prefix="/notifications")
+PER_PAGE = 20
+
+
+def header_badge() -> dict:
+    """`unread_notifications` for the header of every signed-in page."""
+    if not current_user.is_authenticated:
+        return {}
+    return {"unread_notifications": unread_count(current_user)}
+
+
+@notification_pages.get("/")
+@login_required
+def index():
+    unread_only = request.args.get("unread") == "1"
+    stmt = for_user(current_user, unread_only=unread_only)
+    page_no = max(request.args.get("page", 1, type=int), 1)
+    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+    rows = db.session.scalars(stmt.offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    items = [{"n": n, "read": is_read(current_user, n)} for n in rows]
+    return render_template("notifications/index.html", page=Page(items, total, page_no, PER_PAGE),
+                           unread_only=unread_only, kind_labels=KIND_LABELS,
+                           pager_args={"unread": "1"} if unread_only else {})
+
+
+@notification_pages.post("/<int:notification_id>/read")
+@login_required
+def read(notification_id: int):
+    """Mark read, then open what it is about (or go back to the list)."""
+    if not mark_read(current_user, notification_id):
+        abort(404)
+    db.session.commit()
+    if request.form.get("open") == "1":
+        link = db.session.get(Notification, notification_id).link
+        return redirect(_safe_next(link) if link else url_for(".index"))
+    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for(".index"))
+
+
+@notification_pages.post("/read-all")
+@login_required
+def read_all():
+    for row in db.session.scalars(for_user(current_user, unread_only=True)).all():
+        mark_read(current_user, row.id)
+    db.session.commit()
+    return redirect(url_for(".index"))

@@ -1,0 +1,165 @@
+"""What the workplace pages show about tasks and instances: inbox rows, timelines, the diagram.
+
+Reads only (no rules here): the services in app.flows decide, these helpers present.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from app.clock import utcnow
+from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent
+from app.extensions import db
+from app.flows.models import Application
+from app.org.models import ROLE_LABELS, Department, Role, User
+from app.sla.remaining import remaining
+
+# Event types worth a line in a timeline; engine bookkeeping (service runs, timer moves) is left out.
+EVENT_LABELS = {
+    EventType.INSTANCE_STARTED: _l("提交"),
+    EventType.STARTED: _l("到达"),
+    EventType.CLAIMED: _l("签收"),
+    EventType.RELEASED: _l("退回组内"),
+    EventType.DELEGATED: _l("转办"),
+    EventType.COMPLETED: _l("办理"),
+    EventType.CANCELLED: _l("已取消"),
+    EventType.REMINDED: _l("催办"),
+    EventType.ESCALATED: _l("逾期督办"),
+    EventType.INSTANCE_COMPLETED: _l("办结"),
+    EventType.INSTANCE_CANCELLED: _l("终止"),
+}
+# Decision fields of the forms (app/flows/forms.py) and how each value reads.
+DECISION_LABELS = {
+    "decision": {"approve": _l("同意"), "refuse": _l("不同意")},
+    "formal_review_result": {"accept": _l("受理"), "return": _l("退回")},
+    "amend_action": {"resubmit": _l("重新提交"), "withdraw": _l("撤回")},
+    "negotiation_outcome": {"agreed": _l("协商一致"), "failed": _l("协商未果"), "abandoned": _l("放弃申请")},
+}
+_ORDER_IN_STEP = {EventType.INSTANCE_STARTED: 0, EventType.CLAIMED: 1, EventType.DELEGATED: 1,
+                  EventType.RELEASED: 1, EventType.COMPLETED: 2, EventType.CANCELLED: 3, EventType.STARTED: 4,
+                  EventType.INSTANCE_COMPLETED: 5}
+NEGATIVE = {"refuse", "return", "withdraw", "failed", "abandoned"}
+REASON_FIELDS = ("reasons", "return_reasons", "negotiation_note", "amendment_note", "withdraw_reason",
+                 "supervision_opinion", "note")
+
+
+def users_by_id(ids: Iterable[int | None]) -> dict[int, User]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(wanted)))}
+
+
+def departments_by_id(ids: Iterable[int | None]) -> dict[int, Department]:
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {d.id: d for d in db.session.scalars(select(Department).where(Department.id.in_(wanted)))}
+
+
+def applications_by_instance(instance_ids: Iterable[int]) -> dict[int, Application]:
+    wanted = set(instance_ids)
+    if not wanted:
+        return {}
+    return {a.instance_id: a for a in db.session.scalars(
+        select(Application).where(Application.instance_id.in_(wanted)))}
+
+
+def flow_names(instance_ids: Iterable[int]) -> dict[int, str]:
+    """instance id → the flow's name as drawn in its BPMN (its deployed version)."""
+    wanted = set(instance_ids)
+    if not wanted:
+        return {}
+    rows = db.session.execute(select(ProcessInstance.id, ProcessDefinition.name, ProcessDefinition.process_id)
+                              .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+                              .where(ProcessInstance.id.in_(wanted))).all()
+    return {i: (name or pid) for i, name, pid in rows}
+
+
+def holder_text(task: HumanTask, users: dict[int, User], departments: dict[int, Department]) -> str:
+    """Who holds a task: its assignee, else its candidate group (department · role)."""
+    if task.assignee_id and task.assignee_id in users:
+        return users[task.assignee_id].display_name
+    parts = []
+    if task.candidate_department_id in departments:
+        parts.append(departments[task.candidate_department_id].name)
+    if task.candidate_role:
+        try:
+            parts.append(_(ROLE_LABELS[Role(task.candidate_role)]))
+        except ValueError:
+            parts.append(task.candidate_role)
+    return " · ".join(parts) or "—"
+
+
+def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
+    """Inbox rows: the task, its remaining working days, flow, applicant, resource, holder."""
+    now = now or utcnow()
+    instance_ids = {t.instance_id for t in tasks}
+    applications = applications_by_instance(instance_ids)
+    names = flow_names(instance_ids)
+    users = users_by_id(t.assignee_id for t in tasks)
+    departments = departments_by_id([t.candidate_department_id for t in tasks]
+                                    + [a.applicant_department_id for a in applications.values()])
+    rows = []
+    for task in tasks:
+        application = applications.get(task.instance_id)
+        rows.append({
+            "task": task, "flow": names.get(task.instance_id, ""), "application": application,
+            "applicant": departments.get(application.applicant_department_id) if application else None,
+            "resource": application.entry if application else None,
+            "holder": holder_text(task, users, departments),
+            "remaining": remaining(task.due_at, task.reminder_at, now) if task.state == "ready" else None,
+        })
+    return rows
+
+
+def decision_of(data: dict | None) -> tuple[str | None, bool]:
+    """The decision a completion recorded, as text, and whether it was negative."""
+    for field, labels in DECISION_LABELS.items():
+        value = (data or {}).get(field)
+        if value in labels:
+            return labels[value], value in NEGATIVE
+    return None, False
+
+
+def reasons_of(data: dict | None) -> str | None:
+    for field in REASON_FIELDS:
+        value = (data or {}).get(field)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def timeline(events: list[TaskEvent]) -> list[dict]:
+    """Every step of an instance: who, when, what, the decision and its reasons."""
+    # One step writes its rows at one instant: read the decision before the steps it opened.
+    shown = sorted((e for e in events if e.event_type in EVENT_LABELS),
+                   key=lambda e: (e.at, _ORDER_IN_STEP.get(e.event_type, 2)))
+    users = users_by_id(e.actor_id for e in shown)
+    delegates = users_by_id((e.data or {}).get("to") for e in shown if e.event_type == EventType.DELEGATED)
+    items = []
+    for event in shown:
+        decision, negative = decision_of(event.data) if event.event_type == EventType.COMPLETED else (None, False)
+        actor = users.get(event.actor_id)
+        to = delegates.get((event.data or {}).get("to")) if event.event_type == EventType.DELEGATED else None
+        items.append({
+            "at": event.at, "what": EVENT_LABELS[event.event_type], "kind": event.event_type,
+            "step": event.name or "", "actor": actor, "decision": decision, "negative": negative,
+            "reasons": reasons_of(event.data) if event.event_type == EventType.COMPLETED else
+            (event.data or {}).get("note") if event.event_type == EventType.DELEGATED else None,
+            "to": to,
+        })
+    return items
+
+
+def diagram_payload(instance: ProcessInstance) -> dict:
+    """The BPMN XML of the version the instance runs on, with its open and finished steps."""
+    definition = db.session.get(ProcessDefinition, instance.definition_id)
+    tasks = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
+    current = sorted({t.task_spec for t in tasks if t.state == "ready"})
+    done = sorted({t.task_spec for t in tasks if t.state == "completed"} - set(current))
+    return {"process_id": definition.process_id, "version": definition.version, "xml": definition.bpmn_xml,
+            "current": current, "completed": done}

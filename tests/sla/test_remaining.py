@@ -1,0 +1,37 @@
+"""Remaining working days (SPEC §6) count like the period itself (民法典 arts. 201, 203)."""
+from datetime import datetime
+
+from app.clock import LOCAL_TZ
+from app.sla.remaining import DUE_SOON, DUE_TODAY, ON_TIME, OVERDUE, last_day, remaining
+
+
+def at(*args) -> datetime:
+    return datetime(*args, tzinfo=LOCAL_TZ)
+
+
+def test_end_of_day_deadline_belongs_to_its_last_day(app):
+    assert last_day(at(2026, 10, 21, 0, 0)).isoformat() == "2026-10-20"   # 24:00 of the 20th
+    assert last_day(at(2026, 10, 20, 17, 30)).isoformat() == "2026-10-20"  # close of business
+
+
+def test_holidays_do_not_count_and_make_up_saturdays_do(app):
+    due = at(2026, 10, 21, 0, 0)  # end of Tuesday 20 October
+    r = remaining(due, now=at(2026, 9, 30, 10, 0))
+    assert (r.state, r.days) == (ON_TIME, 10)  # 1–7 Oct holiday, Sat 10 Oct a working day
+    assert remaining(due, now=at(2026, 10, 9, 10, 0)).days == 8
+
+
+def test_due_soon_today_and_overdue(app):
+    due, reminder = at(2026, 10, 21, 0, 0), at(2026, 10, 16, 9, 0)
+    assert remaining(due, reminder, now=at(2026, 10, 16, 8, 59)).state == ON_TIME
+    assert (remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).state,
+            remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).days) == (DUE_SOON, 2)
+    assert remaining(due, reminder, now=at(2026, 10, 20, 23, 59)).state == DUE_TODAY
+    late = remaining(due, reminder, now=at(2026, 10, 23, 10, 0))
+    assert (late.state, late.days) == (OVERDUE, 3)
+    assert remaining(None) is None
+
+
+def test_a_deadline_in_a_year_without_its_notice_is_provisional(app):
+    r = remaining(at(2027, 3, 1, 0, 0), now=at(2026, 12, 1, 10, 0))
+    assert r.provisional and r.days > 0

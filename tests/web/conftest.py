@@ -1,0 +1,20 @@
+"""Fixtures of the workplace tests: the conditional-share drivers of tests/flows (imported, so
+they are fixtures here too) and the deployed flow. Browser tests (marked `browser`) use none of
+these: they run their own server (tests/web/browser.py)."""
+from __future__ import annotations
+
+import pytest
+
+from app.engine import deploy
+from app.flows import register_flows
+from tests.flows.conftest import BPMN_FILE, clock, entries, flow, second  # noqa: F401  (fixtures)
+
+
+@pytest.fixture()
+def deployed(app):
+    register_flows(app)  # engine tests may have swapped the script functions process-wide
+    deploy(BPMN_FILE)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives Debian's Chromium through Playwright (tests/web/browser.py)")

@@ -1,0 +1,290 @@
+"""The conditional-share story in a real browser (Debian's Chromium driven by Playwright).
+
+Applicant applies with a sealed letter → office reviewer accepts → provider approver tries to
+refuse without reasons (refused on the page), then approves → the applicant sees the grant.
+Any console error or page error fails the test. Screenshots at 1366×768 go to
+test-artifacts/screenshots/ (gitignored).
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+
+import pytest
+import time_machine
+
+from tests.web.browser import (
+    A11Y_SCRIPT,
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DEMO_PASSWORD,
+    PDF,
+    STORY_START,
+    VIEWPORT,
+    LiveServer,
+    earlier_work,
+    require_chromium,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    require_chromium()
+    with LiveServer(tmp_path_factory.mktemp("browser")) as live:
+        earlier_work(live)
+        # The server runs in this process: the travelling clock moves its thread too.
+        with time_machine.travel(STORY_START, tick=True):
+            yield live
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Session:
+    """One user's browser tab; records every console error and uncaught page error."""
+
+    def __init__(self, browser, server):
+        self.server = server
+        self.context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+        self.context.set_default_timeout(15000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"console: {msg.text} @ {self.page.url}"))
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc} @ {self.page.url}"))
+
+    @contextmanager
+    def expect_status(self, status: int):
+        """A step that answers `status` on purpose (the 404 page is visited on purpose):
+        Chromium logs that response as a console error; exactly that one is expected, nothing else."""
+        before = len(self.errors)
+        yield
+        new, self.errors[before:] = self.errors[before:], []
+        expected = [e for e in new if f"status of {status}" in e]
+        assert len(expected) == 1, new
+        self.errors.extend(e for e in new if e not in expected)
+
+    def nav(self, name: str):
+        self.page.get_by_role("navigation", name="主导航").get_by_role("link", name=re.compile(name)).click()
+
+    def go(self, path: str):
+        self.page.goto(self.server.url + path)
+        return self.page
+
+    def sign_in(self, username: str):
+        page = self.go("/sign-in")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r".*/$"))
+        return page
+
+    def shot(self, name: str, full_page: bool = False) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], "\n".join(self.errors)
+
+
+@pytest.fixture()
+def session(browser, server):
+    sessions = []
+
+    def open_session(username: str | None = None) -> Session:
+        s = Session(browser, server)
+        sessions.append(s)
+        if username:
+            s.sign_in(username)
+        return s
+
+    yield open_session
+    for s in sessions:
+        s.close()
+
+
+def _open_task(page, business_key: str) -> None:
+    """From the inbox, open the task of `business_key` (claimed or in the group queue)."""
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="待办").click()
+    row = page.locator("tr", has_text=business_key)
+    if not row.count():
+        page.get_by_role("link", name=re.compile("组内待办")).click()
+        row = page.locator("tr", has_text=business_key)
+    row.get_by_role("link", name="办理").click()
+    page.wait_for_selector("#task-form")
+
+
+def _wait_for_diagram(page) -> None:
+    page.wait_for_selector("#diagram.loaded")
+    assert page.locator(".djs-element.step-current").count() >= 1 or page.locator(".djs-element.step-done").count() >= 1
+
+
+def test_conditional_share_story(session, server):
+    # -- the applicant finds a conditional resource and applies with the sealed letter
+    applicant = session("wjw.applicant")
+    page = applicant.page
+    applicant.nav("资源目录")
+    page.get_by_label("关键词").fill("机动车")
+    page.get_by_role("button", name="查询").click()
+    page.get_by_role("link", name="机动车登记信息").click()
+    assert page.get_by_text("有条件共享").first.is_visible()
+    page.get_by_role("link", name="申请", exact=True).click()
+    page.get_by_label("用途（履职事项）").fill("新生儿出生登记时核验监护人车辆信息")
+    page.get_by_label("使用范围").fill("市卫生健康委员会出生登记业务")
+    page.get_by_label("号牌号码").check()
+    page.get_by_label("所有人").check()
+    page.get_by_label("申请依据").fill("《母婴保健法》第二十三条")
+    page.get_by_label("盖章申请函扫描件").set_input_files(
+        files=[{"name": "申请函.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.get_by_role("button", name="保存草稿").click()
+    assert page.locator("#draft-note").is_visible()
+    page.evaluate("window.scrollTo(0, 0)")
+    applicant.shot("application-form")
+    page.get_by_role("button", name="提交申请").click()
+    page.wait_for_selector("#application-status")
+    assert "申请已提交" in page.locator(".flash-success").inner_text()
+    business_key = re.search(r"/applications/(SQ-\d{4}-\d+)", page.url).group(1)
+    assert page.locator("#application-status").inner_text() == "办理中"
+    assert page.locator(".current-steps", has_text="规范性审查").is_visible()
+    _wait_for_diagram(page)
+
+    # -- the office reviewer accepts (formal review, 南通 art. 21)
+    reviewer = session("dsj.reviewer")
+    page = reviewer.page
+    _open_task(page, business_key)
+    page.get_by_role("button", name="签收").click()
+    page.wait_for_selector(".flash-success")
+    page.get_by_label("受理").check()
+    page.get_by_role("button", name="提交办理结果").click()
+    dialog = page.locator("#confirm-dialog")
+    assert dialog.is_visible() and "受理" in dialog.inner_text()
+    page.get_by_role("button", name="确认提交").click()
+    page.wait_for_selector(".flash-success")
+    assert "已办理" in page.locator(".flash-success").inner_text()
+
+    # -- the provider approver: a refusal without reasons is refused on the page, then approves
+    approver = session("gaj.approver")
+    page = approver.page
+    approver.nav("待办")
+    page.get_by_role("link", name=re.compile("组内待办")).click()
+    assert page.locator("tr", has_text=business_key).is_visible()
+    assert page.locator(".due-overdue").count() >= 1 and page.locator(".due-soon").count() >= 1
+    approver.shot("inbox")
+    _open_task(page, business_key)
+    _wait_for_diagram(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    approver.shot("task")
+    approver.shot("task-full", full_page=True)
+    page.get_by_label("不同意").check()
+    assert page.get_by_label("不予共享的理由").is_visible()
+    assert not page.get_by_label("批准的使用范围").is_visible()
+    page.get_by_role("button", name="提交办理结果").click()
+    page.get_by_role("button", name="确认提交").click()
+    page.wait_for_selector("#form-errors")
+    assert page.locator(".field-error", has_text="不予共享的，必须说明理由").is_visible()
+    page.get_by_label("同意", exact=True).check()
+    page.get_by_label("使用期限（止）").fill(page.get_by_label("使用期限（止）").input_value())
+    # keyboard only: focus the submit button, Enter opens the dialog, Tab/Enter inside it
+    page.get_by_role("button", name="提交办理结果").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("#confirm-dialog").is_visible()
+    assert page.evaluate("document.activeElement.id") == "confirm-yes"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "confirm-no"
+    page.keyboard.press("Escape")
+    assert not page.locator("#confirm-dialog").is_visible()
+    page.get_by_role("button", name="提交办理结果").focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # 确认提交 has the focus
+    page.wait_for_selector(".flash-success")
+    assert "同意" in page.locator(".flash-success").inner_text()
+
+    # -- the applicant sees the grant
+    page = applicant.page
+    applicant.nav("共享申请")
+    applicant.shot("applications")
+    page.locator("tr", has_text=business_key).get_by_role("link", name=business_key).click()
+    assert page.locator("#application-status").inner_text() == "已授权"
+    assert page.locator(".grant-card").is_visible()
+    timeline = page.locator(".timeline").inner_text()
+    assert "规范性审查" in timeline and "受理" in timeline and "提供部门审核" in timeline and "同意" in timeline
+    assert int(page.locator("#unread-badge").inner_text(timeout=1000).split()[0].rstrip("条未读")) >= 1
+    _wait_for_diagram(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    applicant.shot("application-detail")
+    applicant.shot("application-detail-full", full_page=True)
+    page.locator(".notif-link").click()
+    assert page.locator(".note", has_text=business_key).count() >= 1
+    applicant.shot("notifications")
+
+
+PAGES = {
+    "wjw.applicant": ["/", "/catalog/", "/catalog/?q=机动车", "/applications/", "/notifications/",
+                      "/applications/new?entry_id={entry}", "/tasks/", "/no-such-page"],
+    "gaj.approver": ["/tasks/?view=groups", "/tasks/?view=due_soon", "/tasks/?view=overdue", "/tasks/{task}",
+                     "/applications/?view=provided", "/applications/{key}"],
+}
+
+
+def test_pages_have_labels_and_every_action_is_keyboard_reachable(session, server):
+    from sqlalchemy import select
+
+    from app.catalog.models import CatalogEntry
+    from app.engine.models import HumanTask
+    from app.extensions import db
+    from app.flows.models import Application
+
+    with server.context():
+        entry = db.session.scalar(select(CatalogEntry.id).where(CatalogEntry.resource_code == "GA-001"))
+        task = db.session.scalar(select(HumanTask).where(HumanTask.task_spec == "provider_review",
+                                                         HumanTask.state == "ready"))
+        key = db.session.scalar(select(Application.business_key).where(Application.instance_id == task.instance_id))
+        values = {"entry": entry, "task": task.id, "key": key}
+    anonymous = session()
+    _check_page(anonymous, "/sign-in")
+    for username, paths in PAGES.items():
+        user = session(username)
+        for path in paths:
+            _check_page(user, path.format(**values))
+
+
+def _check_page(s: Session, path: str) -> None:
+    if path == "/no-such-page":  # the Chinese 404 page: its status is the one expected console error
+        with s.expect_status(404):
+            page = s.go(path)
+        assert "页面不存在" in page.locator("h1").inner_text()
+    else:
+        page = s.go(path)
+    if page.locator("#diagram").count():
+        page.wait_for_selector("#diagram.loaded")
+    found = page.evaluate(A11Y_SCRIPT)
+    assert found["problems"] == [], f"{path}: {found['problems']}"
+    # Walk the page with Tab: every visible link, button and field must receive the focus
+    # (a radio group is one stop: arrow keys move inside it).
+    reached: set[str] = set()
+    page.locator("body").focus()
+    for _ in range(len(found["interactive"]) * 2 + 10):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("(() => { const e = document.activeElement;"
+                                " return e && e.dataset ? [e.dataset.a11y || '', e.type === 'radio' ? e.name : ''] : ['', ''] })()")
+        if focused[0]:
+            reached.add(focused[0])
+        if focused[1]:
+            reached.update(page.evaluate(f"[...document.querySelectorAll('input[name=\"{focused[1]}\"]')].map(e => e.dataset.a11y)"))
+        if set(found["interactive"]) <= reached:
+            break
+    missing = set(found["interactive"]) - reached
+    assert not missing, f"{path}: not reachable by Tab: " + ", ".join(
+        page.evaluate(f"document.querySelector('[data-a11y=\"{m}\"]').outerHTML.slice(0, 120)") for m in sorted(missing))
