@@ -1,8 +1,12 @@
 """End-to-end cost of completing one user task through the engine vs raw SpiffWorkflow.
 
-    .venv/bin/python bench/engine_bench.py [-n 300] [--backend sqlite|postgresql|both] [--profile]
+    .venv/bin/python bench/engine_bench.py [-n 300] [--backend sqlite|postgresql|both]
+                                           [--flow minimal|product|both] [--profile]
 
-Add --sqlite-wal to see the same on SQLite in WAL mode (commit without a full fsync).
+Two steps are measured: a minimal two-task test process, and the product's own step (the office
+accepting a conditional-share application in its formal review, bpmn/conditional_share.bpmn,
+through app.flows.tasks.complete_task with permission checks and notifications). SQLite runs in
+the application's own configuration (WAL, synchronous=NORMAL).
 
 "engine" = `app.engine.complete()`: load the instance row, validate the form, deserialize,
 run, serialize, optimistic-lock UPDATE, human-task + timer mirrors, history, audit row,
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import io
 import os
 import pstats
 import sys
@@ -27,7 +32,8 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, event, select, text
+from flask import current_app
+from sqlalchemy import create_engine, select, text
 
 from app import create_app
 from app.clock import utcnow
@@ -143,14 +149,14 @@ def prepare(n: int) -> list[tuple[int, int]]:
     return [(r[0], r[1]) for r in rows]
 
 
-def raw_cost(states: list[tuple[str, str]], definition) -> float:
+def raw_cost(states: list[tuple[str, str]], definition, form: dict = FORM) -> float:
     """SpiffWorkflow alone: deserialize, complete the task, run engine steps, serialize."""
     spec, subs = definition.spec, definition.subprocess_specs
     t0 = time.perf_counter()
     for state, spiff_id in states:
         wf = persistence.loads(state, spec, subs, EngineScriptEngine(None))
         task = wf.get_task_from_id(UUID(spiff_id))
-        task.data.update(FORM)
+        task.data.update(form)
         task.run()
         wf.do_engine_steps()
         persistence.dumps(wf)
@@ -164,23 +170,62 @@ def engine_cost(task_ids: list[int]) -> float:
     return time.perf_counter() - t0
 
 
-def _sqlite_wal(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+# ---- the product's own step: the office's formal review of a conditional-share application
+# (南通 profile): accepting it creates the provider review with its reminder and escalation
+# timers, cancels the formal review's timers and notifies the provider's approvers.
+
+PRODUCT_FORM = {"formal_review_result": "accept"}
+LETTER = b"%PDF-1.4\n% sealed application letter\n"
 
 
-def run_backend(name: str, url: str, n: int, profile: bool, wal: bool = False) -> dict:
+def prepare_product(n: int) -> tuple[list[tuple[int, int]], object]:
+    from werkzeug.datastructures import FileStorage
+
+    from app.catalog.models import CatalogEntry
+    from app.engine import deploy_directory
+    from app.flows.applications import start_application
+    from app.org.demo import seed
+    from app.org.models import User
+
+    seed()
+    deploy_directory(current_app.config["BPMN_DIR"])
+    applicant = db.session.scalar(select(User).where(User.username == "wjw.applicant"))
+    reviewer = db.session.scalar(select(User).where(User.username == "dsj.reviewer"))
+    entry = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == "GA-001"))
+    form = {"entry_id": entry.id, "purpose": "出生医学证明核验", "scope": "出生登记业务",
+            "items": ["公民身份号码"], "legal_basis": "《母婴保健法》第二十三条",
+            "valid_from": f"{utcnow() + timedelta(days=2):%Y-%m-%d}",
+            "valid_until": f"{utcnow() + timedelta(days=300):%Y-%m-%d}"}
+    for _ in range(n):
+        letter = FileStorage(io.BytesIO(LETTER), "申请函.pdf", content_type="application/pdf")
+        start_application(applicant, entry, dict(form), letter)
+    rows = db.session.execute(select(HumanTask.id, HumanTask.instance_id).where(
+        HumanTask.state == "ready", HumanTask.task_spec == "formal_review")).all()
+    return [(r[0], r[1]) for r in rows], reviewer.id
+
+
+def product_engine_cost(task_ids: list[int], reviewer_id: int) -> float:
+    from app.flows.tasks import complete_task
+    from app.org.models import User
+
+    reviewer = db.session.get(User, reviewer_id)
+    t0 = time.perf_counter()
+    for task_id in task_ids:
+        complete_task(reviewer, task_id, PRODUCT_FORM)
+    return time.perf_counter() - t0
+
+
+def run_backend(name: str, url: str, n: int, profile: bool, product: bool = False) -> dict:
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench",
-                      "SCHEDULER_ENABLED": False})
+                      "SCHEDULER_ENABLED": False, "POLICY_PROFILE": "nantong",
+                      "ATTACHMENT_DIR": tempfile.mkdtemp(prefix="bench-att-")})
     with app.app_context():
-        if wal:
-            event.listen(db.engine, "connect", _sqlite_wal)
-            db.engine.dispose()
         db.create_all()
-        register()
-        pairs = prepare(n)
+        if product:
+            pairs, reviewer = prepare_product(n)
+        else:
+            register()
+            pairs = prepare(n)
         ids = [p[0] for p in pairs]
         states = []
         for task_id, instance_id in pairs:
@@ -189,12 +234,13 @@ def run_backend(name: str, url: str, n: int, profile: bool, wal: bool = False) -
         definition = compiled(db.session.get(ProcessInstance, pairs[0][1]).definition)
         db.session.commit()
         db.session.expunge_all()
-        raw_cost(states[: min(20, n)], definition)          # warm-up (imports, code caches)
-        raw = raw_cost(states, definition)
+        form = PRODUCT_FORM if product else FORM
+        raw_cost(states[: min(20, n)], definition, form)    # warm-up (imports, code caches)
+        raw = raw_cost(states, definition, form)
         prof = cProfile.Profile() if profile else None
         if prof:
             prof.enable()
-        eng = engine_cost(ids)
+        eng = product_engine_cost(ids, reviewer) if product else engine_cost(ids)
         if prof:
             prof.disable()
             print(f"\n--- {name}: top functions by cumulative time (engine) ---")
@@ -203,47 +249,52 @@ def run_backend(name: str, url: str, n: int, profile: bool, wal: bool = False) -
         db.session.remove()
         db.drop_all()
         db.engine.dispose()
-    return {"backend": name + ("+wal" if wal else ""), "n": n, "raw_ms": raw / n * 1000, "engine_ms": eng / n * 1000,
+    return {"backend": name + (" product" if product else " minimal"), "n": n, "raw_ms": raw / n * 1000, "engine_ms": eng / n * 1000,
             "ratio": eng / raw, "per_s": n / eng, "state_kb": state_kb}
+
+
+def _postgres_run(n: int, profile: bool, product: bool) -> dict | None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"engine_bench_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        print(f"PostgreSQL unavailable, skipped: {str(exc).splitlines()[0]}")
+        return None
+    try:
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        return run_backend("postgresql", url, n, profile, product=product)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n"), {"n": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=300)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--flow", choices=["minimal", "product", "both"], default="both",
+                        help="minimal: a 2-task test process; product: the office's formal review "
+                             "of a real conditional-share application (bpmn/conditional_share.bpmn)")
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--sqlite-wal", action="store_true",
-                        help="also run SQLite with journal_mode=WAL, synchronous=NORMAL")
     args = parser.parse_args()
     results = []
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            results.append(run_backend("sqlite", f"sqlite:///{tmp}/bench.db", args.n, args.profile))
-        if args.sqlite_wal:
+    for product in {"minimal": [False], "product": [True], "both": [False, True]}[args.flow]:
+        if args.backend in ("sqlite", "both"):
             with tempfile.TemporaryDirectory() as tmp:
-                results.append(run_backend("sqlite", f"sqlite:///{tmp}/bench.db", args.n,
-                                           args.profile, wal=True))
-    if args.backend in ("postgresql", "both"):
-        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        name = f"engine_bench_{uuid.uuid4().hex[:8]}"
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as exc:
-            print(f"PostgreSQL unavailable, skipped: {str(exc).splitlines()[0]}")
-        else:
-            try:
-                url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-                results.append(run_backend("postgresql", url, args.n, args.profile))
-            finally:
-                with admin.connect() as conn:
-                    conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                      "WHERE datname = :n"), {"n": name})
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-    print(f"\n{'backend':<11}{'n':>6}{'raw ms':>10}{'engine ms':>11}{'ratio':>8}{'compl/s':>10}{'state KB':>10}")
+                results.append(run_backend("sqlite", f"sqlite:///{tmp}/bench.db", args.n, args.profile,
+                                           product=product))
+        if args.backend in ("postgresql", "both"):
+            result = _postgres_run(args.n, args.profile, product)
+            if result:
+                results.append(result)
+    print(f"\n{'backend':<20}{'n':>6}{'raw ms':>10}{'engine ms':>11}{'ratio':>8}{'compl/s':>10}{'state KB':>10}")
     for r in results:
-        print(f"{r['backend']:<11}{r['n']:>6}{r['raw_ms']:>10.2f}{r['engine_ms']:>11.2f}"
+        print(f"{r['backend']:<20}{r['n']:>6}{r['raw_ms']:>10.2f}{r['engine_ms']:>11.2f}"
               f"{r['ratio']:>8.2f}{r['per_s']:>10.0f}{r['state_kb']:>10.1f}")
     print("targets: ratio <= 2.0, >= 200 completions/s")
 
