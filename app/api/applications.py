@@ -16,7 +16,7 @@ from app.catalog.grants import GrantRefused, record_use
 from app.catalog.models import CatalogEntry, Grant
 from app.extensions import db
 from app.flows import applications as service
-from app.flows.forms import ApplicationForm
+from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import Application
 from app.org.permissions import can_view_application, can_view_grant, get_visible, visible_applications
 from app.validation import Schema, choice
@@ -24,21 +24,58 @@ from app.validation import Schema, choice
 blp = api_blueprint("applications_api", __name__, url_prefix="/api",
                     description="有条件共享申请与授权使用 / share applications and grant use")
 
-VIEWS = {"all": "全部可见", "mine": "我提交的", "department": "本部门申请的", "provided": "本部门提供的"}
+VIEWS = {"all": "全部可见", "mine": "我的申请（含草稿）", "department": "本部门申请的", "provided": "本部门提供的"}
 
 
 class ApplicationQuery(Schema):
     view = choice(list(VIEWS), VIEWS, load_default="all")
-    status = fields.String(metadata={"description": "按状态筛选"})
+    status = fields.String(metadata={"description": "按状态筛选；draft 为本部门的草稿"})
 
 
-def _form_input() -> tuple[dict, object | None]:
-    """JSON, or multipart with the sealed letter in the `letter` file field (南通 art. 20)."""
+class DraftOut(ApplicationOut):
+    letter_filename = fields.Function(lambda a: a.letter.filename if a.letter else None,
+                                      metadata={"description": "已上传的盖章申请函文件名"})
+
+
+def _form_input(partial: bool = False) -> tuple[dict, object | None]:
+    """JSON, or multipart with the sealed letter in the `letter` file field (南通 art. 20).
+
+    `partial` (a draft's update or submit): a multipart body without `items` leaves them as stored.
+    """
     if request.mimetype == "multipart/form-data":
         data = request.form.to_dict()
-        data["items"] = request.form.getlist("items")
-        return data, request.files.get("letter")
-    return request.get_json(silent=True) or {}, None
+        if not partial or "items" in request.form:
+            data["items"] = request.form.getlist("items")
+        letter = request.files.get("letter")
+        return data, letter if letter and letter.filename else None
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}, None
+
+
+def _entry(data: dict) -> CatalogEntry | None:
+    with contextlib.suppress(TypeError, ValueError):
+        return db.session.get(CatalogEntry, int(data.get("entry_id")))
+    return None
+
+
+def _draft(draft_id: int) -> Application:
+    """A draft of your department: 404 when missing, 403 when another department's, 409 once submitted."""
+    draft = get_visible(Application, draft_id, can_view_application)
+    if not draft.is_draft:
+        abort(409, message="该申请已提交，不再是草稿")
+    return draft
+
+
+def _draft_call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except service.NotADraft as exc:
+        abort(409, message=str(exc))
+
+
+_DRAFT_BODY = {"description": "JSON，或 multipart/form-data（letter 为盖章申请函扫描件）",
+               "content": {"application/json": {"schema": ApplicationDraftForm},
+                           "multipart/form-data": {"schema": ApplicationDraftForm}}}
 
 
 @blp.route("/applications")
@@ -47,7 +84,10 @@ class Applications(MethodView):
     @blp.response(200, ApplicationOut(many=True))
     @blp.paginate()
     def get(self, pagination_parameters, view="all", status=None):
-        """Applications you may see: `mine`, your `department`'s, those it `provided`, or `all`."""
+        """Applications you may see: `mine`, your `department`'s, those it `provided`, or `all`.
+
+        Drafts (status `draft`, no business key) are listed for the drafting department only.
+        """
         stmt = visible_applications(current_user, select(Application))
         if view == "mine":
             stmt = stmt.where(Application.applicant_user_id == current_user.id)
@@ -72,10 +112,56 @@ class Applications(MethodView):
         422 with field errors; 403 when you are not an applicant or your department is suspended.
         """
         data, letter = _form_input()
-        entry = None
-        with contextlib.suppress(TypeError, ValueError):
-            entry = db.session.get(CatalogEntry, int(data.get("entry_id")))
-        application = service.start_application(current_user, entry, data, letter)
+        application = service.start_application(current_user, _entry(data), data, letter)
+        return service.view(application)
+
+
+@blp.route("/applications/drafts")
+class Drafts(MethodView):
+    @blp.response(201, DraftOut)
+    @blp.doc(requestBody=_DRAFT_BODY)
+    def post(self):
+        """Save a draft: only entry_id is required; other fields are optional but type-checked.
+
+        A draft has no business key and no process instance; only your department sees it
+        (`GET /api/applications?status=draft`). A suspended department may save drafts.
+        """
+        data, letter = _form_input()
+        return service.save_draft(current_user, _entry(data), data, letter)
+
+
+@blp.route("/applications/drafts/<int:draft_id>")
+class DraftDetail(MethodView):
+    @blp.response(200, DraftOut)
+    def get(self, draft_id: int):
+        """One draft of your department (403 for another department's, 409 once submitted)."""
+        return _draft(draft_id)
+
+    @blp.response(200, DraftOut)
+    @blp.doc(requestBody=_DRAFT_BODY)
+    def patch(self, draft_id: int):
+        """Change the given fields (a blank or null one is cleared); a `letter` file replaces the stored one."""
+        data, letter = _form_input(partial=True)
+        return _draft_call(service.save_draft, current_user, None, data, letter, draft=_draft(draft_id))
+
+    @blp.response(204)
+    def delete(self, draft_id: int):
+        """Delete a draft (audited); a submitted application cannot be deleted (409)."""
+        _draft_call(service.delete_draft, current_user, _draft(draft_id))
+
+
+@blp.route("/applications/drafts/<int:draft_id>/submit")
+class DraftSubmit(MethodView):
+    @blp.response(201, ApplicationDetailOut)
+    @blp.doc(requestBody={**_DRAFT_BODY, "required": False})
+    def post(self, draft_id: int):
+        """Submit a draft: the same checks as `POST /api/applications` (422 field errors, 403 when
+        suspended). An optional body overrides stored fields; the stored letter is kept unless a
+        new `letter` is uploaded. On error the draft stays a draft and nothing is started.
+        """
+        data, letter = _form_input(partial=True)
+        application = _draft_call(service.start_application, current_user, None, data, letter,
+                                  draft=_draft(draft_id))
         return service.view(application)
 
 

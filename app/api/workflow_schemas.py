@@ -46,7 +46,8 @@ class EventOut(Schema):
 
 
 class ApplicationOut(Schema):
-    business_key = fields.String()
+    id = fields.Integer(metadata={"description": "草稿的编号（草稿尚无业务编号）"})
+    business_key = fields.String(allow_none=True, metadata={"description": "提交后才有；草稿为 null"})
     status = fields.String()
     status_label = fields.Function(lambda a: STATUS_LABELS.get(a.status, a.status))
     entry_id = fields.Integer()
@@ -59,8 +60,8 @@ class ApplicationOut(Schema):
     scope = fields.String()
     items = fields.List(fields.String())
     legal_basis = fields.String()
-    valid_from = fields.Date()
-    valid_until = fields.Date()
+    valid_from = fields.Date(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
     letter_attachment_id = fields.Integer(allow_none=True)
     last_stage = fields.String(allow_none=True)
     last_outcome = fields.String(allow_none=True)

@@ -1,10 +1,16 @@
-"""Starting a conditional-share application (SPEC §4.1 step 1) and reading one back."""
+"""Starting a conditional-share application (SPEC §4.1 step 1), its drafts, and reading one back.
+
+A draft is an `Application` row with status `draft`: the applicant's department saves the form
+as far as it got (only the entry is required) and, optionally, the sealed letter. It has no
+business key and no process instance. Submitting it goes through `start_application`, the same
+validation and start as a fresh submission, on the draft's own row.
+"""
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from app import engine
 from app.audit.log import record
@@ -13,37 +19,107 @@ from app.catalog.models import CatalogEntry, Grant, PublishState
 from app.clock import to_local, utcnow
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
-from app.flows.forms import ApplicationForm
+from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import office_department
 from app.org.models import Department, Role, User
-from app.org.permissions import Forbidden, can_view_entry
+from app.org.permissions import Forbidden, can_edit_draft, can_view_entry
 from app.org.services import suspension_refusal
 from app.policy import active_policy
-from app.validation import FieldErrors
+from app.validation import FieldErrors, is_blank
 
 LETTER_FIELD = "letter"
+DRAFT_FIELDS = ("purpose", "scope", "items", "legal_basis", "valid_from", "valid_until")
+_TEXT_FIELDS = ("purpose", "scope", "legal_basis")
 
 
-def _check_applicant(user: User) -> None:
+class NotADraft(Exception):
+    """The application is no longer a draft (submitted, or deleted meanwhile): 409."""
+
+    def __init__(self, message: str = "该申请已提交，不再是草稿"):
+        super().__init__(message)
+
+
+def _check_applicant(user: User, *, submitting: bool = True) -> None:
     if not user.has_role(Role.APPLICANT):
         raise Forbidden("只有使用部门经办人可以提出共享申请")
+    if not submitting:
+        return  # a suspended department may still prepare its application; it may not submit it
     refusal = suspension_refusal(user.department, "提出共享申请")
     if refusal:
         # 宝鸡 art. 29: a department that missed its rectification may not apply until reinstated
         raise Forbidden(refusal)
 
 
-def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
-    data = ApplicationForm().load(form_data)  # marshmallow ValidationError → 422 via FieldErrors below
+def _check_entry(user: User, entry: CatalogEntry | None) -> None:
     if entry is None or not can_view_entry(user, entry) or entry.publish_state != PublishState.PUBLISHED.value:
         raise FieldErrors({"entry_id": ["该资源不存在或未发布，不能申请"]})
     if entry.provider_department_id == user.department_id:
         raise FieldErrors({"entry_id": ["不能申请本部门提供的资源"]})
+
+
+def _check_items(entry: CatalogEntry, items: list[str]) -> None:
     known = {item.name for item in entry.items}
-    unknown = [name for name in data["items"] if name not in known]
+    unknown = [name for name in items if name not in known]
     if known and unknown:
         raise FieldErrors({"items": [f"资源中没有这些信息项：{'、'.join(unknown)}"]})
+
+
+def _load(schema, form_data: dict) -> dict:
+    from marshmallow import ValidationError
+
+    try:
+        return schema.load(form_data)
+    except ValidationError as exc:
+        raise FieldErrors(exc.messages) from None
+
+
+def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
+    data = _load(ApplicationForm(), form_data)
+    _check_entry(user, entry)
+    _check_items(entry, data["items"])
+    return data
+
+
+def _check_draft(user: User, draft: Application) -> None:
+    if not can_edit_draft(user, draft):
+        raise Forbidden("草稿只能由起草部门的经办人查看和修改")
+    if not draft.is_draft:
+        raise NotADraft()
+
+
+def _claim_draft(draft: Application, **values) -> None:
+    """Lock the row while it is still a draft (a concurrent submit or delete loses: 409)."""
+    claimed = db.session.execute(
+        update(Application).where(Application.id == draft.id,
+                                  Application.status == ApplicationStatus.DRAFT.value)
+        .values(updated_at=utcnow(), **values).execution_options(synchronize_session="fetch"))
+    if claimed.rowcount != 1:
+        raise NotADraft()
+
+
+def draft_form_data(draft: Application) -> dict:
+    """The draft as submit input: blank fields left out, so they read as missing."""
+    data: dict = {"entry_id": draft.entry_id, "items": list(draft.items or [])}
+    for name in _TEXT_FIELDS:
+        if not is_blank(getattr(draft, name)):
+            data[name] = getattr(draft, name)
+    for name in ("valid_from", "valid_until"):
+        if getattr(draft, name) is not None:
+            data[name] = getattr(draft, name).isoformat()
+    return data
+
+
+def _merge(draft: Application, form_data: dict | None) -> dict:
+    """The draft's fields, overridden by the given ones; a blank given field clears the stored one."""
+    data = draft_form_data(draft)
+    for name, value in (form_data or {}).items():
+        if name == "entry_id":
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            data.pop(name, None)
+        else:
+            data[name] = value
     return data
 
 
@@ -70,41 +146,57 @@ def _instance_data(application: Application, entry: CatalogEntry, office: Depart
     }
 
 
-def start_application(user: User, entry: CatalogEntry | None, form_data: dict, letter_file=None) -> Application:
+def start_application(user: User, entry: CatalogEntry | None, form_data: dict | None, letter_file=None,
+                      *, draft: Application | None = None) -> Application:
     """Validate, store the sealed letter (南通 art. 20) and start the flow — one transaction.
 
-    Raises Forbidden (not an applicant, department suspended) or FieldErrors (422).
-    """
-    from marshmallow import ValidationError
+    With `draft`, the draft's row is submitted: `form_data` (may be None or partial) overrides
+    its stored fields, and its stored letter is kept unless `letter_file` replaces it. On any
+    error nothing changes and the draft stays a draft.
 
+    Raises Forbidden (not an applicant, department suspended, another department's draft),
+    NotADraft (409) or FieldErrors (422).
+    """
     _check_applicant(user)
-    try:
-        data = _validate(user, entry, form_data)
-    except ValidationError as exc:
-        raise FieldErrors(exc.messages) from None
+    if draft is not None:
+        _check_draft(user, draft)
+        entry, form_data = draft.entry, _merge(draft, form_data)
+    data = _validate(user, entry, form_data or {})
     policy = active_policy()
-    if letter_file is None and policy.switch("sealed_application_letter"):
+    kept_letter = draft.letter if draft is not None else None
+    if letter_file is None and kept_letter is None and policy.switch("sealed_application_letter"):
         raise FieldErrors({LETTER_FIELD: ["请上传加盖公章的申请函扫描件（南通细则第二十条）"]})
     office = office_department("entry_id")
     now = utcnow()
     try:
-        application = Application(
-            business_key=f"tmp-{uuid.uuid4().hex}", entry_id=entry.id, applicant_department_id=user.department_id,
+        fields = dict(
+            entry_id=entry.id, applicant_department_id=user.department_id,
             provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
             purpose=data["purpose"].strip(), scope=data["scope"].strip(), items=data["items"],
             legal_basis=data["legal_basis"].strip(), valid_from=data["valid_from"],
             valid_until=data["valid_until"], status=ApplicationStatus.IN_PROGRESS.value,
             policy_key=policy.key, created_at=now, updated_at=now)
-        db.session.add(application)
-        db.session.flush()
+        if draft is None:
+            before = None
+            application = Application(business_key=f"tmp-{uuid.uuid4().hex}", **fields)
+            db.session.add(application)
+            db.session.flush()
+        else:
+            before = draft.audit_view()
+            _claim_draft(draft, status=ApplicationStatus.IN_PROGRESS.value)
+            application = draft
+            for name, value in fields.items():
+                setattr(application, name, value)
         application.business_key = f"SQ-{to_local(now).year}-{application.id:06d}"
         if letter_file is not None:
             letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
                                       owner_type="share_application", owner_id=application.business_key,
                                       field=LETTER_FIELD)
             application.letter_attachment_id = letter.id
+        elif kept_letter is not None:
+            kept_letter.owner_id = application.business_key  # the draft's letter now belongs to the key
         record("application.submitted", "share_application", application.id,
-               after=application.audit_view(), actor=user)
+               before=before, after=application.audit_view(), actor=user)
         instance = engine.start(PROCESS_ID, application.business_key,
                                 _instance_data(application, entry, office, policy), actor_for(user),
                                 summary={"entry": entry.resource_code, "applicant": user.department.code},
@@ -115,6 +207,87 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict, l
         db.session.rollback()
         raise
     return application
+
+
+def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_file=None,
+               *, draft: Application | None = None) -> Application:
+    """Create a draft (`draft` None) or update one — one transaction, audited.
+
+    Only the entry is required; every given field must still have its type. On update only the
+    given fields change (a blank one is cleared), and `letter_file` replaces the stored letter.
+    A suspended department may save drafts (it may not submit them).
+    Raises Forbidden, NotADraft (409) or FieldErrors (422).
+    """
+    _check_applicant(user, submitting=False)
+    if draft is not None:
+        _check_draft(user, draft)
+        given = form_data.get("entry_id")
+        if given not in (None, "") and str(given) != str(draft.entry_id):
+            raise FieldErrors({"entry_id": ["草稿申请的资源不能更改，请另行申请"]})
+        entry, form_data = draft.entry, {**form_data, "entry_id": draft.entry_id}
+    data = _load(ApplicationDraftForm(), form_data)
+    _check_entry(user, entry)
+    if data["items"]:
+        _check_items(entry, data["items"])
+    names = DRAFT_FIELDS if draft is None else [n for n in DRAFT_FIELDS if n in form_data]
+    now = utcnow()
+    try:
+        if draft is None:
+            before = None
+            draft = Application(
+                entry_id=entry.id, applicant_department_id=user.department_id,
+                provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
+                purpose="", scope="", items=[], legal_basis="", status=ApplicationStatus.DRAFT.value,
+                policy_key=active_policy().key, created_at=now, updated_at=now)
+            db.session.add(draft)
+        else:
+            before = draft.audit_view()
+            _claim_draft(draft)
+        for name in names:
+            value = data.get(name)
+            if name in _TEXT_FIELDS:
+                value = (value or "").strip()
+            elif name == "items":
+                value = list(value or [])
+            setattr(draft, name, value)
+        draft.updated_at = now
+        db.session.flush()
+        if letter_file is not None:
+            letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
+                                      owner_type="share_application", owner_id=draft_owner_id(draft),
+                                      field=LETTER_FIELD)
+            draft.letter_attachment_id = letter.id
+        record("application.draft_updated" if before else "application.draft_created", "share_application",
+               draft.id, before=before, after=draft.audit_view(), actor=user)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return draft
+
+
+def delete_draft(user: User, draft: Application) -> None:
+    """Delete a draft (never a submitted application), audited. Raises Forbidden or NotADraft."""
+    _check_applicant(user, submitting=False)
+    _check_draft(user, draft)
+    before, draft_id = draft.audit_view(), draft.id
+    try:
+        deleted = db.session.execute(
+            delete(Application).where(Application.id == draft_id,
+                                      Application.status == ApplicationStatus.DRAFT.value)
+            .execution_options(synchronize_session="fetch"))
+        if deleted.rowcount != 1:
+            raise NotADraft()
+        record("application.draft_deleted", "share_application", draft_id, before=before, actor=user)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def draft_owner_id(draft: Application) -> str:
+    """Attachment owner of a draft's letter until submission re-points it to the business key."""
+    return f"draft-{draft.id}"
 
 
 def actor_for(user: User) -> engine.Actor:

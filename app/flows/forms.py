@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from marshmallow import ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from app.clock import to_local, utcnow
 from app.flows.case_forms import CASE_FORMS
@@ -64,6 +64,26 @@ class ApplicationForm(Schema):
             errors.setdefault("valid_from", []).append("起始日期不得早于今天")
         if errors:
             raise ValidationError(errors)
+
+
+class ApplicationDraftForm(Schema):
+    """A saved, unsubmitted application: only the entry is required; whatever else is given
+    must still have its type (dates parse, texts fit). `ApplicationForm` judges it on submit."""
+
+    entry_id = fields.Integer(required=True)
+    purpose = optional_text(500, metadata={"description": "用途（履职事项）"})
+    scope = optional_text(1000, metadata={"description": "申请的使用范围"})
+    items = fields.List(fields.String(), load_default=None, allow_none=True)
+    legal_basis = optional_text(500, metadata={"description": "申请依据"})
+    valid_from = fields.Date(load_default=None, allow_none=True)
+    valid_until = fields.Date(load_default=None, allow_none=True)
+
+    @pre_load
+    def _blank_is_none(self, data, **_):
+        """An empty form field clears the value instead of failing to parse."""
+        if not isinstance(data, dict):
+            return data
+        return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
 
 
 class FormalReviewForm(Schema):

@@ -20,6 +20,7 @@ PROCESS_ID = "conditional_share"
 
 
 class ApplicationStatus(enum.StrEnum):
+    DRAFT = "draft"              # saved by the applicant's department, not submitted: no instance, no key
     IN_PROGRESS = "in_progress"  # formal review, authorisation, negotiation or arbitration under way
     RETURNED = "returned"        # returned for amendment (南通 art. 21)
     GRANTED = "granted"
@@ -30,7 +31,7 @@ class ApplicationStatus(enum.StrEnum):
 
 
 STATUS_LABELS = {
-    "in_progress": "办理中", "returned": "退回补正", "granted": "已授权", "refused": "不予共享",
+    "draft": "草稿", "in_progress": "办理中", "returned": "退回补正", "granted": "已授权", "refused": "不予共享",
     "withdrawn": "已撤回", "abandoned": "已放弃", "expired": "授权已到期",
 }
 
@@ -39,7 +40,8 @@ class Application(db.Model):
     __tablename__ = "share_application"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    business_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # None while a draft: the key (and the instance) come with the submission
+    business_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("catalog_entry.id"), index=True)
     applicant_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
@@ -49,8 +51,9 @@ class Application(db.Model):
     scope: Mapped[str] = mapped_column(Text)
     items: Mapped[list] = mapped_column(JSON, default=list)
     legal_basis: Mapped[str] = mapped_column(Text)
-    valid_from: Mapped[date] = mapped_column(Date)
-    valid_until: Mapped[date] = mapped_column(Date)
+    # a draft may leave the period open; a submitted application always has both dates
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
     letter_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
     status: Mapped[str] = mapped_column(String(16), default=ApplicationStatus.IN_PROGRESS.value, index=True)
     last_stage: Mapped[str | None] = mapped_column(String(32))
@@ -68,6 +71,10 @@ class Application(db.Model):
     provider_department: Mapped[Department] = relationship(foreign_keys=[provider_department_id])
     grant: Mapped[Grant | None] = relationship()
     letter: Mapped[Attachment | None] = relationship()
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == ApplicationStatus.DRAFT.value
 
     def audit_view(self) -> dict:
         return {

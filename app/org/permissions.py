@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, and_, or_
 
 from app.catalog.models import CatalogEntry, Grant, PublishState
 from app.extensions import db
@@ -137,18 +137,27 @@ def can_view_task(user: User, task) -> bool:
 
 
 def visible_applications(user: User, stmt: Select) -> Select:
-    """Applicant's and provider's departments see an application; the office sees all."""
-    from app.flows.models import Application
+    """Applicant's and provider's departments see an application; the office sees all.
+    A draft is seen by the drafting (applicant's) department only — not the provider, not the office."""
+    from app.flows.models import Application, ApplicationStatus
 
+    own = Application.applicant_department_id == user.department_id
+    submitted = Application.status != ApplicationStatus.DRAFT.value
     if is_office_member(user):
-        return stmt
-    return stmt.where(or_(Application.applicant_department_id == user.department_id,
-                          Application.provider_department_id == user.department_id))
+        return stmt.where(or_(own, submitted))
+    return stmt.where(or_(own, and_(submitted, Application.provider_department_id == user.department_id)))
 
 
 def can_view_application(user: User, application) -> bool:
+    if application.is_draft:
+        return application.applicant_department_id == user.department_id
     return (is_office_member(user) or application.applicant_department_id == user.department_id
             or application.provider_department_id == user.department_id)
+
+
+def can_edit_draft(user: User, application) -> bool:
+    """Save, submit or delete a draft: an applicant of the drafting department."""
+    return application.applicant_department_id == user.department_id and user.has_role(Role.APPLICANT)
 
 
 def _case_party_condition(user: User):

@@ -1,7 +1,8 @@
-"""Share applications on the web (SPEC §4.1 step 1, §6): apply, my applications, detail.
+"""Share applications on the web (SPEC §4.1 step 1, §6): apply, drafts, my applications, detail.
 
-Submitting calls the same service the REST API calls (app.flows.applications.start_application);
-no rule is repeated here.
+Submitting calls the same service the REST API calls (app.flows.applications.start_application,
+save_draft, delete_draft); no rule is repeated here. The form has two submit buttons: 提交申请,
+and 保存草稿 (`save_draft`), which stores the form — and the letter — on the server.
 """
 from __future__ import annotations
 
@@ -24,7 +25,13 @@ from app.extensions import db
 from app.flows import applications as service
 from app.flows.models import STATUS_LABELS, Application
 from app.org.models import Role
-from app.org.permissions import can_view_application, can_view_entry, is_office_member, visible_applications
+from app.org.permissions import (
+    can_edit_draft,
+    can_view_application,
+    can_view_entry,
+    is_office_member,
+    visible_applications,
+)
 from app.policy import active_policy
 from app.sla.remaining import last_day
 from app.validation import FieldErrors
@@ -48,7 +55,7 @@ def file_size(size: int) -> str:
 
 
 def _views() -> dict[str, str]:
-    views = {"mine": _("我提交的"), "department": _("本部门申请的"), "provided": _("本部门提供的")}
+    views = {"mine": _("我的申请"), "department": _("本部门申请的"), "provided": _("本部门提供的")}
     if is_office_member(current_user):
         views["all"] = _("全部")
     return views
@@ -100,6 +107,49 @@ def _entry_or_404(entry_id) -> CatalogEntry:
     return entry
 
 
+def _draft_or_abort(draft_id: int, *, edit: bool = True) -> Application:
+    """A draft row: 404 when missing, 403 when another department's (or, to edit, not an applicant's)."""
+    draft = db.session.get(Application, draft_id)
+    if draft is None:
+        abort(404)
+    if not can_view_application(current_user, draft) or (edit and draft.is_draft
+                                                          and not can_edit_draft(current_user, draft)):
+        abort(403)
+    return draft
+
+
+def _posted_form() -> dict:
+    form = {k: request.form.get(k, "").strip() for k in FIELDS}
+    form["items"] = request.form.getlist("items")
+    return form
+
+
+def _posted_letter():
+    letter = request.files.get("letter")
+    return letter if letter and letter.filename else None
+
+
+def _draft_form(draft: Application) -> dict:
+    form = {k: getattr(draft, k) or "" for k in ("purpose", "scope", "legal_basis")}
+    form.update(items=list(draft.items or []), valid_from=draft.valid_from.isoformat() if draft.valid_from else "",
+                valid_until=draft.valid_until.isoformat() if draft.valid_until else "")
+    return form
+
+
+def _submitted(application: Application):
+    if application.status == "granted":
+        # 宝鸡 art. 16, 南通 art. 18: an unconditional resource is granted at once by the platform
+        flash(_("申请已提交：无条件共享资源已由平台即时授权。"), "success")
+    else:
+        flash(_("申请已提交，业务编号 %(key)s。", key=application.business_key), "success")
+    return redirect(url_for(".detail", business_key=application.business_key))
+
+
+def _draft_saved(draft: Application):
+    flash(_("草稿已保存"), "success")
+    return redirect(url_for(".edit_draft", draft_id=draft.id))
+
+
 def _visible_or_abort(business_key: str) -> Application:
     application = service.by_key(business_key)
     if application is None:
@@ -120,24 +170,73 @@ def new():
             "valid_until": (today + timedelta(days=365)).isoformat()}
     errors: dict = {}
     if request.method == "POST":
-        form = {k: request.form.get(k, "").strip() for k in FIELDS}
-        form["items"] = request.form.getlist("items")
-        data = {**{k: v for k, v in form.items() if v not in ("", None)}, "entry_id": entry.id}
-        letter = request.files.get("letter")
+        form = _posted_form()
         try:
-            application = service.start_application(current_user, entry, data,
-                                                    letter if letter and letter.filename else None)
+            if "save_draft" in request.form:
+                return _draft_saved(service.save_draft(current_user, entry, {**form, "entry_id": entry.id},
+                                                       _posted_letter()))
+            data = {**{k: v for k, v in form.items() if v not in ("", None)}, "entry_id": entry.id}
+            return _submitted(service.start_application(current_user, entry, data, _posted_letter()))
         except FieldErrors as exc:
             errors = exc.errors
-        else:
-            if application.status == "granted":
-                # 宝鸡 art. 16, 南通 art. 18: an unconditional resource is granted at once by the platform
-                flash(_("申请已提交：无条件共享资源已由平台即时授权。"), "success")
-            else:
-                flash(_("申请已提交，业务编号 %(key)s。", key=application.business_key), "success")
-            return redirect(url_for(".detail", business_key=application.business_key, new=entry.id))
-    return render_template("applications/form.html", entry=entry, form=form, errors=errors,
+    return render_template("applications/form.html", entry=entry, form=form, errors=errors, draft=None,
                            labels=labels, steps=flow_steps(entry)), FORM_ERRORS_STATUS
+
+
+@application_pages.route("/drafts/<int:draft_id>", methods=["GET", "POST"])
+@login_required
+def edit_draft(draft_id: int):
+    """Continue a saved draft: save it again, or submit it (the stored letter is kept unless replaced)."""
+    draft = _draft_or_abort(draft_id)
+    if not draft.is_draft:
+        if request.method == "GET":
+            return redirect(url_for(".detail", business_key=draft.business_key))
+        abort(409)
+    form, errors = _draft_form(draft), {}
+    if request.method == "POST":
+        form = _posted_form()
+        try:
+            if "save_draft" in request.form:
+                return _draft_saved(service.save_draft(current_user, None, form, _posted_letter(), draft=draft))
+            return _submitted(service.start_application(current_user, None, form, _posted_letter(), draft=draft))
+        except FieldErrors as exc:
+            errors = exc.errors
+        except service.NotADraft:
+            abort(409)
+    return render_template("applications/form.html", entry=draft.entry, form=form, errors=errors, draft=draft,
+                           labels=labels, steps=flow_steps(draft.entry)), FORM_ERRORS_STATUS
+
+
+@application_pages.route("/drafts/<int:draft_id>/delete", methods=["GET", "POST"])
+@login_required
+def delete_draft(draft_id: int):
+    """Deleting a draft asks first (GET shows the question, POST deletes); submitted ones are kept (409)."""
+    draft = _draft_or_abort(draft_id)
+    if not draft.is_draft:
+        abort(409)
+    if request.method == "POST":
+        try:
+            service.delete_draft(current_user, draft)
+        except service.NotADraft:
+            abort(409)
+        flash(_("草稿已删除。"), "success")
+        return redirect(url_for(".index"))
+    return render_template("applications/delete_draft.html", draft=draft)
+
+
+@application_pages.get("/drafts/<int:draft_id>/letter")
+@login_required
+def draft_letter(draft_id: int):
+    """The sealed letter stored with a draft: only the drafting department downloads it."""
+    draft = _draft_or_abort(draft_id, edit=False)
+    if not draft.is_draft or draft.letter is None:
+        abort(404)
+    try:
+        stream = open_attachment(draft.letter)
+    except OSError:
+        abort(404)
+    return send_file(stream, mimetype=draft.letter.content_type, as_attachment=True,
+                     download_name=draft.letter.filename)
 
 
 @application_pages.get("/")
@@ -189,7 +288,7 @@ def detail(business_key: str):
     steps = workview.task_rows(state["current_tasks"])
     return render_template("applications/detail.html", application=application, state=state, steps=steps,
                            timeline=workview.timeline(state["history"]), status_labels=STATUS_LABELS,
-                           labels=labels, new_entry=request.args.get("new", type=int))
+                           labels=labels)
 
 
 @application_pages.get("/<string:business_key>/diagram")

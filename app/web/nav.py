@@ -17,6 +17,7 @@ def navigation() -> list[dict]:
         {"endpoint": "catalog_pages.browse", "label": _("资源目录"), "roles": None},
         {"endpoint": "application_pages.index", "label": _("共享申请"),
          "roles": {Role.APPLICANT, Role.PROVIDER_APPROVER, Role.OFFICE_REVIEWER}},
+        {"endpoint": "case_pages.index", "label": _("办件"), "roles": None},
         {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
         {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR}},
         {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR}},

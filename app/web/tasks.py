@@ -14,7 +14,7 @@ from app.clock import to_local, utcnow
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent
 from app.extensions import db
 from app.flows import tasks as service
-from app.flows.models import STATUS_LABELS, Application
+from app.flows.models import STATUS_LABELS, Application, Case
 from app.org.models import Role, User
 from app.org.permissions import (
     Forbidden,
@@ -26,6 +26,7 @@ from app.org.permissions import (
 )
 from app.validation import FieldErrors
 from app.web import task_forms, workview
+from app.web.cases import case_context, task_options
 from app.web.errors import FORM_ERRORS_STATUS
 from app.web.i18n import _safe_next
 
@@ -43,6 +44,16 @@ def _task_or_abort(task_id: int) -> HumanTask:
 
 def _application(task: HumanTask) -> Application | None:
     return db.session.scalar(select(Application).where(Application.instance_id == task.instance_id))
+
+
+def _case(task: HumanTask) -> Case | None:
+    return db.session.scalar(select(Case).where(Case.instance_id == task.instance_id))
+
+
+def _fields(task: HumanTask, application: Application | None) -> list[task_forms.FormField]:
+    items = [i.name for i in application.entry.items] if application else []
+    options = task_options(task) if application is None else None
+    return task_forms.build(task.form, _defaults(application), items, options)
 
 
 def _defaults(application: Application | None) -> dict:
@@ -67,15 +78,16 @@ def colleagues(task: HumanTask) -> list[User]:
 
 def _render(task: HumanTask, form_fields=None, errors=None, delegate_errors=None, status=200):
     application = _application(task)
+    case = _case(task) if application is None else None
     if form_fields is None:
-        items = [i.name for i in application.entry.items] if application else []
-        form_fields = task_forms.build(task.form, _defaults(application), items)
+        form_fields = _fields(task, application)
     history = db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == task.instance_id)
                                  .order_by(TaskEvent.at, TaskEvent.id)).all()
     row = workview.task_rows([task])[0]
     ready = task.state == "ready"
     return render_template(
         "tasks/detail.html", task=task, row=row, application=application, fields=form_fields,
+        case=case, **(case_context(case) if case else {}),
         errors=errors or {}, delegate_errors=delegate_errors or {}, labels=labels,
         status_labels=STATUS_LABELS, timeline=workview.timeline(list(history)),
         instance=db.session.get(ProcessInstance, task.instance_id),
@@ -159,9 +171,7 @@ def delegate(task_id: int):
 @login_required
 def complete(task_id: int):
     task = _task_or_abort(task_id)
-    application = _application(task)
-    items = [i.name for i in application.entry.items] if application else []
-    form_fields = task_forms.build(task.form, _defaults(application), items)
+    form_fields = _fields(task, _application(task))
     data = task_forms.read(form_fields, request.form)
     try:
         service.complete_task(current_user, task_id, data)

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from flask import abort, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.catalog.attachments import open_attachment
+from app.catalog.models import Attachment
 from app.clock import utcnow
-from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent
+from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
-from app.flows.models import Application
+from app.flows.models import Application, Case
 from app.org.models import ROLE_LABELS, Department, Role, User
 from app.sla.remaining import remaining
 
@@ -37,13 +40,23 @@ DECISION_LABELS = {
     "formal_review_result": {"accept": _l("受理"), "return": _l("退回")},
     "amend_action": {"resubmit": _l("重新提交"), "withdraw": _l("撤回")},
     "negotiation_outcome": {"agreed": _l("协商一致"), "failed": _l("协商未果"), "abandoned": _l("放弃申请")},
+    # the case flows (app/flows/case_forms.py; tests/web/test_case_pages.py keeps the two in step)
+    "idle_action": {"withdraw": _l("收回授权"), "keep": _l("保留授权")},
+    "demand_answer": {"not_in_remit": _l("不属于本部门履职范围"), "will_publish": _l("属于本部门职责，将发布资源"),
+                      "cannot_publish": _l("因客观原因暂时无法发布")},
+    "reroute_action": {"reroute": _l("转送其他部门"), "close": _l("办结")},
+    "verification": {"accept": _l("整改合格"), "send_back": _l("退回重新整改")},
+    "verification_result": {"corrected": _l("数据确有错误，已更正"), "confirmed": _l("经核实数据无误")},
+    "catalogue_review_result": {"approve": _l("审核通过"), "return": _l("退回修改")},
+    "revise_action": {"resubmit": _l("修改后重新提交"), "withdraw": _l("撤回")},
 }
 _ORDER_IN_STEP = {EventType.INSTANCE_STARTED: 0, EventType.CLAIMED: 1, EventType.DELEGATED: 1,
                   EventType.RELEASED: 1, EventType.COMPLETED: 2, EventType.CANCELLED: 3, EventType.STARTED: 4,
                   EventType.INSTANCE_COMPLETED: 5}
-NEGATIVE = {"refuse", "return", "withdraw", "failed", "abandoned"}
+NEGATIVE = {"refuse", "return", "withdraw", "failed", "abandoned", "not_in_remit", "cannot_publish", "send_back"}
 REASON_FIELDS = ("reasons", "return_reasons", "negotiation_note", "amendment_note", "withdraw_reason",
-                 "supervision_opinion", "note")
+                 "supervision_opinion", "note", "opinion", "verification_note", "report", "circular_note",
+                 "change_note", "route_note", "publish_note")
 
 
 def users_by_id(ids: Iterable[int | None]) -> dict[int, User]:
@@ -66,6 +79,13 @@ def applications_by_instance(instance_ids: Iterable[int]) -> dict[int, Applicati
         return {}
     return {a.instance_id: a for a in db.session.scalars(
         select(Application).where(Application.instance_id.in_(wanted)))}
+
+
+def cases_by_instance(instance_ids: Iterable[int]) -> dict[int, Case]:
+    wanted = set(instance_ids)
+    if not wanted:
+        return {}
+    return {c.instance_id: c for c in db.session.scalars(select(Case).where(Case.instance_id.in_(wanted)))}
 
 
 def flow_names(instance_ids: Iterable[int]) -> dict[int, str]:
@@ -99,21 +119,39 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
     now = now or utcnow()
     instance_ids = {t.instance_id for t in tasks}
     applications = applications_by_instance(instance_ids)
+    cases = cases_by_instance(instance_ids - set(applications))
     names = flow_names(instance_ids)
     users = users_by_id(t.assignee_id for t in tasks)
     departments = departments_by_id([t.candidate_department_id for t in tasks]
-                                    + [a.applicant_department_id for a in applications.values()])
+                                    + [a.applicant_department_id for a in applications.values()]
+                                    + [c.requester_department_id for c in cases.values()])
     rows = []
     for task in tasks:
-        application = applications.get(task.instance_id)
+        application, case = applications.get(task.instance_id), cases.get(task.instance_id)
+        record = application or case
         rows.append({
-            "task": task, "flow": names.get(task.instance_id, ""), "application": application,
-            "applicant": departments.get(application.applicant_department_id) if application else None,
-            "resource": application.entry if application else None,
+            "task": task, "flow": names.get(task.instance_id, ""), "application": application, "case": case,
+            "business_key": record.business_key if record else None,
+            "applicant": departments.get(application.applicant_department_id) if application else
+            departments.get(case.requester_department_id) if case else None,
+            "resource": record.entry if record else None,
             "holder": holder_text(task, users, departments),
             "remaining": remaining(task.due_at, task.reminder_at, now) if task.state == "ready" else None,
         })
     return rows
+
+
+def current_steps(instance_ids: Iterable[int | None], now=None) -> dict[int, list[dict]]:
+    """instance id → rows (as `task_rows`) of its open tasks: a list page's 当前环节 column."""
+    wanted = {i for i in instance_ids if i}
+    if not wanted:
+        return {}
+    tasks = db.session.scalars(select(HumanTask).where(
+        HumanTask.instance_id.in_(wanted), HumanTask.state == TaskState.READY).order_by(HumanTask.id)).all()
+    steps: dict[int, list[dict]] = {}
+    for row in task_rows(list(tasks), now):
+        steps.setdefault(row["task"].instance_id, []).append(row)
+    return steps
 
 
 def decision_of(data: dict | None) -> tuple[str | None, bool]:
@@ -163,3 +201,16 @@ def diagram_payload(instance: ProcessInstance) -> dict:
     done = sorted({t.task_spec for t in tasks if t.state == "completed"} - set(current))
     return {"process_id": definition.process_id, "version": definition.version, "xml": definition.bpmn_xml,
             "current": current, "completed": done}
+
+
+def send_owned_attachment(attachment_id: int, owner_type: str, owner_id: str):
+    """Download an attachment of one business record (the caller has checked who may see the
+    record, SPEC §7); 404 when it belongs to another record or its file is gone."""
+    row = db.session.get(Attachment, attachment_id)
+    if row is None or not (row.owner_type == owner_type and row.owner_id == owner_id):
+        abort(404)
+    try:
+        stream = open_attachment(row)
+    except OSError:
+        abort(404)
+    return send_file(stream, mimetype=row.content_type, as_attachment=True, download_name=row.filename)

@@ -1,6 +1,7 @@
 """The conditional-share story in a real browser (Debian's Chromium driven by Playwright).
 
-Applicant applies with a sealed letter → office reviewer accepts → provider approver tries to
+Applicant fills the form with a sealed letter, saves a draft on the server, comes back to it
+from 共享申请 and submits it → office reviewer accepts → provider approver tries to
 refuse without reasons (refused on the page), then approves → the applicant sees the grant.
 Any console error or page error fails the test. Screenshots at 1366×768 go to
 test-artifacts/screenshots/ (gitignored).
@@ -148,11 +149,22 @@ def test_conditional_share_story(session, server):
     page.get_by_label("申请依据").fill("《母婴保健法》第二十三条")
     page.get_by_label("盖章申请函扫描件").set_input_files(
         files=[{"name": "申请函.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    # 保存草稿 is a server round trip: the form and the letter are kept on the server
     page.get_by_role("button", name="保存草稿").click()
-    assert page.locator("#draft-note").is_visible()
+    page.wait_for_url(re.compile(r".*/applications/drafts/\d+$"))
+    assert "草稿已保存" in page.locator(".flash-success").inner_text()
+    assert page.locator("#stored-letter").inner_text().startswith("已上传：申请函.pdf")
+    assert page.get_by_label("用途（履职事项）").input_value() == "新生儿出生登记时核验监护人车辆信息"
+    assert page.get_by_label("号牌号码").is_checked() and page.get_by_label("所有人").is_checked()
+    draft_url = page.url
+    applicant.nav("共享申请")
+    draft_row = page.locator("tr", has_text="机动车登记信息")
+    assert draft_row.locator(".status-draft").inner_text() == "草稿"
+    draft_row.get_by_role("link", name="继续填写").click()
+    page.wait_for_url(draft_url)
     page.evaluate("window.scrollTo(0, 0)")
     applicant.shot("application-form")
-    page.get_by_role("button", name="提交申请").click()
+    page.get_by_role("button", name="提交申请").click()  # the stored letter is used: no new file chosen
     page.wait_for_selector("#application-status")
     assert "申请已提交" in page.locator(".flash-success").inner_text()
     business_key = re.search(r"/applications/(SQ-\d{4}-\d+)", page.url).group(1)
@@ -232,7 +244,8 @@ def test_conditional_share_story(session, server):
 
 PAGES = {
     "wjw.applicant": ["/", "/catalog/", "/catalog/?q=机动车", "/applications/", "/notifications/",
-                      "/applications/new?entry_id={entry}", "/tasks/", "/no-such-page"],
+                      "/applications/new?entry_id={entry}", "/applications/drafts/{draft}",
+                      "/applications/drafts/{draft}/delete", "/tasks/", "/no-such-page"],
     "gaj.approver": ["/tasks/?view=groups", "/tasks/?view=due_soon", "/tasks/?view=overdue", "/tasks/{task}",
                      "/applications/?view=provided", "/applications/{key}"],
 }
@@ -244,14 +257,18 @@ def test_pages_have_labels_and_every_action_is_keyboard_reachable(session, serve
     from app.catalog.models import CatalogEntry
     from app.engine.models import HumanTask
     from app.extensions import db
+    from app.flows.applications import save_draft
     from app.flows.models import Application
+    from app.org.models import User
 
     with server.context():
-        entry = db.session.scalar(select(CatalogEntry.id).where(CatalogEntry.resource_code == "GA-001"))
+        entry = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == "GA-001"))
         task = db.session.scalar(select(HumanTask).where(HumanTask.task_spec == "provider_review",
                                                          HumanTask.state == "ready"))
         key = db.session.scalar(select(Application.business_key).where(Application.instance_id == task.instance_id))
-        values = {"entry": entry, "task": task.id, "key": key}
+        applicant = db.session.scalar(select(User).where(User.username == "wjw.applicant"))
+        draft = save_draft(applicant, entry, {"entry_id": entry.id, "purpose": "草稿中的用途"})
+        values = {"entry": entry.id, "task": task.id, "key": key, "draft": draft.id}
     anonymous = session()
     _check_page(anonymous, "/sign-in")
     for username, paths in PAGES.items():
@@ -288,3 +305,50 @@ def _check_page(s: Session, path: str) -> None:
     missing = set(found["interactive"]) - reached
     assert not missing, f"{path}: not reachable by Tab: " + ", ".join(
         page.evaluate(f"document.querySelector('[data-a11y=\"{m}\"]').outerHTML.slice(0, 120)") for m in sorted(missing))
+
+
+CASE_PAGES = {  # the case flows (SPEC §4.2–4.5): a revocation filed, its start form, its office task
+    "gaj.approver": ["/cases/", "/cases/new", "/catalog/{entry}", "/cases/new/revocation?entry_id={entry}",
+                     "/cases/{case}"],
+    "dsj.reviewer": ["/cases/?view=assigned", "/tasks/{case_task}", "/cases/new/rectification"],
+}
+
+
+def test_case_pages_have_labels_and_every_action_is_keyboard_reachable(session, server):
+    from sqlalchemy import select
+
+    from app.catalog.models import CatalogEntry
+    from app.engine.models import HumanTask
+    from app.extensions import db
+    from app.flows.cases import start_case
+    from app.org.models import User
+
+    with server.context():
+        entry = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == "GA-001"))
+        other = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == "GA-003"))
+        approver = db.session.scalar(select(User).where(User.username == "gaj.approver"))
+        case = start_case("revocation", approver, {"entry_id": other.id, "reasons": "数据来源系统停用",
+                                                   "effective_date": "2026-12-15"})
+        task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == case.instance_id,
+                                                         HumanTask.state == "ready"))
+        values = {"entry": entry.id, "case": case.business_key, "case_task": task.id}
+    for username, paths in CASE_PAGES.items():
+        user = session(username)
+        for path in paths:
+            _check_page(user, path.format(**values))
+    # keyboard only: the confirmation is a checkbox reached by Tab; without it the form says why
+    page = session("gaj.approver").page
+    page.goto(server.url + f"/cases/new/revocation?entry_id={values['entry']}")
+    page.get_by_label("撤销理由").fill("数据来源系统停用")
+    page.get_by_label("撤销生效日期").fill("2026-12-20")
+    page.get_by_role("button", name="提交").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#form-errors")
+    assert page.locator(".field-error", has_text="请确认上述事项后再提交").is_visible()
+    page.get_by_label(re.compile("我已知悉")).focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="提交").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#case-status")
+    assert "已提交" in page.locator(".flash-success").inner_text()
+    page.wait_for_selector("#diagram.loaded")

@@ -34,62 +34,12 @@
     dialog.addEventListener("close", function () { if (form.dataset.confirmed !== "1" && submit) submit.focus(); });
   }
 
-  // Application drafts stay in this browser (localStorage), keyed by user and resource.
-  function drafts(form) {
-    var key = form.dataset.draftKey, note = document.getElementById("draft-note");
-    var save = document.getElementById("save-draft"), discard = document.getElementById("discard-draft");
-    var store;
-    try { store = window.localStorage; } catch (e) { return; }
-    if (!store || !save) return;
-    save.hidden = false;
-    function say(message) { note.textContent = message; note.hidden = false; }
-    function collect() {
-      var data = { items: [] };
-      form.querySelectorAll("textarea, input[type=date]").forEach(function (el) { data[el.name] = el.value; });
-      form.querySelectorAll('input[name="items"]:checked').forEach(function (el) { data.items.push(el.value); });
-      data.savedAt = new Date().toLocaleString();
-      return data;
-    }
-    function restore(data) {
-      Object.keys(data).forEach(function (name) {
-        var el = form.querySelector('textarea[name="' + name + '"], input[type=date][name="' + name + '"]');
-        if (el) el.value = data[name];
-      });
-      form.querySelectorAll('input[name="items"]').forEach(function (el) { el.checked = data.items.indexOf(el.value) >= 0; });
-    }
-    var saved = store.getItem(key);
-    if (saved) {
-      discard.hidden = false;
-      if (!form.dataset.hasErrors) {
-        var data = JSON.parse(saved);
-        restore(data);
-        say(form.dataset.msgRestored + " " + data.savedAt);
-      }
-    }
-    save.addEventListener("click", function () {
-      var data = collect();
-      store.setItem(key, JSON.stringify(data));
-      discard.hidden = false;
-      say(form.dataset.msgSaved + " " + data.savedAt);
-    });
-    discard.addEventListener("click", function () {
-      store.removeItem(key);
-      discard.hidden = true;
-      say(form.dataset.msgDiscarded);
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-clear-draft]").forEach(function (el) {
-      try { window.localStorage.removeItem(el.dataset.clearDraft); } catch (e) { /* storage unavailable */ }
-    });
     var taskForm = document.getElementById("task-form");
     if (taskForm) {
       applyShownWhen(taskForm);
       taskForm.addEventListener("change", function () { applyShownWhen(taskForm); });
       confirmBeforeSubmit(taskForm);
     }
-    var applicationForm = document.getElementById("application-form");
-    if (applicationForm) drafts(applicationForm);
   });
 })();
