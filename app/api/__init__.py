@@ -10,11 +10,13 @@ from flask import Flask, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import Select
 from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError as WTFValidationError
 
-from app.extensions import csrf
+from app.catalog.queries import count
+from app.extensions import csrf, db
 from app.org.permissions import Forbidden
 from app.validation import FieldErrors
 
@@ -45,6 +47,13 @@ def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     blp = Blueprint(name, import_name, **kwargs)
     blp.before_request(_guard)
     return blp
+
+
+def paginated(stmt: Select, pagination_parameters) -> list:
+    """One page of the ordered `stmt` for `@blp.paginate()`, which sends the total in a header."""
+    pagination_parameters.item_count = count(stmt)
+    return db.session.scalars(stmt.offset(pagination_parameters.first_item)
+                              .limit(pagination_parameters.page_size)).all()
 
 
 def register_api(app: Flask, api: Api) -> None:

@@ -8,9 +8,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
-from sqlalchemy import func, select
 
-from app.api import api_blueprint
+from app.api import api_blueprint, paginated
 from app.api.workflow_schemas import ApplicationDetailOut, ApplicationOut, GrantBrief
 from app.catalog.grants import GrantRefused, record_use
 from app.catalog.models import CatalogEntry, Grant
@@ -18,7 +17,7 @@ from app.extensions import db
 from app.flows import applications as service
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import Application
-from app.org.permissions import can_view_application, can_view_grant, get_visible, visible_applications
+from app.org.permissions import can_view_application, can_view_grant, get_visible, visible_or_abort
 from app.validation import Schema, choice
 
 blp = api_blueprint("applications_api", __name__, url_prefix="/api",
@@ -88,19 +87,8 @@ class Applications(MethodView):
 
         Drafts (status `draft`, no business key) are listed for the drafting department only.
         """
-        stmt = visible_applications(current_user, select(Application))
-        if view == "mine":
-            stmt = stmt.where(Application.applicant_user_id == current_user.id)
-        elif view == "department":
-            stmt = stmt.where(Application.applicant_department_id == current_user.department_id)
-        elif view == "provided":
-            stmt = stmt.where(Application.provider_department_id == current_user.department_id)
-        if status:
-            stmt = stmt.where(Application.status == status)
-        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        return db.session.scalars(stmt.order_by(Application.id.desc())
-                                  .offset(pagination_parameters.first_item)
-                                  .limit(pagination_parameters.page_size)).all()
+        stmt = service.listed(current_user, view, status)
+        return paginated(stmt.order_by(Application.id.desc()), pagination_parameters)
 
     @blp.response(201, ApplicationDetailOut)
     @blp.doc(requestBody={"description": "JSON，或 multipart/form-data（letter 为盖章申请函扫描件）",
@@ -170,12 +158,9 @@ class ApplicationDetail(MethodView):
     @blp.response(200, ApplicationDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one application."""
-        application = service.by_key(business_key)
-        if application is None:
-            abort(404, message=f"申请 {business_key} 不存在")
-        if not can_view_application(current_user, application):
-            abort(403, message="无权查看其他部门的申请")
-        return service.view(application)
+        return service.view(visible_or_abort(service.by_key(business_key), can_view_application,
+                                             missing=f"申请 {business_key} 不存在",
+                                             forbidden="无权查看其他部门的申请"))
 
 
 @blp.route("/grants/<int:grant_id>/use")

@@ -5,17 +5,14 @@ from __future__ import annotations
 from flask import request
 from flask.views import MethodView
 from flask_login import current_user
-from flask_smorest import abort
 from marshmallow import fields
-from sqlalchemy import func, select
 
-from app.api import api_blueprint
-from app.api.workflow_schemas import EventOut, GrantBrief, TaskOut, UtcDateTime
-from app.extensions import db
+from app.api import api_blueprint, paginated
+from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
 from app.flows.models import CASE_STATUS_LABELS, Case
-from app.org.permissions import can_view_case, visible_cases
+from app.org.permissions import can_view_case, visible_or_abort
 from app.validation import Schema, choice
 
 blp = api_blueprint("cases_api", __name__, url_prefix="/api/cases",
@@ -64,12 +61,8 @@ class CaseOut(Schema):
     closed_at = UtcDateTime(allow_none=True)
 
 
-class CaseDetailOut(Schema):
+class CaseDetailOut(InstanceStateOut):
     case = fields.Nested(CaseOut)
-    instance_status = fields.String(allow_none=True)
-    current_tasks = fields.List(fields.Nested(TaskOut))
-    history = fields.List(fields.Nested(EventOut))
-    grant = fields.Nested(GrantBrief, allow_none=True)
 
 
 def _form_input() -> tuple[dict, object | None]:
@@ -98,20 +91,8 @@ class Cases(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters, flow=None, status=None, view="all"):
         """Cases you may see, newest first: filter by `flow`, `status`, and `view`."""
-        stmt = visible_cases(current_user, select(Case))
-        if flow:
-            stmt = stmt.where(Case.flow == flow)
-        if status:
-            stmt = stmt.where(Case.status == status)
-        if view == "mine":
-            stmt = stmt.where(Case.requester_user_id == current_user.id)
-        elif view == "department":
-            stmt = stmt.where(Case.requester_department_id == current_user.department_id)
-        elif view == "assigned":
-            stmt = stmt.where(Case.department_id == current_user.department_id)
-        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        return db.session.scalars(stmt.order_by(Case.id.desc()).offset(pagination_parameters.first_item)
-                                  .limit(pagination_parameters.page_size)).all()
+        stmt = service.listed(current_user, view, flow, status)
+        return paginated(stmt.order_by(Case.id.desc()), pagination_parameters)
 
 
 @blp.route("/<string:flow>", methods=["POST"])
@@ -131,9 +112,6 @@ class CaseDetail(MethodView):
     @blp.response(200, CaseDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one case."""
-        case = service.by_key(business_key)
-        if case is None:
-            abort(404, message=f"业务 {business_key} 不存在")
-        if not can_view_case(current_user, case):
-            abort(403, message="无权查看其他部门的业务")
-        return service.view(case)
+        return service.view(visible_or_abort(service.by_key(business_key), can_view_case,
+                                             missing=f"业务 {business_key} 不存在",
+                                             forbidden="无权查看其他部门的业务"))

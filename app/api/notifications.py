@@ -5,9 +5,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
-from sqlalchemy import func, select
 
-from app.api import api_blueprint
+from app.api import api_blueprint, paginated
 from app.api.workflow_schemas import NotificationOut
 from app.extensions import db
 from app.notifications import for_user, is_read, mark_read, unread_count
@@ -38,10 +37,7 @@ class Notifications(MethodView):
     def get(self, pagination_parameters, unread=False):
         """Your notifications and your groups', newest first."""
         stmt = for_user(current_user, unread_only=unread)
-        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        rows = db.session.scalars(stmt.offset(pagination_parameters.first_item)
-                                  .limit(pagination_parameters.page_size)).all()
-        return [_out(r) for r in rows]
+        return [_out(r) for r in paginated(stmt, pagination_parameters)]
 
 
 @blp.route("/unread-count")

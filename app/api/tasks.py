@@ -6,9 +6,8 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
-from sqlalchemy import func, select
 
-from app.api import api_blueprint
+from app.api import api_blueprint, paginated
 from app.api.workflow_schemas import TaskOut
 from app.engine import inbox
 from app.engine.models import HumanTask, ProcessInstance
@@ -56,9 +55,7 @@ class Tasks(MethodView):
         if process_id:
             stmt = stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(
                 ProcessInstance.process_id == process_id)
-        pagination_parameters.item_count = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-        return db.session.scalars(stmt.offset(pagination_parameters.first_item)
-                                  .limit(pagination_parameters.page_size)).all()
+        return paginated(stmt, pagination_parameters)
 
 
 @blp.route("/<int:task_id>")

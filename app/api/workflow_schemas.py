@@ -86,12 +86,17 @@ class GrantBrief(Schema):
     last_used_at = UtcDateTime(allow_none=True)
 
 
-class ApplicationDetailOut(Schema):
-    application = fields.Nested(ApplicationOut)
+class InstanceStateOut(Schema):
+    """What `view()` of an application or a case adds to its record: the running instance's state."""
+
     instance_status = fields.String(allow_none=True)
     current_tasks = fields.List(fields.Nested(TaskOut))
     history = fields.List(fields.Nested(EventOut))
     grant = fields.Nested(GrantBrief, allow_none=True)
+
+
+class ApplicationDetailOut(InstanceStateOut):
+    application = fields.Nested(ApplicationOut)
 
 
 class NotificationOut(Schema):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 
 from app.catalog.models import CatalogEntry, InformationItem
 from app.extensions import db
@@ -21,6 +21,18 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
+
+
+def count(stmt: Select) -> int:
+    """How many rows `stmt` yields, for a list's total (before paging)."""
+    return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
+
+
+def page_of(stmt: Select, page: int, per_page: int) -> Page:
+    """Page `page` (1 at the least) of the ordered `stmt`, with the total."""
+    page = max(page, 1)
+    items = list(db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
+    return Page(items, count(stmt), page, per_page)
 
 
 def search_entries(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 
 from app import engine
 from app.audit.log import record
@@ -23,7 +23,7 @@ from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import office_department
 from app.org.models import Department, Role, User
-from app.org.permissions import Forbidden, can_edit_draft, can_view_entry
+from app.org.permissions import Forbidden, can_edit_draft, can_view_entry, visible_applications
 from app.org.services import suspension_refusal
 from app.policy import active_policy
 from app.validation import FieldErrors, is_blank
@@ -189,10 +189,8 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
                 setattr(application, name, value)
         application.business_key = f"SQ-{to_local(now).year}-{application.id:06d}"
         if letter_file is not None:
-            letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
-                                      owner_type="share_application", owner_id=application.business_key,
-                                      field=LETTER_FIELD)
-            application.letter_attachment_id = letter.id
+            application.letter_attachment_id = store_letter(letter_file, user, "share_application",
+                                                            application.business_key)
         elif kept_letter is not None:
             kept_letter.owner_id = application.business_key  # the draft's letter now belongs to the key
         record("application.submitted", "share_application", application.id,
@@ -253,10 +251,7 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
         draft.updated_at = now
         db.session.flush()
         if letter_file is not None:
-            letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
-                                      owner_type="share_application", owner_id=draft_owner_id(draft),
-                                      field=LETTER_FIELD)
-            draft.letter_attachment_id = letter.id
+            draft.letter_attachment_id = store_letter(letter_file, user, "share_application", draft_owner_id(draft))
         record("application.draft_updated" if before else "application.draft_created", "share_application",
                draft.id, before=before, after=draft.audit_view(), actor=user)
         db.session.commit()
@@ -285,6 +280,14 @@ def delete_draft(user: User, draft: Application) -> None:
         raise
 
 
+def store_letter(letter_file, user: User, owner_type: str, owner_id: str) -> int:
+    """Store an uploaded sealed letter (南通 arts. 20, 24) for its record; returns the attachment id.
+    Its field errors name the `letter` field; the caller commits."""
+    letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
+                              owner_type=owner_type, owner_id=owner_id, field=LETTER_FIELD)
+    return letter.id
+
+
 def draft_owner_id(draft: Application) -> str:
     """Attachment owner of a draft's letter until submission re-points it to the business key."""
     return f"draft-{draft.id}"
@@ -296,6 +299,24 @@ def actor_for(user: User) -> engine.Actor:
 
 def by_key(business_key: str) -> Application | None:
     return db.session.scalar(select(Application).where(Application.business_key == business_key))
+
+
+# A list view narrows what the user may see to one side of the application; `all` (or none) keeps it all.
+_VIEWS = {
+    "mine": lambda user: Application.applicant_user_id == user.id,
+    "department": lambda user: Application.applicant_department_id == user.department_id,
+    "provided": lambda user: Application.provider_department_id == user.department_id,
+}
+
+
+def listed(user: User, view: str | None = None, status: str | None = None) -> Select:
+    """The applications `user` may see in a list view, optionally of one status (unordered)."""
+    stmt = visible_applications(user, select(Application))
+    if view in _VIEWS:
+        stmt = stmt.where(_VIEWS[view](user))
+    if status:
+        stmt = stmt.where(Application.status == status)
+    return stmt
 
 
 def open_tasks(application: Application) -> list[HumanTask]:

@@ -18,11 +18,10 @@ from datetime import date, datetime, time
 from typing import Any
 
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app import engine
 from app.audit.log import record
-from app.catalog.attachments import store_attachment
 from app.catalog.grants import idle_since, is_idle
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.catalog.services import checked_changes
@@ -30,17 +29,15 @@ from app.clock import LOCAL_TZ, as_utc, to_local, utcnow
 from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.flows import case_forms as forms
-from app.flows.applications import actor_for, history, open_tasks
+from app.flows.applications import LETTER_FIELD, actor_for, history, open_tasks, store_letter
 from app.flows.models import Case, CaseStatus
 from app.flows.parties import office_department
 from app.legaltime.periods import Due, end_of_day
 from app.org.models import Department, Role, User
-from app.org.permissions import Forbidden, can_view_entry, is_office_member
+from app.org.permissions import Forbidden, can_view_entry, is_office_member, visible_cases
 from app.org.services import suspension_refusal
 from app.policy import Policy, active_policy, deadline_for, reminder_before
 from app.validation import FieldErrors
-
-LETTER_FIELD = "letter"
 
 
 @dataclass
@@ -314,10 +311,7 @@ def open_case(spec: CaseFlow, draft: CaseDraft, policy: Policy, user: User | Non
         db.session.flush()
         case.business_key = f"{spec.prefix}-{to_local(now).year}-{case.id:06d}"
         if letter_file is not None:
-            letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
-                                      owner_type="workflow_case", owner_id=case.business_key,
-                                      field=LETTER_FIELD)
-            case.letter_attachment_id = letter.id
+            case.letter_attachment_id = store_letter(letter_file, user, "workflow_case", case.business_key)
         record("case.started", "workflow_case", case.id, after=case.audit_view(), actor=user)
         data = {"case_id": case.id, "flow": spec.flow, "title": case.title, "office_department_id": office.id,
                 "requester_user_id": user.id if user else None, "policy_key": policy.key, **draft.data}
@@ -374,6 +368,26 @@ def propose_idle_grants(now: datetime | None = None) -> list[Case]:
 
 def by_key(business_key: str) -> Case | None:
     return db.session.scalar(select(Case).where(Case.business_key == business_key))
+
+
+# A list view narrows what the user may see to one party of the case; `all` (or none) keeps it all.
+_VIEWS = {
+    "mine": lambda user: Case.requester_user_id == user.id,
+    "department": lambda user: Case.requester_department_id == user.department_id,
+    "assigned": lambda user: Case.department_id == user.department_id,
+}
+
+
+def listed(user: User, view: str | None = None, flow: str | None = None, status: str | None = None) -> Select:
+    """The cases `user` may see in a list view, optionally of one flow and status (unordered)."""
+    stmt = visible_cases(user, select(Case))
+    if view in _VIEWS:
+        stmt = stmt.where(_VIEWS[view](user))
+    if flow:
+        stmt = stmt.where(Case.flow == flow)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    return stmt
 
 
 def view(case: Case) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user
+from flask_smorest import abort as smorest_abort
 from sqlalchemy import Select, and_, or_
 
 from app.catalog.models import CatalogEntry, Grant, PublishState
@@ -86,12 +87,23 @@ def can_manage_org(user: User) -> bool:
 
 def get_visible(model, object_id: int, may_view) -> object:
     """Load one object for `current_user`: 404 when missing, 403 when another department's."""
-    obj = db.session.get(model, object_id)
+    return visible_or_abort(db.session.get(model, object_id), may_view)
+
+
+def visible_or_abort(obj, may_view, *, missing: str | None = None, forbidden: str | None = None):
+    """`obj` (None when not found) if `current_user` may see it: else 404, or 403 when another
+    department's. The messages are for the API's error body; a page shows its own text."""
     if obj is None:
-        abort(404)
+        _refuse(404, missing)
     if not may_view(current_user, obj):
-        abort(403)
+        _refuse(403, forbidden)
     return obj
+
+
+def _refuse(code: int, message: str | None) -> None:
+    if message:
+        smorest_abort(code, message=message)
+    abort(code)
 
 
 def ensure(allowed: bool) -> None:

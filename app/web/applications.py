@@ -10,17 +10,13 @@ import contextlib
 import re
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from app.catalog import labels
-from app.catalog.attachments import open_attachment
-from app.catalog.models import Attachment, CatalogEntry, PublishState
-from app.catalog.queries import Page
+from app.catalog.models import CatalogEntry, PublishState
 from app.clock import to_local, utcnow
-from app.engine.models import HumanTask, ProcessInstance, TaskState
 from app.extensions import db
 from app.flows import applications as service
 from app.flows.models import STATUS_LABELS, Application
@@ -30,7 +26,7 @@ from app.org.permissions import (
     can_view_application,
     can_view_entry,
     is_office_member,
-    visible_applications,
+    visible_or_abort,
 )
 from app.policy import active_policy
 from app.sla.remaining import last_day
@@ -151,12 +147,7 @@ def _draft_saved(draft: Application):
 
 
 def _visible_or_abort(business_key: str) -> Application:
-    application = service.by_key(business_key)
-    if application is None:
-        abort(404)
-    if not can_view_application(current_user, application):
-        abort(403)
-    return application
+    return visible_or_abort(service.by_key(business_key), can_view_application)
 
 
 @application_pages.route("/new", methods=["GET", "POST"])
@@ -231,12 +222,7 @@ def draft_letter(draft_id: int):
     draft = _draft_or_abort(draft_id, edit=False)
     if not draft.is_draft or draft.letter is None:
         abort(404)
-    try:
-        stream = open_attachment(draft.letter)
-    except OSError:
-        abort(404)
-    return send_file(stream, mimetype=draft.letter.content_type, as_attachment=True,
-                     download_name=draft.letter.filename)
+    return workview.send_attachment(draft.letter)
 
 
 @application_pages.get("/")
@@ -245,37 +231,20 @@ def index():
     views = _views()
     view = request.args.get("view") if request.args.get("view") in views else "mine"
     status = request.args.get("status") if request.args.get("status") in STATUS_LABELS else None
-    stmt = visible_applications(current_user, select(Application))
-    if view == "mine":
-        stmt = stmt.where(Application.applicant_user_id == current_user.id)
-    elif view == "department":
-        stmt = stmt.where(Application.applicant_department_id == current_user.department_id)
-    elif view == "provided":
-        stmt = stmt.where(Application.provider_department_id == current_user.department_id)
-    if status:
-        stmt = stmt.where(Application.status == status)
-    page_no = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    items = list(db.session.scalars(stmt.order_by(Application.created_at.desc(), Application.id.desc())
-                                    .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
-    rows = _list_rows(items)
-    return render_template("applications/index.html", page=Page(rows, total, page_no, PER_PAGE),
+    stmt = service.listed(current_user, view, status)
+    page = workview.listing_page(stmt.order_by(Application.created_at.desc(), Application.id.desc()), PER_PAGE)
+    page.items = _list_rows(page.items)
+    return render_template("applications/index.html", page=page,
                            views=views, view=view, status=status, status_labels=STATUS_LABELS,
                            pager_args={k: v for k, v in {"view": view, "status": status}.items() if v})
 
 
 def _list_rows(items: list[Application]) -> list[dict]:
     """Each application with its current step(s), who holds them and the deadline."""
-    instance_ids = [a.instance_id for a in items if a.instance_id]
-    open_tasks: dict[int, list] = {}
-    if instance_ids:
-        for task in db.session.scalars(select(HumanTask).where(
-                HumanTask.instance_id.in_(instance_ids), HumanTask.state == TaskState.READY).order_by(HumanTask.id)):
-            open_tasks.setdefault(task.instance_id, []).append(task)
-    task_rows = {r["task"].id: r for r in workview.task_rows([t for ts in open_tasks.values() for t in ts])}
+    steps = workview.current_steps(a.instance_id for a in items)
     departments = workview.departments_by_id(
         [a.provider_department_id for a in items] + [a.applicant_department_id for a in items])
-    return [{"application": a, "steps": [task_rows[t.id] for t in open_tasks.get(a.instance_id, [])],
+    return [{"application": a, "steps": steps.get(a.instance_id, []),
              "provider": departments.get(a.provider_department_id),
              "applicant": departments.get(a.applicant_department_id)} for a in items]
 
@@ -284,22 +253,15 @@ def _list_rows(items: list[Application]) -> list[dict]:
 @login_required
 def detail(business_key: str):
     application = _visible_or_abort(business_key)
-    state = service.view(application)
-    steps = workview.task_rows(state["current_tasks"])
-    return render_template("applications/detail.html", application=application, state=state, steps=steps,
-                           timeline=workview.timeline(state["history"]), status_labels=STATUS_LABELS,
-                           labels=labels)
+    return workview.record_page("applications/detail.html", service.view(application), application=application,
+                                status_labels=STATUS_LABELS, labels=labels)
 
 
 @application_pages.get("/<string:business_key>/diagram")
 @login_required
 def diagram(business_key: str):
     """The instance's BPMN (from the version it runs on) and its current step, for bpmn-js."""
-    application = _visible_or_abort(business_key)
-    instance = db.session.get(ProcessInstance, application.instance_id) if application.instance_id else None
-    if instance is None:
-        abort(404)
-    return jsonify(workview.diagram_payload(instance))
+    return workview.diagram_response(_visible_or_abort(business_key).instance_id)
 
 
 @application_pages.get("/<string:business_key>/attachments/<int:attachment_id>")
@@ -307,11 +269,4 @@ def diagram(business_key: str):
 def attachment(business_key: str, attachment_id: int):
     """Download an application's attachment: only who may see the application (SPEC §7)."""
     application = _visible_or_abort(business_key)
-    row = db.session.get(Attachment, attachment_id)
-    if row is None or not (row.owner_type == "share_application" and row.owner_id == application.business_key):
-        abort(404)
-    try:
-        stream = open_attachment(row)
-    except OSError:
-        abort(404)
-    return send_file(stream, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
+    return workview.send_owned_attachment(attachment_id, "share_application", application.business_key)

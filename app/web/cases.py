@@ -12,22 +12,21 @@ import contextlib
 import json
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
-from app.catalog.queries import Page
 from app.clock import to_local
-from app.engine.models import HumanTask, ProcessInstance
+from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
 from app.flows.models import CASE_STATUS_LABELS, Case
 from app.org.models import Department, User
-from app.org.permissions import Forbidden, can_view_case, can_view_entry, is_office_member, visible_cases
+from app.org.permissions import Forbidden, can_view_case, can_view_entry, is_office_member, visible_or_abort
 from app.policy import active_policy
 from app.validation import FieldErrors
 from app.web import task_forms, workview
@@ -152,12 +151,7 @@ def _flat(errors: dict) -> dict[str, list[str]]:
 
 
 def _visible_or_abort(business_key: str) -> Case:
-    case = service.by_key(business_key)
-    if case is None:
-        abort(404)
-    if not can_view_case(current_user, case):
-        abort(403)
-    return case
+    return visible_or_abort(service.by_key(business_key), can_view_case)
 
 
 # ---- 发起 ----------------------------------------------------------------------------------------
@@ -269,32 +263,24 @@ def index():
     view = request.args.get("view") if request.args.get("view") in views else "all"
     flow = request.args.get("flow") if request.args.get("flow") in service.FLOWS else None
     status = request.args.get("status") if request.args.get("status") in CASE_STATUS_LABELS else None
-    stmt = visible_cases(current_user, select(Case))
-    if view == "mine":
-        stmt = stmt.where(Case.requester_user_id == current_user.id)
-    elif view == "department":
-        stmt = stmt.where(Case.requester_department_id == current_user.department_id)
-    elif view == "assigned":
-        stmt = stmt.where(Case.department_id == current_user.department_id)
-    if flow:
-        stmt = stmt.where(Case.flow == flow)
-    if status:
-        stmt = stmt.where(Case.status == status)
-    page_no = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    items = list(db.session.scalars(stmt.order_by(Case.created_at.desc(), Case.id.desc())
-                                    .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
-    steps = workview.current_steps(c.instance_id for c in items)
-    departments = workview.departments_by_id([c.requester_department_id for c in items]
-                                             + [c.department_id for c in items])
-    rows = [{"case": c, "steps": steps.get(c.instance_id, []),
-             "requester": departments.get(c.requester_department_id),
-             "handler": departments.get(c.department_id)} for c in items]
+    stmt = service.listed(current_user, view, flow, status)
+    page = workview.listing_page(stmt.order_by(Case.created_at.desc(), Case.id.desc()), PER_PAGE)
+    page.items = _list_rows(page.items)
     startable = any(service.may_start(current_user, s.flow) for s in service.case_flows())
-    return render_template("cases/index.html", page=Page(rows, total, page_no, PER_PAGE), views=views, view=view,
+    return render_template("cases/index.html", page=page, views=views, view=view,
                            flow=flow, status=status, flows=service.FLOW_LABELS, status_labels=CASE_STATUS_LABELS,
                            outcome_labels=OUTCOME_LABELS, flow_label=flow_label, startable=startable,
                            pager_args={k: v for k, v in {"view": view, "flow": flow, "status": status}.items() if v})
+
+
+def _list_rows(items: list[Case]) -> list[dict]:
+    """Each case with its current step(s), who holds them and the deadline."""
+    steps = workview.current_steps(c.instance_id for c in items)
+    departments = workview.departments_by_id([c.requester_department_id for c in items]
+                                             + [c.department_id for c in items])
+    return [{"case": c, "steps": steps.get(c.instance_id, []),
+             "requester": departments.get(c.requester_department_id),
+             "handler": departments.get(c.department_id)} for c in items]
 
 
 # ---- detail -------------------------------------------------------------------------------------
@@ -343,22 +329,15 @@ def case_context(case: Case) -> dict:
 @login_required
 def detail(business_key: str):
     case = _visible_or_abort(business_key)
-    state = service.view(case)
-    steps = workview.task_rows(state["current_tasks"])
-    return render_template("cases/detail.html", case=case, state=state, steps=steps,
-                           timeline=workview.timeline(state["history"]), status_labels=CASE_STATUS_LABELS,
-                           **case_context(case))
+    return workview.record_page("cases/detail.html", service.view(case), case=case,
+                                status_labels=CASE_STATUS_LABELS, **case_context(case))
 
 
 @case_pages.get("/<string:business_key>/diagram")
 @login_required
 def diagram(business_key: str):
     """The instance's BPMN (from the version it runs on) and its current step, for bpmn-js."""
-    case = _visible_or_abort(business_key)
-    instance = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
-    if instance is None:
-        abort(404)
-    return jsonify(workview.diagram_payload(instance))
+    return workview.diagram_response(_visible_or_abort(business_key).instance_id)
 
 
 @case_pages.get("/<string:business_key>/attachments/<int:attachment_id>")

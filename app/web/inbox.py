@@ -12,7 +12,6 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app.catalog.queries import Page
 from app.clock import to_local, utcnow
 from app.engine import inbox
 from app.engine.models import HumanTask
@@ -66,9 +65,7 @@ def index():
     if view != "done":
         due = HumanTask.due_at.desc() if order == "desc" else HumanTask.due_at
         stmt = stmt.order_by(None).order_by(HumanTask.due_at.is_(None), due, HumanTask.created_at)
-    page_no = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    tasks = list(db.session.scalars(stmt.offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)))
-    page = Page(workview.task_rows(tasks, now), total, page_no, PER_PAGE)
+    page = workview.listing_page(stmt, PER_PAGE)
+    page.items = workview.task_rows(page.items, now)
     return render_template("inbox/index.html", page=page, view=view, order=order, tabs=TABS,
                            counts=tab_counts, pager_args={"view": view, "order": order})

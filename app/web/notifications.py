@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
-from app.catalog.queries import Page
 from app.extensions import db
 from app.notifications import for_user, is_read, mark_read, unread_count
 from app.notifications.models import KIND_LABELS, Notification
 from app.web.i18n import _safe_next
+from app.web.workview import listing_page
 
 notification_pages = Blueprint("notification_pages", __name__, url_prefix="/notifications")
 PER_PAGE = 20
@@ -30,11 +29,9 @@ def header_badge() -> dict:
 def index():
     unread_only = request.args.get("unread") == "1"
     stmt = for_user(current_user, unread_only=unread_only)
-    page_no = max(request.args.get("page", 1, type=int), 1)
-    total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = db.session.scalars(stmt.offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    items = [{"n": n, "read": is_read(current_user, n)} for n in rows]
-    return render_template("notifications/index.html", page=Page(items, total, page_no, PER_PAGE),
+    page = listing_page(stmt, PER_PAGE)
+    page.items = [{"n": n, "read": is_read(current_user, n)} for n in page.items]
+    return render_template("notifications/index.html", page=page,
                            unread_only=unread_only, kind_labels=KIND_LABELS,
                            pager_args={"unread": "1"} if unread_only else {})
 

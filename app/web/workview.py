@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import abort, send_file
+from flask import abort, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from app.catalog.attachments import open_attachment
 from app.catalog.models import Attachment
+from app.catalog.queries import Page, page_of
 from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
@@ -203,12 +204,36 @@ def diagram_payload(instance: ProcessInstance) -> dict:
             "current": current, "completed": done}
 
 
+def diagram_response(instance_id: int | None):
+    """The diagram of a record's instance as JSON for bpmn-js; 404 before it has one (a draft)."""
+    instance = db.session.get(ProcessInstance, instance_id) if instance_id else None
+    if instance is None:
+        abort(404)
+    return jsonify(diagram_payload(instance))
+
+
+def record_page(template: str, state: dict, **context):
+    """The page of an application or a case from its service `view()`: its open steps and timeline."""
+    return render_template(template, state=state, steps=task_rows(state["current_tasks"]),
+                           timeline=timeline(state["history"]), **context)
+
+
+def listing_page(stmt: Select, per_page: int) -> Page:
+    """The page of the ordered `stmt` that ?page= asks for (the first when missing or below 1)."""
+    return page_of(stmt, request.args.get("page", 1, type=int), per_page)
+
+
 def send_owned_attachment(attachment_id: int, owner_type: str, owner_id: str):
     """Download an attachment of one business record (the caller has checked who may see the
     record, SPEC §7); 404 when it belongs to another record or its file is gone."""
     row = db.session.get(Attachment, attachment_id)
     if row is None or not (row.owner_type == owner_type and row.owner_id == owner_id):
         abort(404)
+    return send_attachment(row)
+
+
+def send_attachment(row: Attachment):
+    """Send a stored file as a download; 404 when its file is gone from storage."""
     try:
         stream = open_attachment(row)
     except OSError:
