@@ -6,7 +6,12 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
+from app.clock import utcnow
 from app.extensions import db
+from app.flows.applications import actor_for
+from app.notifications.service import unread_count
+from app.web.inbox import TABS
+from app.web.inbox import counts as inbox_counts
 
 main = Blueprint("main", __name__)
 
@@ -29,4 +34,6 @@ def home():
         "active_grants": db.session.scalar(select(func.count()).select_from(Grant).where(
             Grant.grantee_department_id == dept, Grant.status == GrantStatus.ACTIVE.value)),
     }
-    return render_template("home.html", counts=counts)
+    task_counts = inbox_counts(actor_for(current_user), utcnow())
+    return render_template("home.html", counts=counts, task_counts=task_counts, tabs=TABS,
+                           unread=unread_count(current_user))

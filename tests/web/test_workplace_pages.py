@@ -277,3 +277,13 @@ def test_inbox_in_english(client, flow, city, entries, clock):
     _post(client, "/lang/en", {"next": "/tasks/"})
     page = _text(client.get("/tasks/"))
     assert 'lang="en"' in page and "My tasks" in page and "1 working day(s) left" in page
+
+
+def test_home_page_counts_the_users_work(client, flow, city, entries, clock):
+    flow.apply(city.health_applicant, entries.conditional)  # 南通: formal review by the office
+    f.login(client, "dsj.reviewer")
+    page = _text(client.get("/"))
+    groups = re.search(r'href="/tasks/\?view=groups"><strong>(\d+)</strong>', page)
+    assert groups and groups.group(1) == "1"
+    assert re.search(r'href="/tasks/\?view=mine"><strong>0</strong>', page)
+    assert re.search(r'href="/notifications/"><strong>1</strong><span>未读消息', page)
