@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -162,14 +162,28 @@ def _event(instance_id: int, event_type: str, *, task: HumanTask | None = None,
     return row
 
 
+def _event_values(instance_id: int, event_type: str, *, task: HumanTask | None = None,
+                  task_spec: str | None = None, name: str | None = None, actor: Actor | None = None,
+                  data: dict | None = None, at: datetime | None = None) -> tuple[HumanTask | None, dict]:
+    """A history row as (mirror row whose id it needs, column values) for a batched insert."""
+    return task, {
+        "instance_id": instance_id, "event_type": event_type,
+        "task_spec": task.task_spec if task is not None else task_spec,
+        "name": task.name if task is not None else name,
+        "actor_id": actor.user_id if actor is not None else None,
+        "at": at or utcnow(), "data": data,
+    }
+
+
 @contextmanager
 def _unit(commit: bool) -> Iterator[None]:
     """One step = one transaction; any exception rolls the whole session back."""
     try:
         yield
-        db.session.flush()
         if commit:
-            db.session.commit()
+            db.session.commit()  # flushes (once, after the audit chain has queued its rows)
+        else:
+            db.session.flush()
     except StaleDataError:
         db.session.rollback()
         raise Conflict("流程已被其他操作更新，请刷新后重试") from None
@@ -204,6 +218,26 @@ class Step:
         self.workflow: BpmnWorkflow | None = None
         self.is_new = False
         self._hooks: list[tuple[str, dict]] = []
+        self._events: list[tuple[HumanTask | None, dict]] = []
+        # READY + WAITING tasks as the last run_engine() left them (None: walk the tree again).
+        self._active: list | None = None
+        # Mirror rows loaded with the instance (complete()); None: select them in sync_mirrors.
+        self.ready_rows: list[HumanTask] | None = None
+        self.timer_rows: list[WorkflowTimer] | None = None
+
+    def event(self, event_type: str, **kwargs: Any) -> None:
+        """Queue a history row of this instance; `emit_pending()` inserts them in one statement."""
+        self._events.append(_event_values(self.instance.id, event_type, **kwargs))
+
+    def write_events(self) -> None:
+        events, self._events = self._events, []
+        if events:
+            rows = []
+            for task, values in events:
+                values["human_task_id"] = task.id if task is not None else None
+                rows.append(values)
+            # One executemany; render_nulls keeps every row's keys alike (no split batches).
+            db.session.execute(insert(TaskEvent), rows, execution_options={"render_nulls": True})
 
     def emit_later(self, event: str, **kwargs: Any) -> None:
         """Queue a hook; `emit_pending()` runs them once the step's rows have ids."""
@@ -211,6 +245,7 @@ class Step:
 
     def emit_pending(self) -> None:
         db.session.flush()
+        self.write_events()
         hooks, self._hooks = self._hooks, []
         for event, kwargs in hooks:
             emit(event, **kwargs)
@@ -228,6 +263,7 @@ class Step:
     def spiff(self, fn, *args) -> Any:
         """Call into SpiffWorkflow, translating its errors into ours."""
         token = _CURRENT_INSTANCE.set(self.instance)
+        self._active = None
         try:
             return fn(*args)
         except EngineError:
@@ -252,7 +288,10 @@ class Step:
         wf = self.workflow
         for _ in range(_MAX_ENGINE_ROUNDS):
             self.spiff(wf.do_engine_steps, None, self.ran.append)
-            if not any(not t.task_spec.manual for t in wf.get_tasks(state=SpiffState.READY)):
+            # One walk serves this check and both mirror syncs (same traversal as two get_tasks).
+            active = wf.get_tasks(state=SpiffState.READY | SpiffState.WAITING)
+            if not any(t.state == SpiffState.READY and not t.task_spec.manual for t in active):
+                self._active = active
                 return
         raise EngineError("流程引擎在一个步骤内循环次数过多，可能存在死循环")
 
@@ -278,11 +317,18 @@ class Step:
             inst.status = InstanceStatus.COMPLETED
             inst.completed_at = self.now
         # UPDATE … WHERE version = :seen (version_id_col); 0 rows → StaleDataError → Conflict.
-        # Flushed first so concurrent steps on one instance queue on this row, not on mirrors.
-        db.session.flush()
+        # It is the first statement of the flush, so concurrent steps on one instance queue on
+        # this row, not on mirrors. With the mirror rows already loaded, the mirror changes go in
+        # the same flush (the unit of work saves process_instance before human_task and
+        # workflow_timer through their `instance` relationships); otherwise the version UPDATE
+        # is flushed before the mirrors are selected.
+        if self.ready_rows is None or self.timer_rows is None:
+            db.session.flush()
         self.sync_mirrors()
+        if self.ready_rows is not None and self.timer_rows is not None:
+            db.session.flush()
         if inst.status == InstanceStatus.COMPLETED and inst.completed_at == self.now:
-            _event(inst.id, EventType.INSTANCE_COMPLETED, at=self.now)
+            self.event(EventType.INSTANCE_COMPLETED, at=self.now)
             self.emit_later("instance_completed", instance=inst)
 
     def sync_mirrors(self) -> None:
@@ -312,18 +358,27 @@ class Step:
         finally:
             _CURRENT_INSTANCE.reset(token)
 
+    def _active_tasks(self) -> list:
+        if self._active is None:
+            self._active = self.workflow.get_tasks(state=SpiffState.READY | SpiffState.WAITING)
+        return self._active
+
     def _sync_human_tasks(self) -> list[HumanTask]:
         inst = self.instance
-        ready = {str(t.id): t for t in self.workflow.get_tasks(state=SpiffState.READY, manual=True)}
-        rows = db.session.scalars(select(HumanTask).where(
-            HumanTask.instance_id == inst.id, HumanTask.state == TaskState.READY)).all()
+        ready = {str(t.id): t for t in self._active_tasks()
+                 if t.state == SpiffState.READY and t.task_spec.manual}
+        if self.ready_rows is not None:
+            rows = [row for row in self.ready_rows if row.state == TaskState.READY]
+        else:
+            rows = db.session.scalars(select(HumanTask).where(
+                HumanTask.instance_id == inst.id, HumanTask.state == TaskState.READY)).all()
         known = set()
         for row in rows:
             known.add(row.spiff_task_id)
             if row.spiff_task_id not in ready and row.spiff_task_id not in self.completed_task_ids:
                 row.state = TaskState.CANCELLED
                 row.completed_at = self.now
-                _event(inst.id, EventType.CANCELLED, task=row, at=self.now)
+                self.event(EventType.CANCELLED, task=row, at=self.now)
                 self.emit_later("task_cancelled", task=row, instance=inst)
         created = []
         for tid, task in ready.items():
@@ -343,7 +398,7 @@ class Step:
             )
             db.session.add(row)
             created.append(row)
-            _event(inst.id, EventType.STARTED, task=row, at=self.now, data={
+            self.event(EventType.STARTED, task=row, at=self.now, data={
                 "candidate_department_id": row.candidate_department_id,
                 "candidate_role": row.candidate_role,
                 "due_at": due_at.isoformat() if due_at else None})
@@ -351,12 +406,16 @@ class Step:
 
     def _sync_timers(self) -> None:
         inst = self.instance
-        waiting = {str(t.id): t for t in self.workflow.get_tasks(state=SpiffState.WAITING)
-                   if _is_timer(t)}
+        waiting = {str(t.id): t for t in self._active_tasks()
+                   if t.state == SpiffState.WAITING and _is_timer(t)}
         fired = {str(t.id): t for t in self.ran if _is_timer(t)}
-        rows = db.session.scalars(select(WorkflowTimer).where(
-            WorkflowTimer.instance_id == inst.id,
-            WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))).all()
+        if self.timer_rows is not None:
+            rows = [row for row in self.timer_rows
+                    if row.state in (TimerState.WAITING, TimerState.CLAIMED)]
+        else:
+            rows = db.session.scalars(select(WorkflowTimer).where(
+                WorkflowTimer.instance_id == inst.id,
+                WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))).all()
         by_task = {row.spiff_task_id: row for row in rows}
         for tid, row in by_task.items():
             task = waiting.get(tid)
@@ -402,18 +461,18 @@ class Step:
                 targets = list(db.session.scalars(select(HumanTask).where(
                     HumanTask.instance_id == inst.id, HumanTask.spiff_task_id.in_(sibling_ids),
                     HumanTask.state == TaskState.READY)))
-        _event(inst.id, EventType.TIMER_FIRED, task_spec=row.task_spec, name=row.name, at=self.now,
+        self.event(EventType.TIMER_FIRED, task_spec=row.task_spec, name=row.name, at=self.now,
                data={"kind": row.kind, "attached_to": row.attached_to,
                      "due_at": as_utc(row.due_at).isoformat()})
         for target in targets:
             if row.kind == "escalation":
                 target.sla_state = SlaState.OVERDUE
-                _event(inst.id, EventType.ESCALATED, task=target, at=self.now,
+                self.event(EventType.ESCALATED, task=target, at=self.now,
                        data={"timer": row.task_spec})
             elif row.kind == "reminder":
                 if target.sla_state == SlaState.ON_TIME:
                     target.sla_state = SlaState.DUE_SOON
-                _event(inst.id, EventType.REMINDED, task=target, at=self.now,
+                self.event(EventType.REMINDED, task=target, at=self.now,
                        data={"timer": row.task_spec})
         self.emit_later("timer_fired", timer=row, instance=inst, kind=row.kind, tasks=targets)
 
@@ -442,6 +501,34 @@ def _ready_task(task: int | HumanTask) -> HumanTask:
 
 
 _STATE_LABEL = {TaskState.COMPLETED: "办结", TaskState.CANCELLED: "撤销"}
+
+
+def _load_for_completion(task_id: int) -> tuple[HumanTask, ProcessInstance, list[HumanTask],
+                                                 list[WorkflowTimer]]:
+    """The task, its instance and the instance's open mirror rows (ready tasks, waiting or
+    claimed timers) in one query, so the step's mirror sync needs no SELECT of its own."""
+    instance_of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    found = db.session.execute(
+        select(HumanTask, ProcessInstance, WorkflowTimer)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .outerjoin(WorkflowTimer, (WorkflowTimer.instance_id == ProcessInstance.id)
+                   & WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))
+        .where(HumanTask.instance_id == instance_of_task,
+               or_(HumanTask.id == task_id, HumanTask.state == TaskState.READY))
+        .order_by(HumanTask.id, WorkflowTimer.id)).all()
+    target = inst = None
+    tasks: dict[int, HumanTask] = {}
+    timers: dict[int, WorkflowTimer] = {}
+    for task, instance, timer in found:
+        inst = instance
+        tasks.setdefault(task.id, task)
+        if task.id == task_id:
+            target = task
+        if timer is not None:
+            timers.setdefault(timer.id, timer)
+    if target is None or inst is None:
+        raise NotFound(f"待办任务 {task_id} 不存在")
+    return target, inst, list(tasks.values()), list(timers.values())
 
 
 def _step_for(inst: ProcessInstance, actor: Actor | None) -> Step:
@@ -481,7 +568,7 @@ def start(process_id: str, business_key: str, data: dict | None = None,
         step.now = now
         step.is_new = True
         step.create(data or {})
-        _event(inst.id, EventType.INSTANCE_STARTED, actor=actor, at=now,
+        step.event(EventType.INSTANCE_STARTED, actor=actor, at=now,
                data={"process_id": definition.process_id, "version": definition.version})
         emit("instance_started", instance=inst, actor=actor)
         step.run_engine()
@@ -501,16 +588,13 @@ def complete(task_id: int, data: dict | None, actor: Actor | None,
     Raises FormError (nothing changed), Conflict (already done / instance moved), NotFound.
     """
     with _unit(commit):
-        found = db.session.execute(select(HumanTask, ProcessInstance).join(
-            ProcessInstance, ProcessInstance.id == HumanTask.instance_id).where(HumanTask.id == task_id)).first()
-        if found is None:
-            raise NotFound(f"待办任务 {task_id} 不存在")
-        row, inst = found
+        row, inst, ready_rows, timer_rows = _load_for_completion(task_id)
         _ready_task(row)
         if expected_version is not None and inst.version != expected_version:
             raise Conflict("流程已被其他操作更新，请刷新后重试")
         cleaned = validate_form(row.form, data or {}) if row.form else dict(data or {})
         step = _step_for(inst, actor)
+        step.ready_rows, step.timer_rows = ready_rows, timer_rows
         task = step.workflow.get_task_from_id(UUID(row.spiff_task_id))
         if task is None or task.state != SpiffState.READY:
             raise Conflict("任务在流程中已不是待办状态，请刷新后重试")
@@ -523,7 +607,7 @@ def complete(task_id: int, data: dict | None, actor: Actor | None,
         row.completed_by = actor.user_id if actor else None
         row.completion_data = cleaned
         step.persist()
-        _event(inst.id, EventType.COMPLETED, task=row, actor=actor, at=step.now, data=cleaned)
+        step.event(EventType.COMPLETED, task=row, actor=actor, at=step.now, data=cleaned)
         record("engine.task_completed", "human_task", row.id,
                before={"state": TaskState.READY, "instance_version": inst.version - 1},
                after={"state": TaskState.COMPLETED, "instance_id": inst.id,
@@ -588,7 +672,7 @@ def cancel(instance_id: int, actor: Actor | None, reason: str | None = None, *,
         inst.status = InstanceStatus.CANCELLED
         inst.completed_at = step.now
         step.persist()
-        _event(inst.id, EventType.INSTANCE_CANCELLED, actor=actor, at=step.now, data={"reason": reason})
+        step.event(EventType.INSTANCE_CANCELLED, actor=actor, at=step.now, data={"reason": reason})
         record("engine.instance_cancelled", "process_instance", inst.id,
                before={"status": InstanceStatus.RUNNING},
                after={"status": InstanceStatus.CANCELLED, "reason": reason},
@@ -625,7 +709,7 @@ def move_timer(timer_id: int, due_at: datetime | str, actor: Actor | None = None
         before = as_utc(row.due_at).isoformat()
         task._set_internal_data(event_value=value)
         step.persist()
-        _event(inst.id, EventType.TIMER_MOVED, task_spec=row.task_spec, name=row.name, actor=actor,
+        step.event(EventType.TIMER_MOVED, task_spec=row.task_spec, name=row.name, actor=actor,
                at=step.now, data={"from": before, "to": new_due.isoformat(), "reason": reason})
         record("engine.timer_moved", "workflow_timer", row.id, before={"due_at": before},
                after={"due_at": new_due.isoformat(), "reason": reason},
