@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from flask import abort, jsonify, render_template, request, send_file
+from flask import abort, current_app, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
@@ -236,6 +236,7 @@ def send_attachment(row: Attachment):
     """Send a stored file as a download; 404 when its file is gone from storage."""
     try:
         stream = open_attachment(row)
-    except OSError:
+    except OSError as exc:  # missing, or its content no longer matches its sha256
+        current_app.logger.error("attachment %s not served: %s", row.id, exc)
         abort(404)
     return send_file(stream, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
