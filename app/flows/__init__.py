@@ -8,6 +8,7 @@ from __future__ import annotations
 
 def register_flows(app=None) -> None:
     """Register forms, verbs, script functions and notification hooks with the engine."""
+    from app.catalog.grants import expire_due_grants
     from app.engine import register_form, register_script_function, register_service
     from app.engine.scheduler import register_periodic
     from app.flows.cases import propose_idle_grants
@@ -28,6 +29,9 @@ def register_flows(app=None) -> None:
     on_deadline_changed(apply_deadline_change)
     # 南通 art. 26: the platform proposes idle-grant withdrawals itself, once a day
     register_periodic("propose_idle_grants", propose_idle_grants, 24 * 3600)
+    # Grants end by their flow's timer; this sweep also ends those whose instance was cancelled
+    # or whose timer was parked after an error, so a grant's status never outlives its period.
+    register_periodic("expire_due_grants", expire_due_grants, 3600)
     if app is not None:
         from app.flows.cli import grants_cli
 

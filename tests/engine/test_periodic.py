@@ -34,3 +34,7 @@ def test_a_periodic_job_already_running_elsewhere_is_skipped(app):
     finally:
         PERIODIC_JOBS.pop("test_job")
         other.dispose()
+
+
+def test_the_product_registers_its_periodic_jobs(app):
+    assert {"propose_idle_grants", "expire_due_grants"} <= set(PERIODIC_JOBS)
