@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
@@ -42,30 +43,30 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _digest(row: AuditEntry) -> str:
-    payload = {
-        "at": as_utc(row.at).isoformat(timespec="microseconds"),
-        "actor_id": row.actor_id, "actor_name": row.actor_name,
-        "department_id": row.department_id, "action": row.action,
-        "object_type": row.object_type, "object_id": row.object_id,
-        "before": row.before, "after": row.after, "remote_addr": row.remote_addr,
-        "prev_hash": row.prev_hash,
-    }
+_HASHED = ("actor_id", "actor_name", "department_id", "action", "object_type", "object_id",
+           "before", "after", "remote_addr", "prev_hash")
+
+
+def _digest(row: Mapping[str, Any]) -> str:
+    payload = {key: row[key] for key in _HASHED}
+    payload["at"] = as_utc(row["at"]).isoformat(timespec="microseconds")
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 _PENDING = "audit_pending"
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LAST_HASH = select(AuditEntry.__table__.c.hash).order_by(AuditEntry.__table__.c.id.desc()).limit(1)
+_INSERT = insert(AuditEntry.__table__)
 
 
 def _last_hash(session: Session) -> str:
-    # No autoflush: whatever the transaction still has pending is flushed once, together with
-    # the audit rows, by the commit that is running (audit rows never wait in the session).
-    with session.no_autoflush:
-        if session.get_bind().dialect.name == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
-        last = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-    return last or GENESIS
+    # Core, so no autoflush: whatever the session still has pending is flushed by the commit
+    # that is running.
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK, {"k": _PG_CHAIN_LOCK})
+    return conn.execute(_LAST_HASH).scalar() or GENESIS
 
 
 @event.listens_for(Session, "before_commit")
@@ -75,9 +76,10 @@ def _chain_pending(session: Session) -> None:
         return
     prev = _last_hash(session)
     for row in pending:
-        row.prev_hash = prev
-        row.hash = prev = _digest(row)
-    session.add_all(pending)  # flushed by the commit that is running
+        row["prev_hash"] = prev
+        row["hash"] = prev = _digest(row)
+    # Core, not the ORM: the rows are final and nothing reads them back in this transaction.
+    session.connection().execute(_INSERT, pending)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -102,7 +104,7 @@ def record(
     after: dict | None = None,
     actor: Any = None,
     actor_name: str | None = None,
-) -> AuditEntry:
+) -> None:
     """Append one audit row to the current transaction (written when it commits).
 
     `actor` is a User; by default the signed-in user of the request, else "system".
@@ -110,14 +112,13 @@ def record(
     actor_id, name, dept_id, addr = _request_actor()
     if actor is not None:
         actor_id, name, dept_id = actor.id, actor.username, actor.department_id
-    row = AuditEntry(
-        at=utcnow(), actor_id=actor_id, actor_name=actor_name or name, department_id=dept_id,
-        action=action, object_type=object_type,
-        object_id=None if object_id is None else str(object_id),
-        before=_jsonable(before), after=_jsonable(after), remote_addr=addr,
-    )
+    row = {
+        "at": utcnow(), "actor_id": actor_id, "actor_name": actor_name or name,
+        "department_id": dept_id, "action": action, "object_type": object_type,
+        "object_id": None if object_id is None else str(object_id),
+        "before": _jsonable(before), "after": _jsonable(after), "remote_addr": addr,
+    }
     db.session.info.setdefault(_PENDING, []).append(row)
-    return row
 
 
 @dataclass
@@ -141,7 +142,7 @@ def verify_chain(batch: int = 5000) -> tuple[int, list[ChainProblem]]:
         for row in rows:
             if row.prev_hash != expected_prev:
                 problems.append(ChainProblem(row.id, "链接断开：前一条记录被删除、插入或修改"))
-            if _digest(row) != row.hash:
+            if _digest(vars(row)) != row.hash:
                 problems.append(ChainProblem(row.id, "内容与哈希不符：记录被篡改"))
             expected_prev = row.hash
             last_id = row.id

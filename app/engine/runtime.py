@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -50,12 +50,14 @@ from app.engine.models import (
     WorkflowTimer,
 )
 from app.engine.registry import emit, validate_form
+from app.engine.rows import RowWriter, connection, update_versioned
 from app.engine.scripting import EngineScriptEngine
 from app.extensions import db
 
 log = logging.getLogger(__name__)
 
 _MAX_ENGINE_ROUNDS = 50
+_INSERT_EVENTS = insert(TaskEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,8 @@ class Step:
         # Mirror rows loaded with the instance (complete()); None: select them in sync_mirrors.
         self.ready_rows: list[HumanTask] | None = None
         self.timer_rows: list[WorkflowTimer] | None = None
+        # Mirror inserts/updates, written by emit_pending() through Core (app/engine/rows.py).
+        self.rows = RowWriter()
 
     def event(self, event_type: str, **kwargs: Any) -> None:
         """Queue a history row of this instance; `emit_pending()` inserts them in one statement."""
@@ -236,15 +240,14 @@ class Step:
             for task, values in events:
                 values["human_task_id"] = task.id if task is not None else None
                 rows.append(values)
-            # One executemany; render_nulls keeps every row's keys alike (no split batches).
-            db.session.execute(insert(TaskEvent), rows, execution_options={"render_nulls": True})
+            connection().execute(_INSERT_EVENTS, rows)  # one executemany
 
     def emit_later(self, event: str, **kwargs: Any) -> None:
         """Queue a hook; `emit_pending()` runs them once the step's rows have ids."""
         self._hooks.append((event, kwargs))
 
     def emit_pending(self) -> None:
-        db.session.flush()
+        self.rows.flush()
         self.write_events()
         hooks, self._hooks = self._hooks, []
         for event, kwargs in hooks:
@@ -308,26 +311,21 @@ class Step:
 
     # -- persistence
     def persist(self) -> None:
+        """Write the workflow state under the optimistic lock, then bring the mirrors in step.
+
+        UPDATE … WHERE version = :seen is the step's first write, so concurrent steps on one
+        instance queue on this row, not on mirrors; 0 rows → Conflict."""
         inst = self.instance
-        inst.state = persistence.dumps(self.workflow)
-        inst.updated_at = self.now
-        if not self.is_new:
-            inst.version = inst.version + 1
-        if self.workflow.completed and inst.status == InstanceStatus.RUNNING:
-            inst.status = InstanceStatus.COMPLETED
-            inst.completed_at = self.now
-        # UPDATE … WHERE version = :seen (version_id_col); 0 rows → StaleDataError → Conflict.
-        # It is the first statement of the flush, so concurrent steps on one instance queue on
-        # this row, not on mirrors. With the mirror rows already loaded, the mirror changes go in
-        # the same flush (the unit of work saves process_instance before human_task and
-        # workflow_timer through their `instance` relationships); otherwise the version UPDATE
-        # is flushed before the mirrors are selected.
-        if self.ready_rows is None or self.timer_rows is None:
-            db.session.flush()
+        seen = inst.version
+        values = {"state": persistence.dumps(self.workflow), "updated_at": self.now,
+                  "version": seen if self.is_new else seen + 1,
+                  "status": inst.status, "completed_at": inst.completed_at}
+        finished = self.workflow.completed and inst.status == InstanceStatus.RUNNING
+        if finished:
+            values.update(status=InstanceStatus.COMPLETED, completed_at=self.now)
+        update_versioned(inst, "version", seen, values)
         self.sync_mirrors()
-        if self.ready_rows is not None and self.timer_rows is not None:
-            db.session.flush()
-        if inst.status == InstanceStatus.COMPLETED and inst.completed_at == self.now:
+        if finished:
             self.event(EventType.INSTANCE_COMPLETED, at=self.now)
             self.emit_later("instance_completed", instance=inst)
 
@@ -376,8 +374,7 @@ class Step:
         for row in rows:
             known.add(row.spiff_task_id)
             if row.spiff_task_id not in ready and row.spiff_task_id not in self.completed_task_ids:
-                row.state = TaskState.CANCELLED
-                row.completed_at = self.now
+                self.rows.set(row, state=TaskState.CANCELLED, completed_at=self.now)
                 self.event(EventType.CANCELLED, task=row, at=self.now)
                 self.emit_later("task_cancelled", task=row, instance=inst)
         created = []
@@ -396,7 +393,7 @@ class Step:
                 due_at=due_at, reminder_at=reminder_at,
                 sla_state=_sla_for(self.now, due_at, reminder_at),
             )
-            db.session.add(row)
+            self.rows.add(row)
             created.append(row)
             self.event(EventType.STARTED, task=row, at=self.now, data={
                 "candidate_department_id": row.candidate_department_id,
@@ -421,18 +418,22 @@ class Step:
             task = waiting.get(tid)
             if task is not None:
                 due = _timer_due(task)
+                changes = {}
                 if due is not None and (row.due_at is None or as_utc(row.due_at) != due):
-                    row.due_at = due
-                row.state = TimerState.WAITING
+                    changes["due_at"] = due
+                if row.state != TimerState.WAITING:
+                    changes["state"] = TimerState.WAITING
+                if changes:
+                    self.rows.set(row, **changes)
             elif tid not in fired:
-                row.state = TimerState.CANCELLED
+                self.rows.set(row, state=TimerState.CANCELLED)
         for tid, task in waiting.items():
             if tid not in by_task:
                 due = _timer_due(task)
                 if due is None:
                     continue
                 meta = self.definition.timers.get(task.task_spec.name)
-                db.session.add(WorkflowTimer(
+                self.rows.add(WorkflowTimer(
                     instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
                     name=getattr(task.task_spec, "bpmn_name", None),
                     kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
@@ -446,9 +447,8 @@ class Step:
                     name=getattr(task.task_spec, "bpmn_name", None),
                     kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
                     due_at=_timer_due(task) or self.now)
-                db.session.add(row)
-            row.state = TimerState.FIRED
-            row.fired_at = self.now
+                self.rows.add(row)
+            self.rows.set(row, state=TimerState.FIRED, fired_at=self.now)
             self._timer_fired(row, task)
 
     def _timer_fired(self, row: WorkflowTimer, task) -> None:
@@ -466,12 +466,12 @@ class Step:
                      "due_at": as_utc(row.due_at).isoformat()})
         for target in targets:
             if row.kind == "escalation":
-                target.sla_state = SlaState.OVERDUE
+                self.rows.set(target, sla_state=SlaState.OVERDUE)
                 self.event(EventType.ESCALATED, task=target, at=self.now,
                        data={"timer": row.task_spec})
             elif row.kind == "reminder":
                 if target.sla_state == SlaState.ON_TIME:
-                    target.sla_state = SlaState.DUE_SOON
+                    self.rows.set(target, sla_state=SlaState.DUE_SOON)
                 self.event(EventType.REMINDED, task=target, at=self.now,
                        data={"timer": row.task_spec})
         self.emit_later("timer_fired", timer=row, instance=inst, kind=row.kind, tasks=targets)
@@ -503,19 +503,27 @@ def _ready_task(task: int | HumanTask) -> HumanTask:
 _STATE_LABEL = {TaskState.COMPLETED: "办结", TaskState.CANCELLED: "撤销"}
 
 
+def _completion_query():
+    task_id = bindparam("task_id")
+    instance_of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
+    return (select(HumanTask, ProcessInstance, WorkflowTimer)
+            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .outerjoin(WorkflowTimer, (WorkflowTimer.instance_id == ProcessInstance.id)
+                       & WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))
+            .where(HumanTask.instance_id == instance_of_task,
+                   or_(HumanTask.id == task_id, HumanTask.state == TaskState.READY))
+            .order_by(HumanTask.id, WorkflowTimer.id))
+
+
+# Built once: building and cache-keying this statement costs more than running it.
+_COMPLETION_QUERY = _completion_query()
+
+
 def _load_for_completion(task_id: int) -> tuple[HumanTask, ProcessInstance, list[HumanTask],
                                                  list[WorkflowTimer]]:
     """The task, its instance and the instance's open mirror rows (ready tasks, waiting or
     claimed timers) in one query, so the step's mirror sync needs no SELECT of its own."""
-    instance_of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    found = db.session.execute(
-        select(HumanTask, ProcessInstance, WorkflowTimer)
-        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-        .outerjoin(WorkflowTimer, (WorkflowTimer.instance_id == ProcessInstance.id)
-                   & WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))
-        .where(HumanTask.instance_id == instance_of_task,
-               or_(HumanTask.id == task_id, HumanTask.state == TaskState.READY))
-        .order_by(HumanTask.id, WorkflowTimer.id)).all()
+    found = db.session.execute(_COMPLETION_QUERY, {"task_id": task_id}).all()
     target = inst = None
     tasks: dict[int, HumanTask] = {}
     timers: dict[int, WorkflowTimer] = {}
@@ -602,10 +610,8 @@ def complete(task_id: int, data: dict | None, actor: Actor | None,
         step.completed_task_ids.add(row.spiff_task_id)
         step.spiff(task.run)
         step.run_engine()
-        row.state = TaskState.COMPLETED
-        row.completed_at = step.now
-        row.completed_by = actor.user_id if actor else None
-        row.completion_data = cleaned
+        step.rows.set(row, state=TaskState.COMPLETED, completed_at=step.now,
+                      completed_by=actor.user_id if actor else None, completion_data=cleaned)
         step.persist()
         step.event(EventType.COMPLETED, task=row, actor=actor, at=step.now, data=cleaned)
         record("engine.task_completed", "human_task", row.id,

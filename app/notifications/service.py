@@ -1,38 +1,43 @@
 """Writing and reading notifications, always inside the caller's transaction (no commit here)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy import Select, and_, exists, false, func, insert, or_, select
 
 from app.clock import utcnow
 from app.extensions import db
 from app.notifications.models import Notification, NotificationReceipt
 
+_INSERT = insert(Notification.__table__)
+
+
+def _write(**values) -> None:
+    # Core insert: engine steps notify on their hot path and never read the row back.
+    values.update(title=values["title"][:200], read_at=None, created_at=utcnow())
+    db.session.connection().execute(_INSERT, values)
+
 
 def notify_user(user_id: int, kind: str, title: str, body: str = "", link: str | None = None,
-                business_key: str | None = None) -> Notification:
-    row = Notification(user_id=user_id, kind=kind, title=title[:200], body=body, link=link,
-                       business_key=business_key, created_at=utcnow())
-    db.session.add(row)
-    return row
+                business_key: str | None = None) -> None:
+    _write(user_id=user_id, department_id=None, role=None, kind=kind, title=title, body=body,
+           link=link, business_key=business_key)
 
 
 def notify_group(department_id: int | None, role: str | None, kind: str, title: str, body: str = "",
-                 link: str | None = None, business_key: str | None = None) -> Notification | None:
+                 link: str | None = None, business_key: str | None = None) -> None:
     """Address every member of (department, role), present and future. Needs a department."""
     if department_id is None:
-        return None
-    row = Notification(department_id=department_id, role=role, kind=kind, title=title[:200], body=body,
-                       link=link, business_key=business_key, created_at=utcnow())
-    db.session.add(row)
-    return row
+        return
+    _write(user_id=None, department_id=department_id, role=role, kind=kind, title=title,
+           body=body, link=link, business_key=business_key)
 
 
-def notify_task(task, kind: str, title: str, body: str = "", business_key: str | None = None):
+def notify_task(task, kind: str, title: str, body: str = "", business_key: str | None = None) -> None:
     """Tell whoever holds a human task: its assignee, else its candidate group."""
     link = f"/tasks/{task.id}"
     if task.assignee_id is not None:
-        return notify_user(task.assignee_id, kind, title, body, link, business_key)
-    return notify_group(task.candidate_department_id, task.candidate_role, kind, title, body, link,
+        notify_user(task.assignee_id, kind, title, body, link, business_key)
+        return
+    notify_group(task.candidate_department_id, task.candidate_role, kind, title, body, link,
                         business_key)
 
 
