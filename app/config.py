@@ -23,7 +23,6 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     cfg = {
         "SECRET_KEY": secret or "dev-only-change-me",
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         # Session cookie flags: never readable by scripts, never sent cross-site.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -54,4 +53,8 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     }
     if overrides:
         cfg.update(overrides)
+    # A server connection may have been dropped while pooled: ping it on checkout. An embedded
+    # SQLite file cannot be, and the ping would cost every transaction a statement.
+    server = not str(cfg["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
+    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": server})
     return cfg

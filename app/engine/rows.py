@@ -90,7 +90,9 @@ def insert_objects(objs: list[Any]) -> None:
         groups.setdefault((type(obj), tuple(values)), []).append((obj, values))
     conn = connection()
     for (model, _keys), members in groups.items():
-        ids = conn.execute(_insert_returning_id(model), [values for _, values in members]).scalars().all()
+        stmt = _insert_returning_id(model, len(members) > 1)
+        params = [values for _, values in members]
+        ids = conn.execute(stmt, params if len(params) > 1 else params[0]).scalars().all()
         pk_key = inspect(model).primary_key[0].key
         for (obj, _), new_id in zip(members, ids, strict=True):
             setattr(obj, pk_key, new_id)
@@ -102,10 +104,12 @@ def insert_objects(objs: list[Any]) -> None:
 # costs several times executing it.
 
 @cache
-def _insert_returning_id(model: type) -> Any:
+def _insert_returning_id(model: type, many: bool) -> Any:
     table = model.__table__
     pk = inspect(model).primary_key[0]
-    return insert(table).returning(table.c[pk.name], sort_by_parameter_order=True)
+    # Several rows: one INSERT whose RETURNING follows the parameter order (SQLAlchemy's
+    # insertmanyvalues). One row, the usual case: a plain INSERT … RETURNING, which is cheaper.
+    return insert(table).returning(table.c[pk.name], sort_by_parameter_order=many)
 
 
 @cache

@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from app.legaltime.data import YearData, load_directory, load_year_file, year_fi
 
 REPO_CALENDAR_DIR = Path(__file__).resolve().parents[2] / "calendars"
 
-_cache: dict[str, tuple[tuple, WorkingDayCalendar]] = {}
+_cache: dict[str, tuple[tuple, float, WorkingDayCalendar]] = {}
+_RECHECK_SECONDS = 2.0
 _cache_lock = threading.Lock()
 
 
@@ -40,22 +42,31 @@ def get_calendar(directory: str | Path | None = None) -> WorkingDayCalendar:
     """The working-day calendar built from ``directory`` (default: calendar_dir()), cached and
     rebuilt when the directory's year files change (e.g. after `load_year`)."""
     directory = Path(directory) if directory is not None else calendar_dir()
-    key = str(directory.resolve())
-    signature = _signature(directory)
+    key = str(directory)
     cached = _cache.get(key)
-    if cached is not None and cached[0] == signature:
-        return cached[1]
+    now = time.monotonic()
+    # A deadline step asks several times; listing and stat-ing the directory each time would
+    # cost more than the arithmetic. This process's `load_year` invalidates at once; a file
+    # replaced by another process is seen within _RECHECK_SECONDS.
+    if cached is not None and now - cached[1] < _RECHECK_SECONDS:
+        return cached[2]
+    signature = _signature(directory)
     with _cache_lock:
         cached = _cache.get(key)
         if cached is None or cached[0] != signature:
-            cached = (signature, WorkingDayCalendar(load_directory(directory)))
-            _cache[key] = cached
-    return cached[1]
+            cached = (signature, now, WorkingDayCalendar(load_directory(directory)))
+        else:
+            cached = (signature, now, cached[2])
+        _cache[key] = cached
+    return cached[2]
 
 
 def invalidate_calendar(directory: str | Path | None = None) -> None:
     directory = Path(directory) if directory is not None else calendar_dir()
-    _cache.pop(str(directory.resolve()), None)
+    target = directory.resolve()
+    for key in list(_cache):  # cached under however callers spelled the path
+        if Path(key).resolve() == target:
+            _cache.pop(key, None)
 
 
 def load_year(source: str | Path, directory: str | Path | None = None) -> YearData:

@@ -91,3 +91,17 @@ def to_local_date(value) -> date:
     # due_at is the instant the last day ends (24:00 local = next day 00:00): step back to the day.
     local_end = as_utc(value).astimezone(LOCAL_TZ)
     return date.fromordinal(local_end.date().toordinal() - 1)
+
+
+def test_a_year_file_written_by_another_process_is_seen_after_the_recheck(
+        calendar_copy, synthetic_2027, monkeypatch):
+    import app.legaltime.service as service
+
+    clock = [1000.0]
+    monkeypatch.setattr(service.time, "monotonic", lambda: clock[0])
+    assert get_calendar(calendar_copy).is_provisional_year(2027)
+    (calendar_copy / "2027.yaml").write_bytes(synthetic_2027.read_bytes())  # not via load_year
+    clock[0] += service._RECHECK_SECONDS / 2
+    assert get_calendar(calendar_copy).is_provisional_year(2027)  # cached: no directory scan
+    clock[0] += service._RECHECK_SECONDS
+    assert not get_calendar(calendar_copy).is_provisional_year(2027)
