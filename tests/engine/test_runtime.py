@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 
 from app.audit.models import AuditEntry
 from app.engine import (
@@ -298,3 +298,47 @@ def test_task_created_hook_sees_new_rows(app, bpmn, frozen):
     finally:
         off("task_created", hook)
     assert seen == [("review", True, "APP-H")]
+
+
+def test_a_step_writes_its_rows_itself_and_leaves_the_session_clean(approval):
+    """Mirror, history and audit rows go through Core (app/engine/rows.py); the session's
+    objects match the database and the ORM has nothing left to flush."""
+    [task] = ready_tasks(approval.id)
+    created = []
+    callback = on("task_created", lambda task, instance: created.append(task))
+    try:
+        complete(task.id, {"approved": False, "comment": "补正"}, REVIEWER, commit=False)
+    finally:
+        off("task_created", callback)
+    assert not db.session.new and not db.session.dirty
+    [amend] = created
+    assert inspect(amend).persistent and amend in db.session and amend.task_spec == "amend"
+    assert db.session.get(HumanTask, amend.id) is amend
+    stored = db.session.connection().execute(
+        select(HumanTask.__table__.c.state, HumanTask.__table__.c.completed_by)
+        .where(HumanTask.__table__.c.id == task.id)).one()
+    assert tuple(stored) == ("completed", 7)
+    db.session.commit()
+    db.session.expire_all()
+    assert [t.task_spec for t in ready_tasks(approval.id)] == ["amend"]
+    assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc())) == "engine.task_completed"
+
+
+def test_instance_moved_between_load_and_write_is_a_conflict_with_nothing_written(approval, monkeypatch):
+    import app.engine.runtime as runtime
+
+    [task] = ready_tasks(approval.id)
+    before = snapshot(approval.id)
+    real_load = runtime._load_for_completion
+
+    def load_then_someone_else_writes(task_id):
+        loaded = real_load(task_id)
+        db.session.connection().execute(ProcessInstance.__table__.update()
+                                        .where(ProcessInstance.__table__.c.id == approval.id)
+                                        .values(version=ProcessInstance.__table__.c.version + 1))
+        return loaded
+
+    monkeypatch.setattr(runtime, "_load_for_completion", load_then_someone_else_writes)
+    with pytest.raises(Conflict):
+        complete(task.id, {"approved": True}, REVIEWER)
+    assert snapshot(approval.id) == before
