@@ -150,16 +150,10 @@ def _sla_for(now: datetime, due_at: datetime | None, reminder_at: datetime | Non
     return SlaState.ON_TIME
 
 
-def _event(instance_id: int, event_type: str, *, task: HumanTask | None = None,
-           task_spec: str | None = None, name: str | None = None, actor: Actor | None = None,
-           data: dict | None = None, at: datetime | None = None) -> TaskEvent:
-    row = TaskEvent(
-        instance_id=instance_id, event_type=event_type, human_task=task,
-        task_spec=task.task_spec if task is not None else task_spec,
-        name=task.name if task is not None else name,
-        actor_id=actor.user_id if actor is not None else None,
-        at=at or utcnow(), data=data,
-    )
+def _event(instance_id: int, event_type: str, **kwargs: Any) -> TaskEvent:
+    """One history row outside a step (claim, release, SLA change…), through the session."""
+    task, values = _event_values(instance_id, event_type, **kwargs)
+    row = TaskEvent(human_task=task, **values)
     db.session.add(row)
     return row
 
