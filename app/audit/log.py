@@ -17,12 +17,13 @@ from typing import Any
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, insert, select, text
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
 from app.clock import as_utc, utcnow
 from app.extensions import db
+from app.rowbatch import batch as row_batch
 
 GENESIS = "0" * 64
 # Arbitrary constant: serialises chain appends across connections on PostgreSQL.
@@ -55,18 +56,8 @@ def _digest(row: Mapping[str, Any]) -> str:
 
 
 _PENDING = "audit_pending"
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_LAST_HASH = select(AuditEntry.__table__.c.hash).order_by(AuditEntry.__table__.c.id.desc()).limit(1)
-_INSERT = insert(AuditEntry.__table__)
-
-
-def _last_hash(session: Session) -> str:
-    # Core, so no autoflush: whatever the session still has pending is flushed by the commit
-    # that is running.
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK, {"k": _PG_CHAIN_LOCK})
-    return conn.execute(_LAST_HASH).scalar() or GENESIS
+_LOCK = "SELECT pg_advisory_xact_lock(%(k)s)"
+_LAST_HASH = "SELECT hash FROM audit_entry ORDER BY id DESC LIMIT 1"
 
 
 @event.listens_for(Session, "before_commit")
@@ -74,12 +65,19 @@ def _chain_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    prev = _last_hash(session)
+    # The chain lock and the last hash travel with the transaction's queued writes (one round
+    # trip on PostgreSQL); being separate statements, the read sees what the lock waited for.
+    out = row_batch(session)
+    if out.dialect.name == "postgresql":
+        out.execute(_LOCK, {"k": _PG_CHAIN_LOCK})
+    last = out.execute(_LAST_HASH, scalar=True)
+    out.send()
+    prev = last.scalar or GENESIS
     for row in pending:
         row["prev_hash"] = prev
         row["hash"] = prev = _digest(row)
-    # Core, not the ORM: the rows are final and nothing reads them back in this transaction.
-    session.connection().execute(_INSERT, pending)
+    # The rows are final and nothing reads them back: the commit sends them.
+    out.insert(AuditEntry.__table__, pending)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,8 +239,16 @@ def compile_bpmn(xml: bytes, file_name: str | None = None, check_registries: boo
 
 def compiled(definition: ProcessDefinition) -> CompiledDefinition:
     """The parsed spec of a stored version (cached per content hash)."""
-    cached = _SPEC_CACHE.get(definition.content_hash)
+    return compiled_version(definition.content_hash, lambda: definition)
+
+
+def compiled_version(content_hash: str, definition: Callable[[], ProcessDefinition]
+                     ) -> CompiledDefinition:
+    """The parsed spec for a content hash; `definition()` gives the stored version on a cache
+    miss only, so a step that read the hash with its instance touches no definition row."""
+    cached = _SPEC_CACHE.get(content_hash)
     if cached is None:
+        definition = definition()
         cached = compile_bpmn(definition.bpmn_xml.encode("utf-8"), definition.file_name,
                               check_registries=False)
         with _CACHE_LOCK:

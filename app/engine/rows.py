@@ -1,31 +1,30 @@
-"""The step's row writes, through SQLAlchemy Core.
+"""The step's row writes, without the ORM unit of work.
 
 A completion touches a handful of rows (instance, two or three mirror rows, history, audit),
 and the ORM unit of work costs several times what those statements cost
-(bench/engine_bench.py). So the engine writes them itself: inserts in one statement per
-table (RETURNING the ids), updates as one executemany per table and column set. The
-session's objects are kept in step with what was written (committed values, persistent
-identities), so the ORM has nothing left to flush and readers in the same transaction see
-the same rows.
+(bench/engine_bench.py). So the engine queues them on the session's row batch
+(app/rowbatch.py): the optimistic-lock UPDATE of the instance first, then inserts (ids
+returned) and updates, all sent together. The session's objects are kept in step with what
+was written (committed values, persistent identities), so the ORM has nothing left to flush
+and readers in the same transaction see the same rows.
 """
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import bindparam, insert, inspect, update
+from sqlalchemy import inspect
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.engine.errors import Conflict
 from app.extensions import db
+from app.rowbatch import Batch, batch
 
-_NO_DEFAULT = object()
 
-
-def connection():
-    """The session's connection (joins the session's transaction; no autoflush)."""
-    return db.session.connection()
+def row_batch() -> Batch:
+    """The batch of the session's transaction (sent before other statements and at commit)."""
+    return batch(db.session)
 
 
 def _column_defaults(obj: Any) -> dict[str, Any]:
@@ -50,10 +49,24 @@ def _column_defaults(obj: Any) -> dict[str, Any]:
     return values
 
 
+def _conflict(rowcount: int) -> None:
+    if rowcount != 1:
+        raise Conflict("流程已被其他操作更新，请刷新后重试")
+
+
+def _pk_value(obj: Any) -> Any:
+    return inspect(obj).identity[0]
+
+
+def _pk_key(model: type) -> str:
+    return inspect(model).primary_key[0].key
+
+
 class RowWriter:
-    """Collects a step's inserts and updates; `flush()` writes them and attaches the objects."""
+    """Collects a step's inserts and updates; `flush()` sends them and attaches the objects."""
 
     def __init__(self) -> None:
+        self._versioned: list[tuple[Any, str, int, dict[str, Any]]] = []
         self._new: list[Any] = []
         self._changed: dict[int, tuple[Any, dict[str, Any]]] = {}
 
@@ -72,78 +85,50 @@ class RowWriter:
         for key, value in values.items():
             set_committed_value(obj, key, value)
 
+    def set_versioned(self, obj: Any, version_key: str, seen: int, values: dict[str, Any]) -> None:
+        """UPDATE … WHERE version = :seen, the optimistic lock, sent first on flush(); no row →
+        Conflict (another step moved the instance first). The object shows the values at once."""
+        self._versioned.append((obj, version_key, seen, values))
+        for key, value in values.items():
+            set_committed_value(obj, key, value)
+
     def flush(self) -> None:
+        """Queue the writes (instance first: concurrent steps queue on its row lock, not on
+        mirrors) and send the batch, so new rows have their ids."""
+        out = row_batch()
+        versioned, self._versioned = self._versioned, []
         new, self._new = self._new, []
         changed, self._changed = self._changed, {}
-        if new:
-            insert_objects(new)
-        if changed:
-            _write_updates(changed.values())
+        for obj, version_key, seen, values in versioned:
+            out.update(type(obj).__table__, values,
+                       {_pk_key(type(obj)): _pk_value(obj), version_key: seen}, check=_conflict)
+        attach = _queue_inserts(out, new)
+        _queue_updates(out, changed.values())
+        out.send()
+        attach()
 
 
-def insert_objects(objs: list[Any]) -> None:
-    """INSERT transient ORM objects (one statement per table and column set, ids RETURNed in
-    order) and make them persistent members of the session without an ORM flush."""
-    groups: dict[tuple, list[tuple[Any, dict]]] = {}
+def _queue_inserts(out: Batch, objs: list[Any]) -> Callable[[], None]:
+    """Queue INSERTs of transient ORM objects; the returned function, called once the batch
+    is sent, gives them their ids and makes them persistent members of the session."""
+    pending = []
     for obj in objs:
-        values = _column_defaults(obj)
-        groups.setdefault((type(obj), tuple(values)), []).append((obj, values))
-    conn = connection()
-    for (model, _keys), members in groups.items():
-        stmt = _insert_returning_id(model, len(members) > 1)
-        params = [values for _, values in members]
-        ids = conn.execute(stmt, params if len(params) > 1 else params[0]).scalars().all()
-        pk_key = inspect(model).primary_key[0].key
-        for (obj, _), new_id in zip(members, ids, strict=True):
-            setattr(obj, pk_key, new_id)
+        model = type(obj)
+        result = out.insert(model.__table__, _column_defaults(obj), returning_ids=True)
+        pending.append((obj, result))
+
+    def attach() -> None:
+        for obj, result in pending:
+            setattr(obj, _pk_key(type(obj)), result.ids[0])
             make_transient_to_detached(obj)
             db.session.add(obj)
+    return attach
 
 
-# Statements are built once per table and column set: building and cache-keying a statement
-# costs several times executing it.
-
-@cache
-def _insert_returning_id(model: type, many: bool) -> Any:
-    table = model.__table__
-    pk = inspect(model).primary_key[0]
-    # Several rows: one INSERT whose RETURNING follows the parameter order (SQLAlchemy's
-    # insertmanyvalues). One row, the usual case: a plain INSERT … RETURNING, which is cheaper.
-    return insert(table).returning(table.c[pk.name], sort_by_parameter_order=many)
-
-
-@cache
-def _update_by_pk(model: type, keys: tuple[str, ...], version_key: str | None = None) -> Any:
-    table = model.__table__
-    pk = inspect(model).primary_key[0]
-    stmt = update(table).where(table.c[pk.name] == bindparam("_pk"))
-    if version_key is not None:
-        stmt = stmt.where(table.c[version_key] == bindparam("_seen"))
-    return stmt.values({key: bindparam(f"_{key}") for key in keys})
-
-
-def _params(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
-    params = {f"_{key}": value for key, value in values.items()}
-    params["_pk"] = inspect(obj).identity[0]
-    return params
-
-
-def _write_updates(changes) -> None:
+def _queue_updates(out: Batch, changes) -> None:
     groups: dict[tuple, list[dict]] = {}
     for obj, values in changes:
-        groups.setdefault((type(obj), tuple(values)), []).append(_params(obj, values))
-    conn = connection()
-    for (model, keys), params in groups.items():
-        conn.execute(_update_by_pk(model, keys), params)
-
-
-def update_versioned(obj: Any, version_key: str, seen: int, values: dict[str, Any]) -> None:
-    """UPDATE … WHERE version = :seen, the optimistic lock; no row → Conflict (another step
-    moved the instance first). On success the object holds the written values."""
-    params = _params(obj, values)
-    params["_seen"] = seen
-    stmt = _update_by_pk(type(obj), tuple(values), version_key)
-    if connection().execute(stmt, params).rowcount != 1:
-        raise Conflict("流程已被其他操作更新，请刷新后重试")
-    for key, value in values.items():
-        set_committed_value(obj, key, value)
+        where = {_pk_key(type(obj)): _pk_value(obj)}
+        groups.setdefault((type(obj), tuple(values)), []).append((values, where))
+    for (model, keys), rows in groups.items():
+        out.update_many(model.__table__, keys, (_pk_key(model),), rows)

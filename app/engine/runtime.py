@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -34,6 +34,7 @@ from app.engine.definitions import (
     CompiledDefinition,
     UserTaskMeta,
     compiled,
+    compiled_version,
     latest_definition,
 )
 from app.engine.errors import Conflict, EngineError, NotFound, ScriptError
@@ -50,14 +51,14 @@ from app.engine.models import (
     WorkflowTimer,
 )
 from app.engine.registry import emit, validate_form
-from app.engine.rows import RowWriter, connection, update_versioned
+from app.engine.rows import RowWriter, row_batch
 from app.engine.scripting import EngineScriptEngine
 from app.extensions import db
+from app.rowbatch import persistent
 
 log = logging.getLogger(__name__)
 
 _MAX_ENGINE_ROUNDS = 50
-_INSERT_EVENTS = insert(TaskEvent.__table__)
 
 
 @dataclass(frozen=True)
@@ -234,7 +235,7 @@ class Step:
             for task, values in events:
                 values["human_task_id"] = task.id if task is not None else None
                 rows.append(values)
-            connection().execute(_INSERT_EVENTS, rows)  # one executemany
+            row_batch().insert(TaskEvent.__table__, rows)  # sent with the step's last writes
 
     def emit_later(self, event: str, **kwargs: Any) -> None:
         """Queue a hook; `emit_pending()` runs them once the step's rows have ids."""
@@ -317,7 +318,7 @@ class Step:
         finished = self.workflow.completed and inst.status == InstanceStatus.RUNNING
         if finished:
             values.update(status=InstanceStatus.COMPLETED, completed_at=self.now)
-        update_versioned(inst, "version", seen, values)
+        self.rows.set_versioned(inst, "version", seen, values)
         self.sync_mirrors()
         if finished:
             self.event(EventType.INSTANCE_COMPLETED, at=self.now)
@@ -497,46 +498,65 @@ def _ready_task(task: int | HumanTask) -> HumanTask:
 _STATE_LABEL = {TaskState.COMPLETED: "办结", TaskState.CANCELLED: "撤销"}
 
 
+_TASK_COLUMNS = tuple(HumanTask.__table__.c)
+_INSTANCE_COLUMNS = tuple(ProcessInstance.__table__.c)
+_TIMER_COLUMNS = tuple(WorkflowTimer.__table__.c)
+
+
 def _completion_query():
+    task, inst, timer = HumanTask.__table__, ProcessInstance.__table__, WorkflowTimer.__table__
+    version = ProcessDefinition.__table__
     task_id = bindparam("task_id")
-    instance_of_task = select(HumanTask.instance_id).where(HumanTask.id == task_id).scalar_subquery()
-    return (select(HumanTask, ProcessInstance, WorkflowTimer)
-            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .outerjoin(WorkflowTimer, (WorkflowTimer.instance_id == ProcessInstance.id)
-                       & WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))
-            .where(HumanTask.instance_id == instance_of_task,
-                   or_(HumanTask.id == task_id, HumanTask.state == TaskState.READY))
-            .order_by(HumanTask.id, WorkflowTimer.id))
+    instance_of_task = select(task.c.instance_id).where(task.c.id == task_id).scalar_subquery()
+    return (select(*_TASK_COLUMNS, *_INSTANCE_COLUMNS, *_TIMER_COLUMNS, version.c.content_hash)
+            .join_from(task, inst, inst.c.id == task.c.instance_id)
+            .join(version, version.c.id == inst.c.definition_id)
+            .outerjoin(timer, (timer.c.instance_id == inst.c.id)
+                       & or_(timer.c.state == TimerState.WAITING,
+                             timer.c.state == TimerState.CLAIMED))
+            .where(task.c.instance_id == instance_of_task,
+                   or_(task.c.id == task_id, task.c.state == TaskState.READY))
+            .order_by(task.c.id, timer.c.id))
 
 
 # Built once: building and cache-keying this statement costs more than running it.
 _COMPLETION_QUERY = _completion_query()
 
 
+def _objects(model, columns, rows, offset: int) -> dict[int, Any]:
+    """The distinct rows of one table in a joined result, as the session's objects."""
+    keys = [column.key for column in columns]
+    found: dict[int, Any] = {}
+    for row in rows:
+        values = row[offset:offset + len(keys)]
+        if values[0] is not None and values[0] not in found:
+            found[values[0]] = persistent(db.session, model, dict(zip(keys, values, strict=True)))
+    return found
+
+
 def _load_for_completion(task_id: int) -> tuple[HumanTask, ProcessInstance, list[HumanTask],
-                                                 list[WorkflowTimer]]:
-    """The task, its instance and the instance's open mirror rows (ready tasks, waiting or
-    claimed timers) in one query, so the step's mirror sync needs no SELECT of its own."""
-    found = db.session.execute(_COMPLETION_QUERY, {"task_id": task_id}).all()
-    target = inst = None
-    tasks: dict[int, HumanTask] = {}
-    timers: dict[int, WorkflowTimer] = {}
-    for task, instance, timer in found:
-        inst = instance
-        tasks.setdefault(task.id, task)
-        if task.id == task_id:
-            target = task
-        if timer is not None:
-            timers.setdefault(timer.id, timer)
-    if target is None or inst is None:
+                                                 list[WorkflowTimer], str]:
+    """The task, its instance, the instance's open mirror rows (ready tasks, waiting or
+    claimed timers) and its definition's content hash in one read, sent with any queued writes (app/rowbatch.py) and turned into
+    the session's objects directly: the ORM's loading machinery costs several times the query."""
+    out = row_batch()
+    result = out.select(_COMPLETION_QUERY, {"task_id": task_id})
+    out.send()
+    rows = result.rows
+    tasks = _objects(HumanTask, _TASK_COLUMNS, rows, 0)
+    if task_id not in tasks:
         raise NotFound(f"待办任务 {task_id} 不存在")
-    return target, inst, list(tasks.values()), list(timers.values())
+    [inst] = _objects(ProcessInstance, _INSTANCE_COLUMNS, rows[:1], len(_TASK_COLUMNS)).values()
+    timers = _objects(WorkflowTimer, _TIMER_COLUMNS, rows, len(_TASK_COLUMNS) + len(_INSTANCE_COLUMNS))
+    return tasks[task_id], inst, list(tasks.values()), list(timers.values()), rows[0][-1]
 
 
-def _step_for(inst: ProcessInstance, actor: Actor | None) -> Step:
+def _step_for(inst: ProcessInstance, actor: Actor | None, content_hash: str | None = None) -> Step:
     if inst.status != InstanceStatus.RUNNING:
         raise Conflict(f"流程实例 {inst.business_key} 已不在运行中（{inst.status}）")
-    step = Step(inst, actor, compiled(inst.definition))
+    definition = (compiled_version(content_hash, lambda: inst.definition) if content_hash
+                  else compiled(inst.definition))
+    step = Step(inst, actor, definition)
     step.load()
     return step
 
@@ -590,12 +610,12 @@ def complete(task_id: int, data: dict | None, actor: Actor | None,
     Raises FormError (nothing changed), Conflict (already done / instance moved), NotFound.
     """
     with _unit(commit):
-        row, inst, ready_rows, timer_rows = _load_for_completion(task_id)
+        row, inst, ready_rows, timer_rows, content_hash = _load_for_completion(task_id)
         _ready_task(row)
         if expected_version is not None and inst.version != expected_version:
             raise Conflict("流程已被其他操作更新，请刷新后重试")
         cleaned = validate_form(row.form, data or {}) if row.form else dict(data or {})
-        step = _step_for(inst, actor)
+        step = _step_for(inst, actor, content_hash)
         step.ready_rows, step.timer_rows = ready_rows, timer_rows
         task = step.workflow.get_task_from_id(UUID(row.spiff_task_id))
         if task is None or task.state != SpiffState.READY:

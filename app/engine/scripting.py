@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import weakref
 from functools import lru_cache
 from types import CodeType, ModuleType
 from typing import Any
@@ -135,7 +136,14 @@ class EngineScriptEngine(PythonScriptEngine):
 
     def __init__(self, step: Any = None):
         super().__init__(environment=ENVIRONMENT)
-        self.step = step
+        # Weak: the step owns the workflow, which owns this engine; a strong link back would
+        # make every step a reference cycle that outlives it until the garbage collector runs
+        # (keeping its rows in the session's identity map meanwhile).
+        self._step = weakref.ref(step) if step is not None else None
+
+    @property
+    def step(self) -> Any:
+        return self._step() if self._step is not None else None
 
     def call_service(self, task, operation_name=None, operation_params=None, **_):
         from app.engine.runtime import ServiceContext  # avoid import cycle

@@ -1,19 +1,19 @@
 """Writing and reading notifications, always inside the caller's transaction (no commit here)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, false, func, insert, or_, select
+from sqlalchemy import Select, and_, exists, false, func, or_, select
 
 from app.clock import utcnow
 from app.extensions import db
 from app.notifications.models import Notification, NotificationReceipt
-
-_INSERT = insert(Notification.__table__)
+from app.rowbatch import batch
 
 
 def _write(**values) -> None:
-    # Core insert: engine steps notify on their hot path and never read the row back.
+    # Queued on the transaction's row batch: engine steps notify on their hot path and never
+    # read the row back (a later statement or the commit sends it).
     values.update(title=values["title"][:200], read_at=None, created_at=utcnow())
-    db.session.connection().execute(_INSERT, values)
+    batch(db.session).insert(Notification.__table__, values)
 
 
 def notify_user(user_id: int, kind: str, title: str, body: str = "", link: str | None = None,

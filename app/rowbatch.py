@@ -1,0 +1,326 @@
+"""Batched row writes on the session's own database connection.
+
+A workflow step writes about ten small rows (instance state, task and timer mirrors, history,
+notifications, audit). Through SQLAlchemy each statement costs 30–110 µs of Python on top of
+the database's own work, and on PostgreSQL each is a network round trip
+(bench/engine_bench.py). So the hot paths queue plain INSERT / UPDATE statements here and send
+them together: on PostgreSQL in one psycopg pipeline (one round trip for the lot), on SQLite
+back to back on the connection.
+
+Statements are built once per dialect, table and column set, and values go through the column
+types' own bind processors, so the rows stored are exactly the rows SQLAlchemy would store.
+Queued writes are sent before any other statement runs on the connection and before commit,
+so every reader in the transaction sees them; a rollback drops them.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Select, Table, event, inspect
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.pool import Pool
+
+_KEY = "rowbatch"
+
+
+class _Statement:
+    """SQL text for one dialect plus, per parameter, the column key and its bind processor."""
+
+    def __init__(self, sql: str, binds: list[tuple[str, str, Callable | None]]):
+        self.sql = sql
+        self.binds = binds
+
+    def params(self, values: Mapping[str, Any], where: Mapping[str, Any] | None = None
+               ) -> dict[str, Any]:
+        """Driver parameters: SET/VALUES columns from `values`, WHERE columns (w…) from `where`."""
+        out = {}
+        for name, key, process in self.binds:
+            value = where[key] if name[0] == "w" else values[key]
+            out[name] = process(value) if process is not None and value is not None else value
+        return out
+
+
+def _placeholder(dialect, name: str) -> str:
+    return f"%({name})s" if dialect.paramstyle in ("pyformat", "format") else f":{name}"
+
+
+def _processor(dialect, column) -> Callable | None:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+@cache
+def _insert(dialect, table: Table, keys: tuple[str, ...], returning: bool) -> _Statement:
+    quote = dialect.identifier_preparer.quote
+    binds = [(f"p{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
+           f"VALUES ({', '.join(_placeholder(dialect, name) for name, _, _ in binds)})")
+    if returning:
+        sql += f" RETURNING {quote(_pk(table).name)}"
+    return _Statement(sql, binds)
+
+
+@cache
+def _update(dialect, table: Table, keys: tuple[str, ...], where: tuple[str, ...]) -> _Statement:
+    quote = dialect.identifier_preparer.quote
+    binds = [(f"s{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
+    conds = [(f"w{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(where)]
+    sets = ", ".join(f"{quote(k)} = {_placeholder(dialect, n)}" for n, k, _ in binds)
+    cond = " AND ".join(f"{quote(k)} = {_placeholder(dialect, n)}" for n, k, _ in conds)
+    return _Statement(f"UPDATE {quote(table.name)} SET {sets} WHERE {cond}", binds + conds)
+
+
+def _pk(table: Table):
+    return next(iter(table.primary_key.columns))
+
+
+@cache
+def _defaults(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Python-side column defaults, applied to omitted columns as a Core insert would."""
+    out = []
+    for column in table.columns:
+        if column.primary_key or column.default is None:
+            continue
+        out.append((column.key, column.default))
+    return tuple(out)
+
+
+def with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    row = dict(values)
+    for key, default in _defaults(table):
+        if key not in row:
+            row[key] = default.arg(None) if default.is_callable else default.arg
+    return row
+
+
+class _Read:
+    """A compiled SELECT for one dialect: its text, parameter order and result processors."""
+
+    def __init__(self, dialect, stmt: Select):
+        compiled = stmt.compile(dialect=dialect)  # no expanding IN (…) parameters, please
+        self.sql = compiled.string
+        self._compiled = compiled
+        self._positional = compiled.positiontup
+        self.processors = [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                           for column in stmt.selected_columns]
+
+    def params(self, values: Mapping[str, Any]) -> Any:
+        params = self._compiled.construct_params(values)
+        if self._positional is not None:
+            return [params[name] for name in self._positional]
+        return params
+
+
+_READS: dict[tuple[Any, Select], _Read] = {}
+
+
+class Result:
+    """What a queued statement gave back, readable once the batch has been sent."""
+
+    __slots__ = ("ids", "rowcount", "scalar", "rows")
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+        self.rowcount = -1
+        self.scalar: Any = None
+        self.rows: list[tuple] = []
+
+
+class _Op:
+    __slots__ = ("statement", "params", "result", "check", "fetch")
+
+    def __init__(self, statement: _Statement | str, params: Any, result: Result,
+                 fetch: str | _Read | None, check: Callable[[int], None] | None):
+        self.statement, self.params, self.result = statement, params, result
+        self.fetch, self.check = fetch, check
+
+
+class Batch:
+    """Writes queued for one database connection's current transaction."""
+
+    def __init__(self, connection: Connection):
+        self._connection = connection
+        self._dialect = connection.dialect
+        self._ops: list[_Op] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._ops)
+
+    @property
+    def dialect(self):
+        return self._dialect
+
+    def _queue(self, statement, params, fetch=None, check=None) -> Result:
+        result = Result()
+        self._ops.append(_Op(statement, params, result, fetch, check))
+        return result
+
+    def insert(self, table: Table, rows: Mapping[str, Any] | Iterable[Mapping[str, Any]], *,
+               returning_ids: bool = False) -> Result:
+        """INSERT rows (omitted columns get their Python defaults). With `returning_ids` the
+        result's `ids` follow the rows' order."""
+        rows = [rows] if isinstance(rows, Mapping) else list(rows)
+        full = [with_defaults(table, row) for row in rows]
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for row in full:
+            groups.setdefault(tuple(row), []).append(row)
+        if returning_ids:
+            # One statement per row keeps the ids in order on both drivers (sqlite3's
+            # executemany returns no rows); in a pipeline they still share one round trip.
+            result = Result()
+            for row in full:
+                stmt = _insert(self._dialect, table, tuple(row), True)
+                self._ops.append(_Op(stmt, stmt.params(row), result, "ids", None))
+            return result
+        result = Result()
+        for keys, members in groups.items():
+            stmt = _insert(self._dialect, table, keys, False)
+            self._ops.append(_Op(stmt, [stmt.params(r) for r in members], result, "many", None))
+        return result
+
+    def update(self, table: Table, values: Mapping[str, Any], where: Mapping[str, Any], *,
+               check: Callable[[int], None] | None = None) -> Result:
+        """UPDATE … SET values WHERE col = value AND …; `check(rowcount)` runs after sending."""
+        stmt = _update(self._dialect, table, tuple(values), tuple(where))
+        return self._queue(stmt, stmt.params(values, where), None, check)
+
+    def update_many(self, table: Table, keys: tuple[str, ...], where: tuple[str, ...],
+                    rows: list[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> Result:
+        """One executemany UPDATE for (values, where) pairs sharing SET and WHERE columns."""
+        stmt = _update(self._dialect, table, keys, where)
+        return self._queue(stmt, [stmt.params(v, w) for v, w in rows], "many")
+
+    def select(self, stmt: Select, params: Mapping[str, Any] | None = None) -> Result:
+        """A Core SELECT sent with the queued writes (after them); `rows` get the column types'
+        result processing. Parameters are plain values. Compiled once per dialect."""
+        read = _READS.get((self._dialect, stmt))
+        if read is None:
+            read = _READS[(self._dialect, stmt)] = _Read(self._dialect, stmt)
+        return self._queue(read, read.params(params or {}), read)
+
+    def execute(self, sql: str, params: Mapping[str, Any] | None = None, *,
+                scalar: bool = False) -> Result:
+        """A literal statement in the driver's parameter style (e.g. a lock, a small read)."""
+        return self._queue(sql, dict(params or {}), "scalar" if scalar else None)
+
+    def send(self, *, commit: bool = False) -> None:
+        """Send everything queued, in order; on PostgreSQL as one pipeline, which with `commit`
+        also carries the COMMIT (the driver's own commit then finds nothing left to do)."""
+        ops, self._ops = self._ops, []
+        if not ops:
+            return
+        raw = self._connection.connection.dbapi_connection
+        current = None
+        try:
+            if hasattr(raw, "pipeline"):  # psycopg 3
+                with raw.pipeline():
+                    cursors = [self._start(raw, current := op) for op in ops]
+                    if commit:
+                        raw.commit()
+            else:
+                cursors = [self._start(raw, current := op) for op in ops]
+            for op, cursor in zip(ops, cursors, strict=True):
+                _finish(op, cursor)
+        except self._dialect.loaded_dbapi.Error as exc:
+            statement = current.statement if current is not None else None
+            sql = statement if isinstance(statement, str | None) else statement.sql
+            raise DBAPIError.instance(sql, current.params if current else None, exc,
+                                      self._dialect.loaded_dbapi.Error,
+                                      dialect=self._dialect) from exc
+
+    @staticmethod
+    def _start(raw, op: _Op):
+        cursor = raw.cursor()
+        sql = op.statement if isinstance(op.statement, str) else op.statement.sql
+        if op.fetch == "many":
+            cursor.executemany(sql, op.params)
+        else:
+            cursor.execute(sql, op.params)
+        return cursor
+
+
+def _finish(op: _Op, cursor) -> None:
+    result = op.result
+    if op.fetch == "ids":
+        result.ids.append(cursor.fetchone()[0])
+    elif op.fetch == "scalar":
+        row = cursor.fetchone()
+        result.scalar = row[0] if row else None
+    elif isinstance(op.fetch, _Read):
+        processors = op.fetch.processors
+        result.rows = [tuple(value if process is None or value is None else process(value)
+                             for process, value in zip(processors, row, strict=True))
+                       for row in cursor.fetchall()]
+    result.rowcount = cursor.rowcount
+    cursor.close()
+    if op.check is not None:
+        op.check(result.rowcount)
+
+
+def persistent(session: Session, model: type, values: Mapping[str, Any]) -> Any:
+    """The session's object for a row read through a batch: the one already in the identity
+    map (its unloaded attributes filled in), else a new persistent object holding `values` —
+    what an ORM query would give, without the ORM's per-query loading machinery."""
+    mapper = inspect(model)
+    key = mapper.identity_key_from_primary_key([values[mapper.primary_key[0].key]])
+    obj = session.identity_map.get(key)
+    if obj is not None:
+        for name in inspect(obj).unloaded:
+            if name in values:
+                set_committed_value(obj, name, values[name])
+        return obj
+    obj = mapper.class_manager.new_instance()
+    obj.__dict__.update(values)
+    make_transient_to_detached(obj)  # all values count as loaded; the identity is set
+    session.add(obj)
+    return obj
+
+
+def batch(session: Session) -> Batch:
+    """The batch of the session's current transaction (created on first use)."""
+    connection = session.connection()
+    found = connection.info.get(_KEY)
+    if found is None or found._connection is not connection:
+        found = connection.info[_KEY] = Batch(connection)
+    return found
+
+
+def send(session: Session) -> None:
+    """Send the session's queued writes now (e.g. before reading ids they produce)."""
+    batch(session).send()
+
+
+# Queued writes go out before anything else runs on the connection (so readers see them) and
+# before commit; a rollback forgets them.
+
+def _send_pending(connection: Connection, *, commit: bool = False) -> None:
+    pending = connection.info.get(_KEY)
+    if pending:
+        if pending._connection is connection:
+            pending.send(commit=commit)
+        else:  # left by an earlier checkout that neither committed nor rolled back
+            connection.info.pop(_KEY, None)
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _send_before_statement(connection, _cursor, _statement, _params, _context, _many) -> None:
+    _send_pending(connection)
+
+
+@event.listens_for(Engine, "commit")
+def _send_with_commit(connection) -> None:
+    _send_pending(connection, commit=True)
+
+
+@event.listens_for(Engine, "rollback")
+def _forget_on_rollback(connection) -> None:
+    connection.info.pop(_KEY, None)
+
+
+@event.listens_for(Pool, "reset")
+def _forget_on_reset(_dbapi_connection, record, _reset_state) -> None:
+    record.info.pop(_KEY, None)

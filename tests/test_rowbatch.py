@@ -1,0 +1,120 @@
+"""The row batch: queued writes store what SQLAlchemy would store, are seen by every later
+reader in the transaction, go out with the commit and vanish with a rollback."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from app.audit.log import verify_chain
+from app.audit.models import AuditEntry
+from app.engine.models import HumanTask, ProcessDefinition, ProcessInstance
+from app.extensions import db
+from app.rowbatch import batch, persistent
+
+AT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=timezone.utc)
+
+
+def _instance() -> int:
+    definition = ProcessDefinition(process_id="p", version=1, bpmn_xml="<x/>", content_hash="h" * 64)
+    db.session.add(definition)
+    db.session.flush()
+    inst = ProcessInstance(definition_id=definition.id, process_id="p", business_key="K-1",
+                           state="{}", version=1)
+    db.session.add(inst)
+    db.session.commit()
+    return inst.id
+
+
+def _task_values(instance_id: int, **extra) -> dict:
+    return {"instance_id": instance_id, "spiff_task_id": "t-1", "task_spec": "review",
+            "name": "审核", "created_at": AT, "completion_data": {"意见": "同意", "n": [1, 2]},
+            **extra}
+
+
+def test_batched_rows_read_back_like_orm_rows(app):
+    instance_id = _instance()
+    out = batch(db.session)
+    result = out.insert(HumanTask.__table__, _task_values(instance_id), returning_ids=True)
+    # Core insert of the same values, for comparison.
+    core_id = db.session.execute(insert(HumanTask.__table__).values(
+        **_task_values(instance_id, spiff_task_id="t-2")).returning(HumanTask.id)).scalar()
+    db.session.commit()
+    db.session.expunge_all()
+    ours, theirs = (db.session.get(HumanTask, result.ids[0]), db.session.get(HumanTask, core_id))
+    for column in HumanTask.__table__.columns:
+        if column.key not in ("id", "spiff_task_id"):
+            assert getattr(ours, column.key) == getattr(theirs, column.key), column.key
+    assert ours.state == "ready" and ours.sla_state == "on_time"  # Python-side defaults
+    assert ours.completion_data == {"意见": "同意", "n": [1, 2]}
+
+
+def test_a_later_statement_sees_queued_writes_and_rollback_drops_them(app):
+    instance_id = _instance()
+    batch(db.session).insert(HumanTask.__table__, _task_values(instance_id))
+    count = select(func.count()).select_from(HumanTask)
+    assert db.session.scalar(count) == 1  # sent before the SELECT ran
+    batch(db.session).insert(HumanTask.__table__, _task_values(instance_id, spiff_task_id="t-2"))
+    db.session.rollback()
+    assert db.session.scalar(count) == 0
+
+
+def test_commit_sends_what_is_still_queued(app):
+    instance_id = _instance()
+    batch(db.session).insert(HumanTask.__table__, [_task_values(instance_id),
+                                                   _task_values(instance_id, spiff_task_id="t-2")])
+    db.session.commit()
+    db.session.remove()
+    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 2
+
+
+def test_update_check_sees_the_rowcount(app):
+    instance_id = _instance()
+    out = batch(db.session)
+    seen = []
+    out.update(ProcessInstance.__table__, {"version": 2}, {"id": instance_id, "version": 1},
+               check=seen.append)
+    out.update(ProcessInstance.__table__, {"version": 3}, {"id": instance_id, "version": 1},
+               check=seen.append)
+    out.send()
+    assert seen == [1, 0]
+
+
+def test_a_failing_statement_raises_the_sqlalchemy_error_and_nothing_is_kept(app):
+    instance_id = _instance()
+    out = batch(db.session)
+    out.insert(HumanTask.__table__, _task_values(instance_id))
+    out.insert(ProcessInstance.__table__, {"definition_id": 1, "process_id": "p",
+                                           "business_key": "K-1", "state": "{}"})  # duplicate key
+    with pytest.raises(IntegrityError):
+        out.send()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 0
+
+
+def test_persistent_reuses_the_session_object_and_builds_loaded_ones(app):
+    instance_id = _instance()
+    loaded = db.session.get(ProcessInstance, instance_id)
+    assert persistent(db.session, ProcessInstance, {"id": instance_id}) is loaded
+    db.session.commit()  # expires `loaded`: its columns come from the values given
+    values = {c.key: getattr(loaded, c.key) for c in ProcessInstance.__table__.columns}
+    db.session.expire(loaded)
+    assert persistent(db.session, ProcessInstance, {**values, "business_key": "K-9"}) is loaded
+    assert loaded.business_key == "K-9"
+    db.session.expunge_all()
+    fresh = persistent(db.session, ProcessInstance, values)
+    assert fresh in db.session and fresh.id == instance_id and not db.session.dirty
+    assert fresh.definition.content_hash == "h" * 64  # relationships load as usual
+
+
+def test_audit_rows_chain_through_the_batch(app):
+    from app.audit.log import record
+
+    for n in range(3):
+        record("test.batched", "thing", n)
+        db.session.commit()
+    checked, problems = verify_chain()
+    assert checked == db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 3
+    assert problems == []
