@@ -7,7 +7,7 @@ history + audit rows, run the product's hooks, then commit (or roll everything b
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -604,13 +604,18 @@ def start(process_id: str, business_key: str, data: dict | None = None,
 
 
 def complete(task_id: int, data: dict | None, actor: Actor | None,
-             expected_version: int | None = None, *, commit: bool = True) -> HumanTask:
+             expected_version: int | None = None, *, commit: bool = True,
+             prepare: Callable[[HumanTask, dict], dict] | None = None) -> HumanTask:
     """Complete a ready human task with form `data` (validated by its registered form).
 
+    `prepare(task, data) -> data` runs on the loaded task before anything changes: the
+    caller's permission checks and server-side form facts, without a read of its own.
     Raises FormError (nothing changed), Conflict (already done / instance moved), NotFound.
     """
     with _unit(commit):
         row, inst, ready_rows, timer_rows, content_hash = _load_for_completion(task_id)
+        if prepare is not None:
+            data = prepare(row, dict(data or {}))
         _ready_task(row)
         if expected_version is not None and inst.version != expected_version:
             raise Conflict("流程已被其他操作更新，请刷新后重试")

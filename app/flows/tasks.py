@@ -75,14 +75,16 @@ def _context(task: HumanTask) -> dict:
 def complete_task(user: User, task_id: int, data: dict | None) -> HumanTask:
     """Complete with form data: 403 outside the candidate group, 409 if done/held by another,
     FormError (422) when the form refuses the data."""
-    task = get_task(task_id)
-    if not can_act_on_task(user, task):
-        raise Forbidden("您不在此任务的候选办理组中，不能办理")
-    if task.state == "ready":
-        _held_by_other(task, user)
-    payload = dict(data or {})
-    context = _context(task)
-    if task.form in PERIOD_FORMS:
-        payload = {k: v for k, v in payload.items() if not str(k).startswith("requested_valid")}
-        payload.update(context)
-    return engine.complete(task_id, payload, actor_for(user))
+
+    def prepare(task: HumanTask, payload: dict) -> dict:
+        # Runs on the task the engine has just loaded for the step: no read of its own.
+        if not can_act_on_task(user, task):
+            raise Forbidden("您不在此任务的候选办理组中，不能办理")
+        if task.state == "ready":
+            _held_by_other(task, user)
+        if task.form in PERIOD_FORMS:
+            payload = {k: v for k, v in payload.items() if not str(k).startswith("requested_valid")}
+            payload.update(_context(task))
+        return payload
+
+    return engine.complete(task_id, data, actor_for(user), prepare=prepare)
