@@ -53,8 +53,7 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     }
     if overrides:
         cfg.update(overrides)
-    # A server connection may have been dropped while pooled: ping it on checkout. An embedded
-    # SQLite file cannot be, and the ping would cost every transaction a statement.
-    server = not str(cfg["SQLALCHEMY_DATABASE_URI"]).startswith("sqlite")
-    cfg.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": server})
+    # A server connection may have been dropped while pooled: app/pool_ping.py pings it on
+    # checkout unless it was in use a moment ago (SQLAlchemy's own pre-ping would cost every
+    # transaction a round trip).
     return cfg

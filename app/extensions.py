@@ -11,6 +11,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from app import pool_ping  # noqa: F401  (registers the checkout ping)
 from app.sqlite_checkpoint import start_for as start_checkpoints
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.

@@ -4,8 +4,8 @@ A workflow step writes about ten small rows (instance state, task and timer mirr
 notifications, audit). Through SQLAlchemy each statement costs 30–110 µs of Python on top of
 the database's own work, and on PostgreSQL each is a network round trip
 (bench/engine_bench.py). So the hot paths queue plain INSERT / UPDATE statements here and send
-them together: on PostgreSQL in one psycopg pipeline (one round trip for the lot), on SQLite
-back to back on the connection.
+them together: on PostgreSQL as one multi-statement query (one round trip for the lot), on
+SQLite back to back on the connection.
 
 Statements are built once per dialect, table and column set, and values go through the column
 types' own bind processors, so the rows stored are exactly the rows SQLAlchemy would store.
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
+from threading import Lock
 from typing import Any
+from weakref import WeakKeyDictionary, WeakSet
 
 from sqlalchemy import Select, Table, event, inspect
 from sqlalchemy.engine import Connection, Engine
@@ -29,11 +31,15 @@ _KEY = "rowbatch"
 
 
 class _Statement:
-    """SQL text for one dialect plus, per parameter, the column key and its bind processor."""
+    """SQL text for one dialect plus, per parameter, the column key and its bind processor.
+    `numbered` is the same statement with $1, $2 … placeholders, for a server-side PREPARE."""
 
-    def __init__(self, sql: str, binds: list[tuple[str, str, Callable | None]]):
-        self.sql = sql
+    def __init__(self, build: Callable[[Callable[[int, str], str]], str], dialect,
+                 binds: list[tuple[str, str, Callable | None]]):
+        self.sql = build(lambda _index, name: _placeholder(dialect, name))
+        self.numbered = build(lambda index, _name: f"${index + 1}")
         self.binds = binds
+        self.names = [name for name, _, _ in binds]
 
     def params(self, values: Mapping[str, Any], where: Mapping[str, Any] | None = None
                ) -> dict[str, Any]:
@@ -57,11 +63,13 @@ def _processor(dialect, column) -> Callable | None:
 def _insert(dialect, table: Table, keys: tuple[str, ...], returning: bool) -> _Statement:
     quote = dialect.identifier_preparer.quote
     binds = [(f"p{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
-           f"VALUES ({', '.join(_placeholder(dialect, name) for name, _, _ in binds)})")
-    if returning:
-        sql += f" RETURNING {quote(_pk(table).name)}"
-    return _Statement(sql, binds)
+    returned = f" RETURNING {quote(_pk(table).name)}" if returning else ""
+
+    def build(mark: Callable[[int, str], str]) -> str:
+        return (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
+                f"VALUES ({', '.join(mark(i, name) for i, (name, _, _) in enumerate(binds))})"
+                f"{returned}")
+    return _Statement(build, dialect, binds)
 
 
 @cache
@@ -69,9 +77,13 @@ def _update(dialect, table: Table, keys: tuple[str, ...], where: tuple[str, ...]
     quote = dialect.identifier_preparer.quote
     binds = [(f"s{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
     conds = [(f"w{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(where)]
-    sets = ", ".join(f"{quote(k)} = {_placeholder(dialect, n)}" for n, k, _ in binds)
-    cond = " AND ".join(f"{quote(k)} = {_placeholder(dialect, n)}" for n, k, _ in conds)
-    return _Statement(f"UPDATE {quote(table.name)} SET {sets} WHERE {cond}", binds + conds)
+
+    def build(mark: Callable[[int, str], str]) -> str:
+        sets = ", ".join(f"{quote(k)} = {mark(i, n)}" for i, (n, k, _) in enumerate(binds))
+        cond = " AND ".join(f"{quote(k)} = {mark(len(binds) + i, n)}"
+                            for i, (n, k, _) in enumerate(conds))
+        return f"UPDATE {quote(table.name)} SET {sets} WHERE {cond}"
+    return _Statement(build, dialect, binds + conds)
 
 
 def _pk(table: Table):
@@ -208,42 +220,126 @@ class Batch:
         return self._queue(sql, dict(params or {}), "scalar" if scalar else None)
 
     def send(self, *, commit: bool = False) -> None:
-        """Send everything queued, in order; on PostgreSQL as one pipeline, which with `commit`
-        also carries the COMMIT (the driver's own commit then finds nothing left to do)."""
+        """Send everything queued, in order. On PostgreSQL the statements travel as one
+        multi-statement query (one round trip), which with `commit` also carries the COMMIT
+        (the driver's own commit then finds nothing left to do)."""
         ops, self._ops = self._ops, []
         if not ops:
             return
         raw = self._connection.connection.dbapi_connection
-        current = None
         try:
-            if hasattr(raw, "pipeline"):  # psycopg 3
-                with raw.pipeline():
-                    cursors = [self._start(raw, current := op) for op in ops]
-                    if commit:
-                        raw.commit()
+            if self._dialect.name == "postgresql" and (len(ops) > 1 or commit):
+                _send_as_one_query(raw, ops, commit)
             else:
-                cursors = [self._start(raw, current := op) for op in ops]
-            for op, cursor in zip(ops, cursors, strict=True):
-                _finish(op, cursor)
+                for op in ops:
+                    _send_alone(raw, op)
         except self._dialect.loaded_dbapi.Error as exc:
-            statement = current.statement if current is not None else None
-            sql = statement if isinstance(statement, str | None) else statement.sql
-            raise DBAPIError.instance(sql, current.params if current else None, exc,
-                                      self._dialect.loaded_dbapi.Error,
+            raise DBAPIError.instance(_sql(ops[0]), None, exc, self._dialect.loaded_dbapi.Error,
                                       dialect=self._dialect) from exc
+        for op in ops:
+            if op.check is not None:
+                op.check(op.result.rowcount)
 
-    @staticmethod
-    def _start(raw, op: _Op):
-        cursor = raw.cursor()
-        sql = op.statement if isinstance(op.statement, str) else op.statement.sql
+
+def _sql(op: _Op) -> str:
+    return op.statement if isinstance(op.statement, str) else op.statement.sql
+
+
+def _send_alone(raw, op: _Op) -> None:
+    cursor = raw.cursor()
+    try:
         if op.fetch == "many":
-            cursor.executemany(sql, op.params)
+            cursor.executemany(_sql(op), op.params)
         else:
-            cursor.execute(sql, op.params)
-        return cursor
+            cursor.execute(_sql(op), op.params)
+        _collect(op, cursor)
+    finally:
+        cursor.close()
 
 
-def _finish(op: _Op, cursor) -> None:
+# Server-side prepared statements (PostgreSQL). Each of our statements has one name per
+# process; each connection remembers which names its server session holds. PREPAREd
+# statements outlive a ROLLBACK, but psycopg answers a rollback of an open transaction with
+# DEALLOCATE ALL when it had prepared statements of its own, so after such a rollback the
+# connection asks the server once which of ours are left.
+_NAMES: dict[_Statement, str] = {}
+_NAME_LOCK = Lock()
+_KNOWN: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
+_UNSURE: WeakSet[Any] = WeakSet()
+_OURS = "SELECT name FROM pg_prepared_statements WHERE name LIKE 'rowbatch\\_%'"
+
+
+def _name(statement: _Statement) -> str:
+    name = _NAMES.get(statement)
+    if name is None:
+        with _NAME_LOCK:
+            name = _NAMES.setdefault(statement, f"rowbatch_{len(_NAMES) + 1}")
+    return name
+
+
+def _known(raw) -> set[str]:
+    known = _KNOWN.get(raw)
+    if known is None or raw in _UNSURE:
+        with raw.cursor() as cursor:
+            known = _KNOWN[raw] = {row[0] for row in cursor.execute(_OURS)}
+        _UNSURE.discard(raw)
+    return known
+
+
+def _forget_prepared_if_rolled_back(raw) -> None:
+    """Called before a rollback: one of an open transaction may deallocate our statements."""
+    status = getattr(getattr(raw, "info", None), "transaction_status", None)
+    if status is not None and status.name != "IDLE" and raw in _KNOWN:
+        _UNSURE.add(raw)
+
+
+def _statement_text(cursor, known: set[str], prepare: list[str], op: _Op, params) -> str:
+    """One statement, values bound client-side by the driver (its own literal quoting). Our
+    INSERT/UPDATE statements run as EXECUTE of a statement PREPAREd once per connection: on
+    PostgreSQL planning them costs about as much as running them."""
+    statement = op.statement
+    if not isinstance(statement, _Statement):
+        return cursor.mogrify(_sql(op), params or None)
+    name = _name(statement)
+    if name not in known:
+        known.add(name)
+        prepare.append(f"PREPARE {name} AS {statement.numbered}")
+    marks = ", ".join(["%s"] * len(statement.names))
+    return cursor.mogrify(f"EXECUTE {name}({marks})", [params[n] for n in statement.names])
+
+
+def _send_as_one_query(raw, ops: list[_Op], commit: bool) -> None:
+    """psycopg: all statements as one simple query, one round trip; results come back one set
+    per statement. (psycopg's pipeline mode waits on the socket per statement, which on a busy
+    host cost as much as separate round trips.)"""
+    from psycopg import ClientCursor
+
+    known = _known(raw)
+    cursor = ClientCursor(raw)
+    try:
+        texts, owners, prepare = [], [], []
+        for op in ops:
+            for params in (op.params if op.fetch == "many" else [op.params]):
+                texts.append(_statement_text(cursor, known, prepare, op, params))
+                owners.append(op)
+        if commit:
+            texts.append("COMMIT")
+        cursor.execute(";\n".join(prepare + texts))
+        for _ in prepare:  # PREPARE gives an empty result each
+            cursor.nextset()
+        for index, op in enumerate(owners):
+            if index:
+                cursor.nextset()
+            _collect(op, cursor)
+    except BaseException:
+        _UNSURE.add(raw)  # which PREPAREs ran is unknown now
+        raise
+    finally:
+        cursor.close()
+
+
+def _collect(op: _Op, cursor) -> None:
+    """Take one statement's result (an executemany's rowcounts add up)."""
     result = op.result
     if op.fetch == "ids":
         result.ids.append(cursor.fetchone()[0])
@@ -255,10 +351,8 @@ def _finish(op: _Op, cursor) -> None:
         result.rows = [tuple(value if process is None or value is None else process(value)
                              for process, value in zip(processors, row, strict=True))
                        for row in cursor.fetchall()]
-    result.rowcount = cursor.rowcount
-    cursor.close()
-    if op.check is not None:
-        op.check(result.rowcount)
+    rowcount = cursor.rowcount
+    result.rowcount = rowcount if result.rowcount < 0 else result.rowcount + max(rowcount, 0)
 
 
 def persistent(session: Session, model: type, values: Mapping[str, Any]) -> Any:
@@ -318,9 +412,13 @@ def _send_with_commit(connection) -> None:
 
 @event.listens_for(Engine, "rollback")
 def _forget_on_rollback(connection) -> None:
+    if connection.invalidated:  # the pool drops the DBAPI connection with its info
+        return
     connection.info.pop(_KEY, None)
+    _forget_prepared_if_rolled_back(connection.connection.dbapi_connection)
 
 
 @event.listens_for(Pool, "reset")
-def _forget_on_reset(_dbapi_connection, record, _reset_state) -> None:
+def _forget_on_reset(dbapi_connection, record, _reset_state) -> None:
     record.info.pop(_KEY, None)
+    _forget_prepared_if_rolled_back(dbapi_connection)

@@ -1,0 +1,45 @@
+"""Pooled PostgreSQL connections are pinged on checkout once idle for a while: a connection
+that died meanwhile is replaced without the request noticing."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
+
+from app import pool_ping
+from app.extensions import db
+from tests.conftest import PG_ADMIN_URL
+
+
+def _kill_pooled_backend() -> None:
+    pid = db.session.scalar(text("SELECT pg_backend_pid()"))
+    db.session.remove()  # back to the pool
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+    admin.dispose()
+
+
+@pytest.fixture()
+def pg_app(app):
+    if app.config["BACKEND"] != "postgresql":
+        pytest.skip("an embedded SQLite connection cannot be dropped")
+    db.engine.dispose()  # a pool of one fresh connection for this test
+    return app
+
+
+def test_an_idle_connection_that_died_is_replaced_on_checkout(pg_app, monkeypatch):
+    _kill_pooled_backend()
+    monkeypatch.setattr(pool_ping, "RECENT_SECONDS", 0.0)  # every pooled connection counts as idle
+    assert db.session.scalar(text("SELECT 1")) == 1
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged(pg_app, monkeypatch):
+    monkeypatch.setattr(pool_ping, "RECENT_SECONDS", 3600.0)
+    _kill_pooled_backend()
+    # Within the window the pool trusts the connection: this statement meets the dead socket,
+    # SQLAlchemy invalidates the pool, and the next transaction gets a new connection.
+    with pytest.raises(OperationalError):
+        db.session.scalar(text("SELECT 1"))
+    db.session.rollback()
+    assert db.session.scalar(text("SELECT 1")) == 1
