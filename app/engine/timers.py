@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.log import record
 from app.clock import as_utc, utcnow
@@ -31,6 +32,7 @@ from app.engine.models import (
     WorkflowTimer,
 )
 from app.engine.registry import emit
+from app.engine.rows import row_batch
 from app.engine.runtime import _event, _step_for, _unit
 from app.extensions import db
 
@@ -58,9 +60,13 @@ def _claim(instance_id: int, now: datetime, worker_id: str) -> tuple[ProcessInst
         rows = list(db.session.scalars(select(WorkflowTimer).where(*due)
                                        .with_for_update(skip_locked=True)
                                        .execution_options(populate_existing=True)))
+        # Queued with the step's own writes (app/rowbatch.py), the session's objects kept in
+        # step, so the ORM has nothing left to flush at commit.
+        claimed = {"state": TimerState.CLAIMED, "claimed_by": worker_id}
         for row in rows:
-            row.state = TimerState.CLAIMED
-            row.claimed_by = worker_id
+            row_batch().update(WorkflowTimer.__table__, claimed, {"id": row.id})
+            for key, value in claimed.items():
+                set_committed_value(row, key, value)
         return inst, rows
     result = db.session.execute(
         update(WorkflowTimer).where(*due).values(state=TimerState.CLAIMED, claimed_by=worker_id),
