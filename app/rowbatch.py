@@ -177,18 +177,17 @@ class Batch:
         result's `ids` follow the rows' order."""
         rows = [rows] if isinstance(rows, Mapping) else list(rows)
         full = [with_defaults(table, row) for row in rows]
-        groups: dict[tuple[str, ...], list[dict]] = {}
-        for row in full:
-            groups.setdefault(tuple(row), []).append(row)
+        result = Result()
         if returning_ids:
             # One statement per row keeps the ids in order on both drivers (sqlite3's
-            # executemany returns no rows); in a pipeline they still share one round trip.
-            result = Result()
+            # executemany returns no rows); on PostgreSQL they still share one round trip.
             for row in full:
                 stmt = _insert(self._dialect, table, tuple(row), True)
                 self._ops.append(_Op(stmt, stmt.params(row), result, "ids", None))
             return result
-        result = Result()
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for row in full:
+            groups.setdefault(tuple(row), []).append(row)
         for keys, members in groups.items():
             stmt = _insert(self._dialect, table, keys, False)
             self._ops.append(_Op(stmt, [stmt.params(r) for r in members], result, "many", None))

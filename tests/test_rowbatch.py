@@ -118,3 +118,32 @@ def test_audit_rows_chain_through_the_batch(app):
     checked, problems = verify_chain()
     assert checked == db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 3
     assert problems == []
+
+
+def _two_statements(instance_id: int, tag: str) -> None:
+    out = batch(db.session)  # two statements: one multi-statement query with prepared ones
+    out.insert(HumanTask.__table__, _task_values(instance_id, spiff_task_id=f"t-{tag}"))
+    out.update(ProcessInstance.__table__, {"summary": {"tag": tag}}, {"id": instance_id})
+    out.send()
+
+
+def test_prepared_statements_survive_the_drivers_deallocate_all_on_rollback(app):
+    # psycopg answers the rollback of an open transaction with DEALLOCATE ALL once it has
+    # prepared statements of its own; the batch must notice and prepare its own again.
+    if app.config["BACKEND"] != "postgresql":
+        pytest.skip("server-side prepared statements are PostgreSQL's")
+    from sqlalchemy import text
+
+    instance_id = _instance()
+    ours = text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'rowbatch%'")
+    for n in range(2):
+        _two_statements(instance_id, str(n))
+        assert db.session.scalar(ours) >= 2
+        for _ in range(6):  # past psycopg's prepare threshold: it now has statements of its own
+            db.session.execute(text("SELECT CAST(:x AS integer)"), {"x": 1})
+        db.session.rollback()
+        assert db.session.scalar(ours) == 0  # the driver deallocated everything, ours included
+    _two_statements(instance_id, "kept")
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 1
+    assert db.session.get(ProcessInstance, instance_id).summary == {"tag": "kept"}
