@@ -147,3 +147,18 @@ def test_prepared_statements_survive_the_drivers_deallocate_all_on_rollback(app)
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 1
     assert db.session.get(ProcessInstance, instance_id).summary == {"tag": "kept"}
+
+
+def test_a_write_failing_at_commit_fails_the_commit_and_keeps_nothing(app):
+    instance_id = _instance()
+    out = batch(db.session)
+    out.insert(HumanTask.__table__, _task_values(instance_id))
+    out.insert(ProcessInstance.__table__, {"definition_id": 1, "process_id": "p",
+                                           "business_key": "K-1", "state": "{}"})  # duplicate key
+    with pytest.raises(IntegrityError):
+        db.session.commit()  # the queued writes travel with the COMMIT
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 0
+    batch(db.session).insert(HumanTask.__table__, _task_values(instance_id))
+    db.session.commit()  # the session and its connection work on
+    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 1
