@@ -101,7 +101,7 @@ def _defaults(table: Table) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
-def with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+def _with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
     row = dict(values)
     for key, default in _defaults(table):
         if key not in row:
@@ -176,7 +176,7 @@ class Batch:
         """INSERT rows (omitted columns get their Python defaults). With `returning_ids` the
         result's `ids` follow the rows' order."""
         rows = [rows] if isinstance(rows, Mapping) else list(rows)
-        full = [with_defaults(table, row) for row in rows]
+        full = [_with_defaults(table, row) for row in rows]
         result = Result()
         if returning_ids:
             # One statement per row keeps the ids in order on both drivers (sqlite3's
@@ -380,11 +380,6 @@ def batch(session: Session) -> Batch:
     if found is None or found._connection is not connection:
         found = connection.info[_KEY] = Batch(connection)
     return found
-
-
-def send(session: Session) -> None:
-    """Send the session's queued writes now (e.g. before reading ids they produce)."""
-    batch(session).send()
 
 
 # Queued writes go out before anything else runs on the connection (so readers see them) and
