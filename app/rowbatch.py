@@ -101,7 +101,8 @@ def _defaults(table: Table) -> tuple[tuple[str, Any], ...]:
     return tuple(out)
 
 
-def _with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+def with_defaults(table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` plus the Python-side default of every column they omit."""
     row = dict(values)
     for key, default in _defaults(table):
         if key not in row:
@@ -176,7 +177,7 @@ class Batch:
         """INSERT rows (omitted columns get their Python defaults). With `returning_ids` the
         result's `ids` follow the rows' order."""
         rows = [rows] if isinstance(rows, Mapping) else list(rows)
-        full = [_with_defaults(table, row) for row in rows]
+        full = [with_defaults(table, row) for row in rows]
         result = Result()
         if returning_ids:
             # One statement per row keeps the ids in order on both drivers (sqlite3's

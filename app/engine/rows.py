@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.engine.errors import Conflict
 from app.extensions import db
-from app.rowbatch import Batch, batch
+from app.rowbatch import Batch, batch, with_defaults
 
 
 def row_batch() -> Batch:
@@ -30,22 +30,15 @@ def row_batch() -> Batch:
 def _column_defaults(obj: Any) -> dict[str, Any]:
     """Every column value of a new object, Python-side defaults filled in (as the ORM would),
     so the object is complete once attached and no attribute needs loading later."""
-    values = {}
-    for attr in inspect(type(obj)).column_attrs:
-        if attr.key in obj.__dict__:
-            values[attr.key] = obj.__dict__[attr.key]
-            continue
-        column = attr.columns[0]
-        if column.primary_key:
-            continue
-        default = column.default
-        value = None
-        if default is not None and default.is_scalar:
-            value = default.arg
-        elif default is not None and default.is_callable:
-            value = default.arg(None)
-        setattr(obj, attr.key, value)
-        values[attr.key] = value
+    table = type(obj).__table__
+    given = {c.key: obj.__dict__[c.key] for c in table.columns if c.key in obj.__dict__}
+    values = with_defaults(table, given)
+    for column in table.columns:
+        if column.key not in values and not column.primary_key:
+            values[column.key] = None
+    for key, value in values.items():
+        if key not in obj.__dict__:
+            setattr(obj, key, value)
     return values
 
 
