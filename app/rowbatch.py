@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary, WeakSet
 from sqlalchemy import Select, Table, event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.pool import Pool
 
@@ -84,6 +84,19 @@ def _update(dialect, table: Table, keys: tuple[str, ...], where: tuple[str, ...]
                             for i, (n, k, _) in enumerate(conds))
         return f"UPDATE {quote(table.name)} SET {sets} WHERE {cond}"
     return _Statement(build, dialect, binds + conds)
+
+
+def statement(dialect, table: Table, keys: tuple[str, ...], extra: tuple[str, ...],
+              build: Callable[[list[str]], str]) -> _Statement:
+    """A statement of the caller's own shape for `Batch.write()`: `build(marks)` gets one
+    placeholder per column of `keys` (bound through the column's type) then per plain
+    parameter of `extra`. Build it once per dialect: on PostgreSQL it is PREPAREd by name."""
+    binds = [(f"p{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
+    binds += [(f"x{i}", key, None) for i, key in enumerate(extra)]
+
+    def sql(mark: Callable[[int, str], str]) -> str:
+        return build([mark(i, name) for i, (name, _, _) in enumerate(binds)])
+    return _Statement(sql, dialect, binds)
 
 
 def _pk(table: Table):
@@ -193,6 +206,10 @@ class Batch:
             stmt = _insert(self._dialect, table, keys, False)
             self._ops.append(_Op(stmt, [stmt.params(r) for r in members], result, "many", None))
         return result
+
+    def write(self, stmt: _Statement, values: Mapping[str, Any]) -> Result:
+        """Queue a statement made by `statement()` with its values."""
+        return self._queue(stmt, stmt.params(values))
 
     def update(self, table: Table, values: Mapping[str, Any], where: Mapping[str, Any], *,
                check: Callable[[int], None] | None = None) -> Result:
@@ -369,9 +386,30 @@ def persistent(session: Session, model: type, values: Mapping[str, Any]) -> Any:
         return obj
     obj = mapper.class_manager.new_instance()
     obj.__dict__.update(values)
-    make_transient_to_detached(obj)  # all values count as loaded; the identity is set
-    session.add(obj)
+    attach(session, obj, key)
     return obj
+
+
+def attach(session: Session, obj: Any, key: tuple | None = None) -> None:
+    """Make `obj` (transient, its row already written or read) a persistent member of the
+    session, its current values counting as loaded — the three assignments the ORM's own row
+    loader makes (orm/loading.py). Session.add() of a detached object would also walk the
+    relationship cascades, which costs more than the rest of a mirror row's handling."""
+    if isinstance(session, scoped_session):
+        session = session()
+    state = inspect(obj)
+    if state.key is not None or state.session_id is not None:
+        raise ValueError(f"{obj!r} is already persistent")
+    if key is None:
+        key = state.mapper.identity_key_from_primary_key(state.mapper.primary_key_from_instance(obj))
+    if state.modified:
+        state._commit_all(state.dict)  # constructor-set values are the row's values now
+    session._autobegin_t()
+    state.key, state.identity_token = key, key[2]
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, key)
+    if session.dispatch.loaded_as_persistent:
+        session.dispatch.loaded_as_persistent(session, state)
 
 
 def batch(session: Session) -> Batch:

@@ -120,6 +120,31 @@ def test_audit_rows_chain_through_the_batch(app):
     assert problems == []
 
 
+def test_audit_rows_chained_by_the_server_hash_like_python(app):
+    # On PostgreSQL the INSERT computes prev_hash and hash itself; `verify_chain` recomputes
+    # every hash in Python, so awkward content (quotes, backslashes, newlines, CJK, emoji,
+    # nesting, nulls) must hash to the same bytes on both sides. A row quoting the
+    # placeholder the server path splits on falls back to the Python path, mid-chain.
+    from app.audit import log
+
+    awkward = {"意见": '不同意："材料不全"\\补正', "多行": "第一行\n第二行\t", "emoji": "😀",
+               "嵌套": {"b": [1, None, 2.5, True], "a": {"空": None}}, "零宽": "a\u200bb"}
+    log.record("test.awkward", "thing", "甲", before={"n": 1}, after=awkward, actor_name="测试")
+    log.record("test.second_in_one_commit", "thing", 2, after={"list": [awkward]})
+    db.session.commit()
+    log.record("test.quotes_the_mark", "thing", 3, after={"text": log._PREV_MARK})
+    db.session.commit()
+    log.record("test.after_fallback", "thing", 4, after={"ok": True})
+    db.session.commit()
+    rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [r.action for r in rows[-4:]] == ["test.awkward", "test.second_in_one_commit",
+                                             "test.quotes_the_mark", "test.after_fallback"]
+    for prev, row in zip(rows, rows[1:]):
+        assert row.prev_hash == prev.hash
+        assert row.hash == log._digest(vars(row))
+    assert verify_chain() == (len(rows), [])
+
+
 def _two_statements(instance_id: int, tag: str) -> None:
     out = batch(db.session)  # two statements: one multi-statement query with prepared ones
     out.insert(HumanTask.__table__, _task_values(instance_id, spiff_task_id=f"t-{tag}"))

@@ -4,15 +4,19 @@ Each row's hash covers its content and the previous row's hash, so editing, dele
 reordering any row breaks every hash after it. `record()` queues the row on the caller's
 session; at commit the queued rows are chained and inserted in one go, so they commit (or
 roll back) together with the change they describe, and the chain lock is held only for the
-commit itself instead of for the whole transaction.
+commit itself instead of for the whole transaction. On PostgreSQL the server chains them:
+Python sends each row's canonical text around the gap where the previous hash goes, and the
+INSERT hashes it with the last row's hash, so lock, rows and COMMIT are one message.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from flask import has_request_context, request
@@ -24,6 +28,7 @@ from app.audit.models import AuditEntry
 from app.clock import as_utc, utcnow
 from app.extensions import db
 from app.rowbatch import batch as row_batch
+from app.rowbatch import statement
 
 GENESIS = "0" * 64
 # Arbitrary constant: serialises chain appends across connections on PostgreSQL.
@@ -48,16 +53,47 @@ _HASHED = ("actor_id", "actor_name", "department_id", "action", "object_type", "
            "before", "after", "remote_addr", "prev_hash")
 
 
-def _digest(row: Mapping[str, Any]) -> str:
+def _canonical(row: Mapping[str, Any]) -> str:
     payload = {key: row[key] for key in _HASHED}
     payload["at"] = as_utc(row["at"]).isoformat(timespec="microseconds")
-    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _digest(row: Mapping[str, Any]) -> str:
+    return hashlib.sha256(_canonical(row).encode("utf-8")).hexdigest()
 
 
 _PENDING = "audit_pending"
 _LOCK = "SELECT pg_advisory_xact_lock(%(k)s)"
 _LAST_HASH = "SELECT hash FROM audit_entry ORDER BY id DESC LIMIT 1"
+# Stands in for the previous row's hash while the canonical text is built in Python; the
+# text on either side of it travels to the server, which puts the real hash in between.
+_PREV_MARK = "prev-hash-" + uuid.uuid4().hex
+
+
+def _canonical_around_prev(row: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The row's canonical text split where the previous hash goes (None if the mark turns
+    up twice, which only content quoting the mark could cause)."""
+    parts = _canonical({**row, "prev_hash": _PREV_MARK}).split(_PREV_MARK)
+    return (parts[0], parts[1]) if len(parts) == 2 else None
+
+
+@cache
+def _chained_insert(dialect):
+    """INSERT of one audit row whose prev_hash and hash the server fills in from the last row
+    (PostgreSQL's sha256 over the same canonical text `_digest()` hashes)."""
+    table = AuditEntry.__table__
+    keys = tuple(c.key for c in table.columns if c.key not in ("id", "prev_hash", "hash"))
+
+    quote = dialect.identifier_preparer.quote
+
+    def build(marks: list[str]) -> str:
+        given, (before, after) = marks[:len(keys)], marks[len(keys):]
+        return (f"INSERT INTO audit_entry ({', '.join(quote(k) for k in keys)}, prev_hash, hash) "
+                f"SELECT {', '.join(given)}, chain.hash, encode(sha256(convert_to("
+                f"{before} || chain.hash || {after}, 'UTF8')), 'hex') "
+                f"FROM (SELECT coalesce(({_LAST_HASH}), '{GENESIS}') AS hash) AS chain")
+    return statement(dialect, table, keys, ("_before", "_after"), build)
 
 
 @event.listens_for(Session, "before_commit")
@@ -65,9 +101,12 @@ def _chain_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    # The chain lock and the last hash travel with the transaction's queued writes (one round
-    # trip on PostgreSQL); being separate statements, the read sees what the lock waited for.
     out = row_batch(session)
+    if out.dialect.name == "postgresql" and _chain_on_server(out, pending):
+        return
+    # The last hash is read with the transaction's queued writes (one round trip); on
+    # PostgreSQL under the chain lock, and being a separate statement, the read sees what
+    # the lock waited for.
     if out.dialect.name == "postgresql":
         out.execute(_LOCK, {"k": _PG_CHAIN_LOCK})
     last = out.execute(_LAST_HASH, scalar=True)
@@ -78,6 +117,20 @@ def _chain_pending(session: Session) -> None:
         row["hash"] = prev = _digest(row)
     # The rows are final and nothing reads them back: the commit sends them.
     out.insert(AuditEntry.__table__, pending)
+
+
+def _chain_on_server(out, pending: list[dict]) -> bool:
+    """Queue the chain lock and rows whose hashes the server computes, so lock, rows and
+    COMMIT travel together: the lock is held for that one message only, and no read of the
+    last hash costs a round trip of its own."""
+    parts = [_canonical_around_prev(row) for row in pending]
+    if None in parts:
+        return False
+    out.execute(_LOCK, {"k": _PG_CHAIN_LOCK})
+    stmt = _chained_insert(out.dialect)
+    for row, (before, after) in zip(pending, parts, strict=True):
+        out.write(stmt, {**row, "_before": before, "_after": after})
+    return True
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.engine.errors import Conflict
 from app.extensions import db
 from app.rowbatch import Batch, batch, with_defaults
+from app.rowbatch import attach as attach_persistent
 
 
 def row_batch() -> Batch:
@@ -113,8 +113,7 @@ def _queue_inserts(out: Batch, objs: list[Any]) -> Callable[[], None]:
     def attach() -> None:
         for obj, result in pending:
             setattr(obj, _pk_key(type(obj)), result.ids[0])
-            make_transient_to_detached(obj)
-            db.session.add(obj)
+            attach_persistent(db.session, obj)
     return attach
 
 
