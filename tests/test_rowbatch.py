@@ -3,6 +3,7 @@ reader in the transaction, go out with the commit and vanish with a rollback."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -12,7 +13,7 @@ from app.audit.log import verify_chain
 from app.audit.models import AuditEntry
 from app.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from app.extensions import db
-from app.rowbatch import batch, persistent
+from app.rowbatch import attach, batch, persistent
 
 AT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=timezone.utc)
 
@@ -109,6 +110,23 @@ def test_persistent_reuses_the_session_object_and_builds_loaded_ones(app):
     assert fresh.definition.content_hash == "h" * 64  # relationships load as usual
 
 
+def test_attach_makes_a_written_object_persistent_and_tracks_later_changes(app):
+    instance_id = _instance()
+    task = HumanTask(**_task_values(instance_id))
+    result = batch(db.session).insert(HumanTask.__table__, _task_values(instance_id), returning_ids=True)
+    batch(db.session).send()
+    task.id = result.ids[0]
+    attach(db.session, task)
+    assert task in db.session and task not in db.session.new and not db.session.dirty
+    assert db.session.get(HumanTask, task.id) is task  # in the identity map, no SELECT needed
+    with pytest.raises(ValueError):
+        attach(db.session, task)
+    task.name = "复核"  # an ordinary ORM change afterwards is flushed as an UPDATE
+    db.session.commit()
+    db.session.expunge_all()
+    assert db.session.get(HumanTask, result.ids[0]).name == "复核"
+
+
 def test_audit_rows_chain_through_the_batch(app):
     from app.audit.log import record
 
@@ -139,7 +157,7 @@ def test_audit_rows_chained_by_the_server_hash_like_python(app):
     rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     assert [r.action for r in rows[-4:]] == ["test.awkward", "test.second_in_one_commit",
                                              "test.quotes_the_mark", "test.after_fallback"]
-    for prev, row in zip(rows, rows[1:]):
+    for prev, row in pairwise(rows):
         assert row.prev_hash == prev.hash
         assert row.hash == log._digest(vars(row))
     assert verify_chain() == (len(rows), [])

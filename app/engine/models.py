@@ -94,7 +94,9 @@ class HumanTask(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    spiff_task_id: Mapped[str] = mapped_column(String(36), index=True)
+    # Looked up only together with instance_id (its index serves); no index of its own:
+    # every index is one more page a step writes (bench/engine_bench.py).
+    spiff_task_id: Mapped[str] = mapped_column(String(36))
     task_spec: Mapped[str] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
     lane: Mapped[str | None] = mapped_column(String(128))
@@ -130,7 +132,7 @@ class WorkflowTimer(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    spiff_task_id: Mapped[str] = mapped_column(String(36), index=True)
+    spiff_task_id: Mapped[str] = mapped_column(String(36))  # read per instance, never searched
     task_spec: Mapped[str] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
     # 'reminder' / 'escalation' from the boundary event's `sla_event` property, else None.
@@ -157,7 +159,7 @@ class TaskEvent(db.Model):
     human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"), index=True)
     task_spec: Mapped[str | None] = mapped_column(String(128))
     name: Mapped[str | None] = mapped_column(String(200))
-    event_type: Mapped[str] = mapped_column(String(32), index=True)
+    event_type: Mapped[str] = mapped_column(String(32))  # read per instance, never searched
     actor_id: Mapped[int | None] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     data: Mapped[dict | None] = mapped_column(JSON)

@@ -40,11 +40,12 @@ class Notification(db.Model):
     user_id: Mapped[int | None] = mapped_column(Integer)
     department_id: Mapped[int | None] = mapped_column(Integer)
     role: Mapped[str | None] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16), index=True)
+    # kind and business_key are shown, never searched: no index to write on every step.
+    kind: Mapped[str] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     link: Mapped[str | None] = mapped_column(String(255))
-    business_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    business_key: Mapped[str | None] = mapped_column(String(64))
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
