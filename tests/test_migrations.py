@@ -11,11 +11,16 @@ from sqlalchemy import create_engine, inspect, text
 from app.extensions import db
 from tests.conftest import PG_ADMIN_URL, make_app
 
+_STATE_COMPRESSION = ("SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
+                      "AND attrelid = 'process_instance'::regclass")
+
 
 def _diff(url: str, tmp_path_factory) -> list:
     application = make_app(url, tmp_path_factory)
     with application.app_context():
         upgrade()
+        if db.engine.dialect.name == "postgresql":
+            _assert_state_uses_lz4_where_available()
         tables = set(inspect(db.engine).get_table_names())
         assert set(db.metadata.tables) <= tables
         with db.engine.connect() as conn:
@@ -23,6 +28,20 @@ def _diff(url: str, tmp_path_factory) -> list:
             diff = compare_metadata(ctx, db.metadata)
         db.engine.dispose()
     return diff
+
+
+def _assert_state_uses_lz4_where_available() -> None:
+    from app.engine.models import LZ4_AVAILABLE
+
+    with db.engine.connect() as conn:
+        expected = "l" if conn.exec_driver_sql(LZ4_AVAILABLE).scalar() else ""
+        assert conn.exec_driver_sql(_STATE_COMPRESSION).scalar() == expected
+
+
+def test_tables_created_from_the_models_compress_state_like_the_migration(app):
+    if app.config["BACKEND"] != "postgresql":
+        pytest.skip("column compression is PostgreSQL's")
+    _assert_state_uses_lz4_where_available()
 
 
 def test_upgrade_from_empty_sqlite_matches_models(tmp_path, tmp_path_factory):
