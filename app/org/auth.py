@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from flask import Flask, current_app, request
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import joinedload
 
 from app.audit.log import record
 from app.clock import utcnow
@@ -52,9 +53,14 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
+# Every request loads its user; the roles come in the same SELECT (the mapping's selectin
+# default would add a second query to every request).
+_WITH_ROLES = (joinedload(User.role_rows),)
+
+
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    user = db.session.get(User, int(user_id))
+def load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id), options=_WITH_ROLES)
     return user if user and user.active else None
 
 
@@ -65,7 +71,8 @@ def _load_user_from_token(req) -> User | None:
     if not header.startswith("Bearer "):
         return None
     digest = token_hash(header[len("Bearer "):].strip())
-    user = db.session.scalar(select(User).where(User.api_token_hash == digest))
+    user = db.session.scalars(select(User).options(*_WITH_ROLES)
+                              .where(User.api_token_hash == digest)).unique().one_or_none()
     return user if user and user.active else None
 
 

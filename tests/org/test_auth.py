@@ -60,3 +60,31 @@ def test_session_cookie_flags(city, client):
     r = f.login(client, "gaj.applicant")
     session_cookie = next(c for c in r.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+
+
+def test_a_requests_user_comes_with_roles_and_department_in_one_select(city, app):
+    from sqlalchemy import event
+
+    from app.extensions import db
+    from app.org.auth import _load_user_from_token, load_user
+
+    statements = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    user_id, headers = city.police_approver.id, f.bearer(city.police_approver)
+    db.session.commit()
+    code = city.police.code
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        for load in (lambda: load_user(str(user_id)),
+                     lambda: _load_user_from_token(app.test_request_context(headers=headers).request)):
+            db.session.expunge_all()  # a request starts with an empty session
+            statements.clear()
+            user = load()
+            assert user.id == user_id and user.department.code == code
+            assert {r.value for r in user.roles} == {"provider_approver"}
+            assert len(statements) == 1, statements
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
