@@ -116,10 +116,12 @@ from app.engine.runtime import (
     claim,
     complete,
     current_instance,
+    current_instant,
     delegate,
     instance_by_key,
     instance_state,
     move_timer,
+    once_per_step,
     release,
     start,
     update_task_due,
@@ -130,10 +132,10 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
-    "ScriptError", "ServiceContext", "cancel", "current_instance", "claim", "complete", "delegate", "deploy",
+    "ScriptError", "ServiceContext", "cancel", "current_instance", "current_instant", "claim", "complete", "delegate", "deploy",
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
-    "on_instance_completed", "on_task_completed", "on_task_created", "on_timer_fired",
+    "on_instance_completed", "once_per_step", "on_task_completed", "on_task_created", "on_timer_fired",
     "refresh_sla_states", "register_engine", "register_form", "register_script_function",
     "register_service", "release", "retry_timer", "start", "update_task_due",
 ]

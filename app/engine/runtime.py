@@ -7,13 +7,13 @@ history + audit rows, run the product's hooks, then commit (or roll everything b
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -191,13 +191,34 @@ def _unit(commit: bool) -> Iterator[None]:
 
 # ---------------------------------------------------------------- the step
 
-_CURRENT_INSTANCE: ContextVar[ProcessInstance | None] = ContextVar("engine_instance", default=None)
+T = TypeVar("T")
+_CURRENT_STEP: ContextVar[Step | None] = ContextVar("engine_step", default=None)
 
 
 def current_instance() -> ProcessInstance | None:
     """The instance whose step is running, for script functions that keep per-instance records
     (e.g. a provisional legal deadline to recompute later); None outside a step."""
-    return _CURRENT_INSTANCE.get()
+    step = _CURRENT_STEP.get()
+    return step.instance if step is not None else None
+
+
+def current_instant() -> datetime:
+    """The running step's instant — its tasks' created_at, and the event every due date and
+    timer it creates counts from — else now."""
+    step = _CURRENT_STEP.get()
+    return step.now if step is not None else utcnow()
+
+
+def once_per_step(key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per running step and `key` (outside a step: every call). A step
+    evaluates the same legal deadline for a task's due date, its reminder and its escalation
+    timer; they are one answer for one instant."""
+    step = _CURRENT_STEP.get()
+    if step is None:
+        return compute()
+    if key not in step.memo:
+        step.memo[key] = compute()
+    return step.memo[key]
 
 
 class Step:
@@ -208,6 +229,7 @@ class Step:
         self.actor = actor
         self.definition = definition
         self.now = utcnow()
+        self.memo: dict[Hashable, Any] = {}  # once_per_step()
         self.engine = EngineScriptEngine(self)
         self.verb_error: BaseException | None = None
         self.ran: list = []
@@ -260,7 +282,7 @@ class Step:
 
     def spiff(self, fn, *args) -> Any:
         """Call into SpiffWorkflow, translating its errors into ours."""
-        token = _CURRENT_INSTANCE.set(self.instance)
+        token = _CURRENT_STEP.set(self)
         self._active = None
         try:
             return fn(*args)
@@ -280,7 +302,7 @@ class Step:
                 raise ScriptError(f"流程执行出错：{exc}", element) from exc
             raise
         finally:
-            _CURRENT_INSTANCE.reset(token)
+            _CURRENT_STEP.reset(token)
 
     def run_engine(self) -> None:
         wf = self.workflow
@@ -342,14 +364,14 @@ class Step:
     def _evaluate(self, expression: str | None, spiff_task, what: str) -> Any:
         if not expression:
             return None
-        token = _CURRENT_INSTANCE.set(self.instance)
+        token = _CURRENT_STEP.set(self)
         try:
             return self.engine.environment.evaluate(expression, spiff_task.data)
         except Exception as exc:
             raise ScriptError(f"{what}表达式 {expression!r} 求值失败：{exc}",
                               spiff_task.task_spec.name) from exc
         finally:
-            _CURRENT_INSTANCE.reset(token)
+            _CURRENT_STEP.reset(token)
 
     def _active_tasks(self) -> list:
         if self._active is None:

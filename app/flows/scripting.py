@@ -1,8 +1,8 @@
 """Legal-time functions BPMN expressions call: `deadline('provider_reply')`, `reminder('…')`.
 
-Both answer an aware ISO-8601 instant for an event happening now (the moment the task or its
-boundary timer is created), under the active jurisdiction profile (SPEC §3, §5). An answer
-that used a provisional year (SPEC §3.6: no holiday notice loaded yet) is stored against the
+Both answer an aware ISO-8601 instant for an event happening now (the instant of the step
+that creates the task or its boundary timer; one answer per step and name), under the
+active jurisdiction profile (SPEC §3, §5). An answer that used a provisional year (SPEC §3.6: no holiday notice loaded yet) is stored against the
 running instance, so loading that year's notice moves the instance's timers and due dates
 (see app/flows/recompute.py).
 """
@@ -10,21 +10,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from app.clock import as_utc, utcnow
-from app.engine import current_instance
+from app.clock import as_utc
+from app.engine import current_instance, current_instant, once_per_step
 from app.policy import deadline_for, record_policy_deadline, reminder_for
 
 OWNER_TYPE = "process_instance"
 
 
 def _event_at(since: str | None) -> datetime:
-    return as_utc(datetime.fromisoformat(since)) if since else utcnow()
+    return as_utc(datetime.fromisoformat(since)) if since else current_instant()
 
 
 def deadline(name: str, since: str | None = None) -> str:
-    """End of the period `name` (e.g. formal_review: 1 wd, 南通 art. 21) counted from now, or
-    from `since` (an ISO instant in the instance data) when the period runs from an earlier
-    event, e.g. a demand's receipt (南通 art. 25) or a changed law's publication (南通 art. 11)."""
+    """End of the period `name` (e.g. formal_review: 1 wd, 南通 art. 21) counted from the
+    step's instant, or from `since` (an ISO instant in the instance data) when the period runs
+    from an earlier event, e.g. a demand's receipt (南通 art. 25) or a changed law's
+    publication (南通 art. 11)."""
+    return once_per_step(("deadline", name, since), lambda: _deadline(name, since))
+
+
+def _deadline(name: str, since: str | None) -> str:
     now = _event_at(since)
     due = deadline_for(name, now)
     instance = current_instance()
@@ -35,7 +40,8 @@ def deadline(name: str, since: str | None = None) -> str:
 
 def reminder(name: str, since: str | None = None) -> str:
     """When to urge (催办) the assignees before deadline `name` (moved with its deadline)."""
-    return reminder_for(name, _event_at(since)).at.isoformat()
+    return once_per_step(("reminder", name, since),
+                         lambda: reminder_for(name, _event_at(since)).at.isoformat())
 
 
 SCRIPT_FUNCTIONS = {"deadline": deadline, "reminder": reminder}

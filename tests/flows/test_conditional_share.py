@@ -287,3 +287,26 @@ def test_use_is_refused_once_the_department_is_suspended(flow, entries, city, cl
     db.session.commit()
     refused = flow.post(city.health_applicant, f"/api/grants/{grant_id}/use")
     assert refused.status_code == 403 and "暂停" in refused.json["message"]
+
+
+def test_a_step_computes_each_legal_deadline_once_and_its_timers_agree(
+        flow, entries, city, clock, profile, monkeypatch):
+    # The provider review's due date, its reminder and its escalation timer all ask for
+    # deadline('provider_reply'): one step, one instant, one answer.
+    import app.flows.scripting as scripting
+    from app.clock import as_utc
+    from app.engine.models import HumanTask, WorkflowTimer
+
+    calls = []
+    real = scripting.deadline_for
+    monkeypatch.setattr(scripting, "deadline_for",
+                        lambda name, at, *a, **k: calls.append((name, at)) or real(name, at, *a, **k))
+    profile("baoji")  # provider_review opens at submission
+    key = flow.apply(city.health_applicant, entries.conditional)
+    assert calls and len(calls) == len(set(calls)), calls
+    task = db.session.scalars(db.select(HumanTask).where(HumanTask.task_spec == "provider_review")).one()
+    timers = {t.kind: as_utc(t.due_at) for t in db.session.scalars(
+        db.select(WorkflowTimer).where(WorkflowTimer.instance_id == task.instance_id))}
+    assert timers["escalation"] == as_utc(task.due_at) == local(2026, 10, 21)
+    assert timers["reminder"] == as_utc(task.reminder_at)
+    assert flow.task(key, "provider_review")["due_at"] == utc(local(2026, 10, 21))
