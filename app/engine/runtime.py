@@ -116,6 +116,11 @@ class ServiceContext:
     def session(self):
         return db.session
 
+    def at_step_end(self, fn: Callable[[], None]) -> None:
+        """Run `fn()` once the step's engine run is over, before its rows are written: for an
+        effect that depends on what later verbs of the same step did."""
+        self.step.at_end.append(fn)
+
 
 # ---------------------------------------------------------------- helpers
 
@@ -245,6 +250,7 @@ class Step:
         self.timer_rows: list[WorkflowTimer] | None = None
         # Mirror inserts/updates, written by emit_pending() through Core (app/engine/rows.py).
         self.rows = RowWriter()
+        self.at_end: list[Callable[[], None]] = []  # ServiceContext.at_step_end()
 
     def event(self, event_type: str, **kwargs: Any) -> None:
         """Queue a history row of this instance; `emit_pending()` inserts them in one statement."""
@@ -264,6 +270,9 @@ class Step:
         self._hooks.append((event, kwargs))
 
     def emit_pending(self) -> None:
+        at_end, self.at_end = self.at_end, []
+        for fn in at_end:
+            fn()
         self.rows.flush()
         self.write_events()
         hooks, self._hooks = self._hooks, []

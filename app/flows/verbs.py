@@ -64,7 +64,12 @@ def mark_decision(ctx, stage: str, outcome: str, reasons: str | None = None) -> 
                   "business_key": ctx.business_key}, actor=actor_user(ctx))
     title = f"{STAGE_LABELS.get(stage, stage)}：{OUTCOME_LABELS.get(outcome, outcome)}"
     body = f"申请 {ctx.business_key}（{application.entry.name}）" + (f"，理由：{reasons}" if reasons else "")
-    if stage != "amend_application":
+    if outcome == "approved":
+        # Where the grant follows in the same step, its notice (period, scope) is the one the
+        # applicant needs; an approval still waiting for agreements is told on its own.
+        ctx.at_step_end(lambda: None if application.status == ApplicationStatus.GRANTED.value
+                        else tell(ctx, "applicant", title, body))
+    elif stage != "amend_application":
         tell(ctx, "applicant", title, body)
     if outcome == "refused":
         tell(ctx, "office", title, body)

@@ -310,3 +310,28 @@ def test_a_step_computes_each_legal_deadline_once_and_its_timers_agree(
     assert timers["escalation"] == as_utc(task.due_at) == local(2026, 10, 21)
     assert timers["reminder"] == as_utc(task.reminder_at)
     assert flow.task(key, "provider_review")["due_at"] == utc(local(2026, 10, 21))
+
+
+def test_the_applicant_hears_of_an_approval_once(flow, entries, city, clock, profile):
+    # 南通: the grant follows the provider's approval in the same step, and its notice (period,
+    # scope) is the one message; 西城: the approval waits for the agreements, so it is told
+    # at once and the grant later.
+    def new_titles(before: int) -> list[str]:
+        notes = flow.notifications(city.health_applicant)
+        return [n["title"] for n in notes[: len(notes) - before]]
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    before = len(flow.notifications(city.health_applicant))
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    assert new_titles(before) == ["共享申请已授权"]
+
+    profile("xicheng")
+    key = flow.apply(city.health_applicant, entries.conditional, letter=False)
+    before = len(flow.notifications(city.health_applicant))
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    assert new_titles(before) == ["提供部门审核：同意"]
+    before += 1
+    flow.do(city.reviewer, key, "three_party_agreement", {"agreement_no": "XC-2026-02", "signed_on": "2026-09-30"})
+    assert flow.detail(key)["application"]["status"] == "granted"
+    assert new_titles(before) == ["共享申请已授权"]
