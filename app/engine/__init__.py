@@ -48,6 +48,9 @@ pass commit=False to compose with the caller's own transaction, which the caller
     inbox.mine(actor) / inbox.my_groups(actor) / inbox.due_soon(actor=None) /
         inbox.overdue(actor=None, now=None) / inbox.done(actor) / inbox.for_instance(id)
         -> Select[HumanTask]; inbox.visible_condition(actor) for your own queries
+    current_instance() / current_instant()   # in a script function: the step's instance / instant
+    once_per_step(key, compute)              # a script function's answer, once per step and key
+    ctx.at_step_end(fn)                      # in a verb: fn() once the step's run is over
 The engine never checks permissions: the caller decides who may claim/complete/delegate.
 Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError
 (all EngineError); an exception raised by a service verb or hook propagates unchanged.
