@@ -19,3 +19,5 @@ def test_engine_bench_runs_and_reports_both_baselines():
     assert raw_ms > 0 and engine_ms > 0 and stock_ms > 0 and median > 0
     assert abs(ratio - engine_ms / raw_ms) < 0.05 * ratio + 0.02
     assert abs(vs_stock - engine_ms / stock_ms) < 0.05 * vs_stock + 0.02
+    met = ratio <= 2.0 and float(row[7]) >= 200
+    assert (" ".join(row[12:]) == "met") == met
