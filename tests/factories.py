@@ -50,6 +50,20 @@ def csrf_token(client, path: str = "/sign-in") -> str:
     return re.search(r'<meta name="csrf-token" content="([^"]+)"', html).group(1)
 
 
+def post_form(client, path: str, data: dict, **kwargs):
+    """A signed-in page's form POST, with the page's CSRF token."""
+    return client.post(path, data={**data, "csrf_token": csrf_token(client, "/")}, **kwargs)
+
+
+def sign_out(client):
+    return post_form(client, "/sign-out", {})
+
+
+def page_text(response) -> str:
+    """A page's HTML with runs of whitespace folded to one space (for `in` checks)."""
+    return re.sub(r"\s+", " ", response.get_data(as_text=True))
+
+
 def login(client, username: str, password: str = PASSWORD):
     token = csrf_token(client)
     return client.post("/sign-in", data={"username": username, "password": password, "csrf_token": token})

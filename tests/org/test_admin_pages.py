@@ -7,40 +7,36 @@ from app.org.models import Department, User
 from tests import factories as f
 
 
-def _post(client, path, data):
-    return client.post(path, data={**data, "csrf_token": f.csrf_token(client, "/")})
-
-
 def test_non_administrators_get_403(city, client):
     f.login(client, "gaj.approver")
     assert client.get("/admin/users").status_code == 403
-    assert _post(client, "/admin/departments/new", {"code": "x1", "name": "某局"}).status_code == 403
+    assert f.post_form(client, "/admin/departments/new", {"code": "x1", "name": "某局"}).status_code == 403
     assert db.session.scalar(select(Department).where(Department.code == "x1")) is None
 
 
 def test_create_department_with_field_errors_then_success(city, client):
     f.login(client, "dsj.admin")
-    bad = _post(client, "/admin/departments/new", {"code": "gaj", "name": "", "level": "municipal"})
+    bad = f.post_form(client, "/admin/departments/new", {"code": "gaj", "name": "", "level": "municipal"})
     assert bad.status_code == 200
     page = bad.get_data(as_text=True)
     assert "此项为必填项" in page or "须为 1–120 个字符" in page
-    ok = _post(client, "/admin/departments/new", {"code": "mzj", "name": "市民政局", "level": "municipal"})
+    ok = f.post_form(client, "/admin/departments/new", {"code": "mzj", "name": "市民政局", "level": "municipal"})
     assert ok.status_code == 302
     assert db.session.scalar(select(Department.name).where(Department.code == "mzj")) == "市民政局"
 
 
 def test_create_and_edit_user(city, client):
     f.login(client, "dsj.admin")
-    r = _post(client, "/admin/users/new", {"username": "gaj.clerk", "display_name": "李四",
+    r = f.post_form(client, "/admin/users/new", {"username": "gaj.clerk", "display_name": "李四",
                                            "department_id": city.police.id, "roles": "applicant",
                                            "password": "short", "active": "y"})
     assert r.status_code == 200 and "密码至少 10 位" in r.get_data(as_text=True)
-    r = _post(client, "/admin/users/new", {"username": "gaj.clerk", "display_name": "李四",
+    r = f.post_form(client, "/admin/users/new", {"username": "gaj.clerk", "display_name": "李四",
                                            "department_id": city.police.id, "roles": "applicant",
                                            "password": "long-enough-1", "active": "y"})
     assert r.status_code == 302
     clerk = db.session.scalar(select(User).where(User.username == "gaj.clerk"))
-    r = _post(client, f"/admin/users/{clerk.id}", {"username": "gaj.clerk", "display_name": "李四",
+    r = f.post_form(client, f"/admin/users/{clerk.id}", {"username": "gaj.clerk", "display_name": "李四",
                                                    "department_id": city.police.id,
                                                    "roles": ["applicant", "provider_approver"]})
     assert r.status_code == 302

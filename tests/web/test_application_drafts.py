@@ -6,7 +6,6 @@ on the server and comes back to the draft's page; 提交申请 on that page subm
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 from sqlalchemy import func, select
@@ -25,16 +24,8 @@ FULL = {"purpose": "出生医学证明核验", "scope": "本部门出生登记�
 BLANK = {"purpose": "", "scope": "", "legal_basis": "", "valid_from": "", "valid_until": ""}
 
 
-def _csrf(client) -> str:
-    return f.csrf_token(client, "/")
-
-
-def _text(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
-
-
 def _post(client, path, data, **kwargs):
-    return client.post(path, data={**data, "csrf_token": _csrf(client)}, content_type="multipart/form-data", **kwargs)
+    return f.post_form(client, path, data, content_type="multipart/form-data", **kwargs)
 
 
 def _save_new(client, entry, **fields):
@@ -61,23 +52,23 @@ def test_saving_a_draft_with_only_the_entry_lists_it_as_draft(client, city, entr
     assert saved.status_code == 302 and saved.headers["Location"] == f"/applications/drafts/{draft.id}"
     assert draft.status == "draft" and draft.business_key is None and draft.instance_id is None
     assert _count(ProcessInstance) == 0 and _count(HumanTask) == 0
-    page = _text(client.get(saved.headers["Location"]))
+    page = f.page_text(client.get(saved.headers["Location"]))
     assert "草稿已保存" in page and 'class="status status-draft"' in page and "保存草稿" in page
     assert 'name="save_draft"' in page and "已上传：" not in page
-    mine = _text(client.get("/applications/"))
+    mine = f.page_text(client.get("/applications/"))
     assert 'class="status status-draft">草稿' in mine and "继续填写" in mine and "删除草稿" in mine
     assert f"/applications/drafts/{draft.id}/delete" in mine
-    assert "草稿" in _text(client.get("/applications/?status=draft"))
+    assert "草稿" in f.page_text(client.get("/applications/?status=draft"))
     # types are still checked: a date that does not parse is a field error, nothing saved
     bad = _save_new(client, entries.conditional, valid_from="2026-02-30")
-    assert bad.status_code == 200 and "日期格式不正确" in _text(bad) and _count(Application) == 1
+    assert bad.status_code == 200 and "日期格式不正确" in f.page_text(bad) and _count(Application) == 1
 
 
 def test_updating_then_submitting_keeps_the_uploaded_letter(client, city, entries, clock):
     f.login(client, "wjw.applicant")
     saved = _save_new(client, entries.conditional, purpose="出生医学证明核验", letter=_letter())
     draft = _only_draft()
-    page = _text(client.get(saved.headers["Location"]))
+    page = f.page_text(client.get(saved.headers["Location"]))
     assert "已上传：" in page and "申请函.pdf" in page and "出生医学证明核验</textarea>" in page
     download = client.get(f"/applications/drafts/{draft.id}/letter")
     assert download.status_code == 200 and download.data == PDF
@@ -88,10 +79,10 @@ def test_updating_then_submitting_keeps_the_uploaded_letter(client, city, entrie
     db.session.refresh(draft)
     assert draft.purpose == "改过的用途" and draft.items == ["公民身份号码"] and draft.letter.filename == "申请函.pdf"
     submitted = _post(client, f"/applications/drafts/{draft.id}", {**FULL, "purpose": "改过的用途"})
-    assert submitted.status_code == 302, _text(submitted)
+    assert submitted.status_code == 302, f.page_text(submitted)
     db.session.refresh(draft)
     assert draft.status == "in_progress" and submitted.headers["Location"] == f"/applications/{draft.business_key}"
-    detail = _text(client.get(submitted.headers["Location"]))
+    detail = f.page_text(client.get(submitted.headers["Location"]))
     assert "申请已提交" in detail and "规范性审查" in detail and "申请函.pdf" in detail
     download = client.get(f"/applications/{draft.business_key}/attachments/{draft.letter_attachment_id}")
     assert download.status_code == 200 and download.data == PDF
@@ -109,7 +100,7 @@ def test_submitting_an_incomplete_draft_shows_field_errors_and_keeps_the_draft(c
     draft = _only_draft()
     response = _post(client, f"/applications/drafts/{draft.id}", {**BLANK, "purpose": "出生医学证明核验"})
     assert response.status_code == 200
-    html = _text(response)
+    html = f.page_text(response)
     assert "提交的内容有误" in html and "此项为必填项" in html and "请至少选择一个信息项" in html
     assert 'aria-describedby="scope-error"' in html and "出生医学证明核验</textarea>" in html
     db.session.refresh(draft)
@@ -121,17 +112,17 @@ def test_other_departments_cannot_see_edit_or_delete_a_draft(client, city, entri
     f.login(client, "wjw.applicant")
     _save_new(client, entries.conditional, **FULL, letter=_letter())
     draft = _only_draft()
-    client.post("/sign-out", data={"csrf_token": _csrf(client)})
+    f.sign_out(client)
     for username in ("gaj.approver", "gaj.applicant", "dsj.reviewer"):  # the provider, and the office
         f.login(client, username)
         for view in ("provided", "department", "mine", "all"):
-            assert "继续填写" not in _text(client.get(f"/applications/?view={view}"))
+            assert "继续填写" not in f.page_text(client.get(f"/applications/?view={view}"))
         assert client.get(f"/applications/drafts/{draft.id}").status_code == 403
         assert client.get(f"/applications/drafts/{draft.id}/letter").status_code == 403
         assert _post(client, f"/applications/drafts/{draft.id}", {**FULL, "save_draft": "1"}).status_code == 403
         assert _post(client, f"/applications/drafts/{draft.id}", FULL).status_code == 403
         assert _post(client, f"/applications/drafts/{draft.id}/delete", {}).status_code == 403
-        client.post("/sign-out", data={"csrf_token": _csrf(client)})
+        f.sign_out(client)
     assert client.get("/applications/drafts/999999").status_code in (302, 401, 404)  # signed out
     f.login(client, "wjw.applicant")
     assert client.get("/applications/drafts/999999").status_code == 404
@@ -143,11 +134,11 @@ def test_deleting_a_draft_asks_first(client, city, entries, clock):
     f.login(client, "wjw.applicant")
     _save_new(client, entries.conditional, purpose="出生医学证明核验")
     draft = _only_draft()
-    question = _text(client.get(f"/applications/drafts/{draft.id}/delete"))
+    question = f.page_text(client.get(f"/applications/drafts/{draft.id}/delete"))
     assert "确定删除申请" in question and "确认删除" in question and _count(Application) == 1
     deleted = _post(client, f"/applications/drafts/{draft.id}/delete", {})
     assert deleted.status_code == 302 and deleted.headers["Location"] == "/applications/"
-    assert "草稿已删除" in _text(client.get("/applications/"))
+    assert "草稿已删除" in f.page_text(client.get("/applications/"))
     assert _count(Application) == 0
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "application.draft_deleted"))
     assert client.get(f"/applications/drafts/{draft.id}/delete").status_code == 404
@@ -162,6 +153,6 @@ def test_a_suspended_department_saves_a_draft_but_cannot_submit_it(client, city,
     assert saved.status_code == 302
     draft = _only_draft()
     refused = _post(client, f"/applications/drafts/{draft.id}", FULL)
-    assert refused.status_code == 403 and "暂停共享数据使用资格" in _text(refused)
+    assert refused.status_code == 403 and "暂停共享数据使用资格" in f.page_text(refused)
     db.session.refresh(draft)
     assert draft.status == "draft" and _count(ProcessInstance) == 0

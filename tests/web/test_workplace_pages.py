@@ -22,25 +22,13 @@ from tests.flows.conftest import PDF, local
 pytestmark = pytest.mark.usefixtures("deployed")
 
 
-def _csrf(client) -> str:
-    return f.csrf_token(client, "/")
-
-
-def _post(client, path, data, **kwargs):
-    return client.post(path, data={**data, "csrf_token": _csrf(client)}, **kwargs)
-
-
-def _text(response) -> str:
-    return re.sub(r"\s+", " ", response.get_data(as_text=True))
-
-
 def _apply_on_page(client, entry, **fields):
     data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "scope": "本部门出生登记业务",
             "items": ["公民身份号码"], "legal_basis": "《母婴保健法》第二十三条",
             "valid_from": "2026-10-01", "valid_until": "2027-09-30",
             "letter": (io.BytesIO(PDF), "申请函.pdf")}
     data.update(fields)
-    return _post(client, f"/applications/new?entry_id={entry.id}", data, content_type="multipart/form-data")
+    return f.post_form(client, f"/applications/new?entry_id={entry.id}", data, content_type="multipart/form-data")
 
 
 def _row(html: str, needle: str) -> str:
@@ -55,24 +43,24 @@ def _row(html: str, needle: str) -> str:
 
 def test_catalogue_entry_offers_apply_only_to_applicants_of_other_departments(client, city, entries, clock):
     f.login(client, "wjw.applicant")
-    assert "申请</a>" in _text(client.get(f"/catalog/{entries.conditional.id}"))
-    client.post("/sign-out", data={"csrf_token": _csrf(client)})
+    assert "申请</a>" in f.page_text(client.get(f"/catalog/{entries.conditional.id}"))
+    f.sign_out(client)
     f.login(client, "gaj.applicant")  # the provider's own department
-    assert f"/applications/new?entry_id={entries.conditional.id}" not in _text(client.get(f"/catalog/{entries.conditional.id}"))
+    assert f"/applications/new?entry_id={entries.conditional.id}" not in f.page_text(client.get(f"/catalog/{entries.conditional.id}"))
     assert client.get(f"/applications/new?entry_id={entries.conditional.id}").status_code == 403
 
 
 def test_application_form_reports_field_errors_in_chinese_and_changes_nothing(client, city, entries, clock):
     f.login(client, "wjw.applicant")
     page = client.get(f"/applications/new?entry_id={entries.conditional.id}")
-    assert page.status_code == 200 and "盖章申请函扫描件" in _text(page)
+    assert page.status_code == 200 and "盖章申请函扫描件" in f.page_text(page)
     bad = _apply_on_page(client, entries.conditional, purpose="  ", items=[], valid_until="2026-09-01")
     assert bad.status_code == 200
-    html = _text(bad)
+    html = f.page_text(bad)
     assert "此项为必填项" in html and "请至少选择一个信息项" in html and "截止日期须晚于起始日期" in html
     assert 'aria-invalid="true" aria-describedby="purpose-error"' in html
     no_letter = _apply_on_page(client, entries.conditional, letter=(io.BytesIO(b""), ""))
-    assert no_letter.status_code == 200 and "请上传加盖公章的申请函扫描件" in _text(no_letter)
+    assert no_letter.status_code == 200 and "请上传加盖公章的申请函扫描件" in f.page_text(no_letter)
     assert db.session.scalar(select(func.count()).select_from(Application)) == 0
 
 
@@ -82,12 +70,12 @@ def test_applying_on_the_page_starts_the_flow_and_the_detail_shows_step_holder_d
     assert response.status_code == 302
     application = db.session.scalar(select(Application))
     assert response.headers["Location"].startswith(f"/applications/{application.business_key}")
-    detail = _text(client.get(response.headers["Location"]))
+    detail = f.page_text(client.get(response.headers["Location"]))
     assert "办理中" in detail and "规范性审查" in detail
     assert "市大数据管理局 · 主管部门审核人" in detail
     assert "2026-10-08 24:00" in detail and "剩余 1 个工作日" in detail  # 1 wd: the end of 8 October
     assert "申请函.pdf" in detail and "提交" in detail
-    listing = _text(client.get("/applications/"))
+    listing = f.page_text(client.get("/applications/"))
     assert application.business_key in listing and "规范性审查" in listing and "剩余 1 个工作日" in listing
 
 
@@ -95,7 +83,7 @@ def test_unconditional_entry_is_granted_at_once(client, city, entries, clock):
     f.login(client, "wjw.applicant")
     response = _apply_on_page(client, entries.unconditional)
     assert response.status_code == 302
-    detail = _text(client.get(response.headers["Location"]))
+    detail = f.page_text(client.get(response.headers["Location"]))
     assert "已授权" in detail and "平台授权" in detail and 'id="steps-h"' not in detail
 
 
@@ -104,44 +92,44 @@ def test_unconditional_entry_is_granted_at_once(client, city, entries, clock):
 def test_inbox_tabs_and_remaining_working_days_follow_the_calendar(client, flow, city, entries, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
     f.login(client, "dsj.reviewer")
-    inbox = _text(client.get("/tasks/"))  # nothing claimed yet: lands on the group queue
+    inbox = f.page_text(client.get("/tasks/"))  # nothing claimed yet: lands on the group queue
     assert 'id="tab-groups" aria-current="page"' in inbox
     assert "剩余 1 个工作日" in _row(inbox, key)
     review = flow.task(key, "formal_review")
-    claimed = _post(client, f"/tasks/{review['id']}/claim", {"next": "/tasks/?view=mine"})
+    claimed = f.post_form(client, f"/tasks/{review['id']}/claim", {"next": "/tasks/?view=mine"})
     assert claimed.status_code == 302
-    assert key in _text(client.get("/tasks/?view=mine"))
-    assert key not in _text(client.get("/tasks/?view=groups"))
-    assert _post(client, f"/tasks/{review['id']}/complete", {"formal_review_result": "accept"}).status_code == 302
-    assert key in _text(client.get("/tasks/?view=done"))
-    client.post("/sign-out", data={"csrf_token": _csrf(client)})
+    assert key in f.page_text(client.get("/tasks/?view=mine"))
+    assert key not in f.page_text(client.get("/tasks/?view=groups"))
+    assert f.post_form(client, f"/tasks/{review['id']}/complete", {"formal_review_result": "accept"}).status_code == 302
+    assert key in f.page_text(client.get("/tasks/?view=done"))
+    f.sign_out(client)
 
     f.login(client, "gaj.approver")
     # Friday 9 October: 10 Oct (make-up Saturday), 12–16 and 19–20 Oct are left — 8 working days
     # although 11 calendar days remain.
     clock.move_to(local(2026, 10, 9, 10, 0))
-    row = _row(_text(client.get("/tasks/?view=groups")), key)
+    row = _row(f.page_text(client.get("/tasks/?view=groups")), key)
     assert "剩余 8 个工作日" in row and "2026-10-20 24:00" in row and "due-soon" not in row
-    assert key not in _text(client.get("/tasks/?view=due_soon"))
+    assert key not in f.page_text(client.get("/tasks/?view=due_soon"))
 
     # Friday 16 October 10:00: the reminder (09:00, two working days before the last day) has passed.
     clock.move_to(local(2026, 10, 16, 10, 0))
-    row = _row(_text(client.get("/tasks/?view=groups")), key)
+    row = _row(f.page_text(client.get("/tasks/?view=groups")), key)
     assert "剩余 2 个工作日" in row and "due-soon" in row and "row-soon" in row
-    assert key in _row(_text(client.get("/tasks/?view=due_soon")), key)
-    assert key not in _text(client.get("/tasks/?view=overdue"))
+    assert key in _row(f.page_text(client.get("/tasks/?view=due_soon")), key)
+    assert key not in f.page_text(client.get("/tasks/?view=overdue"))
 
     # Tuesday 20 October: the last day itself.
     clock.move_to(local(2026, 10, 20, 15, 0))
-    assert "今日到期" in _row(_text(client.get("/tasks/?view=due_soon")), key)
+    assert "今日到期" in _row(f.page_text(client.get("/tasks/?view=due_soon")), key)
 
     # Wednesday 21 October 10:00: past 24:00 of the 20th — overdue by one working day, in red.
     clock.move_to(local(2026, 10, 21, 10, 0))
     assert fire_due_timers() >= 1  # the scheduler's escalation (督办) fires too
-    overdue = _row(_text(client.get("/tasks/?view=overdue")), key)
+    overdue = _row(f.page_text(client.get("/tasks/?view=overdue")), key)
     assert "已逾期 1 个工作日" in overdue and "due-overdue" in overdue and "row-overdue" in overdue
-    assert key not in _text(client.get("/tasks/?view=due_soon"))
-    inbox = _text(client.get("/tasks/?view=overdue"))
+    assert key not in f.page_text(client.get("/tasks/?view=due_soon"))
+    inbox = f.page_text(client.get("/tasks/?view=overdue"))
     assert re.search(r'id="tab-overdue"[^>]*>已逾期 <span class="count count-red">1</span>', inbox)
 
 
@@ -150,17 +138,17 @@ def test_inbox_sorts_by_deadline_and_paginates(client, flow, city, entries, cloc
     clock.move_to(local(2026, 10, 8, 9, 0))
     keys.append(flow.apply(city.health_applicant, entries.conditional, valid_from="2026-10-08"))  # due end of 9 Oct
     f.login(client, "dsj.reviewer")  # (the session would outrank the API driver's bearer token)
-    asc = _text(client.get("/tasks/?view=groups"))
+    asc = f.page_text(client.get("/tasks/?view=groups"))
     assert asc.index(keys[0]) < asc.index(keys[3])
-    desc = _text(client.get("/tasks/?view=groups&order=desc"))
+    desc = f.page_text(client.get("/tasks/?view=groups&order=desc"))
     assert desc.index(keys[3]) < desc.index(keys[0])
     import app.web.inbox as inbox_module
 
     original, inbox_module.PER_PAGE = inbox_module.PER_PAGE, 2
     try:
-        first = _text(client.get("/tasks/?view=groups"))
+        first = f.page_text(client.get("/tasks/?view=groups"))
         assert "第 1 / 2 页，共 4 条" in first and "下一页" in first
-        assert keys[3] in _text(client.get("/tasks/?view=groups&page=2"))
+        assert keys[3] in f.page_text(client.get("/tasks/?view=groups&page=2"))
     finally:
         inbox_module.PER_PAGE = original
 
@@ -172,20 +160,20 @@ def test_refusal_without_reasons_is_rejected_on_the_page_then_approval_grants(cl
     flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
     task = flow.task(key, "provider_review")
     f.login(client, "gaj.approver")
-    page = _text(client.get(f"/tasks/{task['id']}"))
+    page = f.page_text(client.get(f"/tasks/{task['id']}"))
     assert 'name="decision" value="approve"' in page and 'name="decision" value="refuse"' in page
     assert "出生医学证明核验" in page and "申请函.pdf" in page and '<dialog id="confirm-dialog"' in page
-    refused = _post(client, f"/tasks/{task['id']}/complete", {"decision": "refuse", "reasons": " "})
+    refused = f.post_form(client, f"/tasks/{task['id']}/complete", {"decision": "refuse", "reasons": " "})
     assert refused.status_code == 200
-    assert "不予共享的，必须说明理由" in _text(refused)
+    assert "不予共享的，必须说明理由" in f.page_text(refused)
     assert db.session.get(HumanTask, task["id"]).state == "ready"
-    approved = _post(client, f"/tasks/{task['id']}/complete",
+    approved = f.post_form(client, f"/tasks/{task['id']}/complete",
                      {"decision": "approve", "scope": "出生登记核验", "valid_from": "2026-10-01",
                       "valid_until": "2027-03-31"})
     assert approved.status_code == 302
-    client.post("/sign-out", data={"csrf_token": _csrf(client)})
+    f.sign_out(client)
     f.login(client, "wjw.applicant")
-    detail = _text(client.get(f"/applications/{key}"))
+    detail = f.page_text(client.get(f"/applications/{key}"))
     assert "已授权" in detail and "2027-03-31" in detail and "同意" in detail
 
 
@@ -195,11 +183,11 @@ def test_completing_a_task_held_by_a_colleague_is_explained_not_crashed(client, 
     task = flow.task(key, "provider_review")
     flow.post(second.police_approver, f"/api/tasks/{task['id']}/claim")
     f.login(client, "gaj.approver")
-    page = _text(client.get(f"/tasks/{task['id']}"))
+    page = f.page_text(client.get(f"/tasks/{task['id']}"))
     assert "已由 gaj.approver2 签收办理" in page and 'id="task-form"' not in page
-    response = _post(client, f"/tasks/{task['id']}/complete", {"decision": "approve"})
+    response = f.post_form(client, f"/tasks/{task['id']}/complete", {"decision": "approve"})
     assert response.status_code == 302
-    assert "已由他人签收" in _text(client.get(response.headers["Location"]))
+    assert "已由他人签收" in f.page_text(client.get(response.headers["Location"]))
 
 
 def test_delegate_only_to_a_colleague_with_the_same_role(client, flow, city, entries, second, clock):
@@ -207,15 +195,15 @@ def test_delegate_only_to_a_colleague_with_the_same_role(client, flow, city, ent
     flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
     task = flow.task(key, "provider_review")
     f.login(client, "gaj.approver")
-    page = _text(client.get(f"/tasks/{task['id']}"))
+    page = f.page_text(client.get(f"/tasks/{task['id']}"))
     assert f'<option value="{second.police_approver.id}">' in page
     assert f'<option value="{city.police_applicant.id}">' not in page  # same department, other role
-    bad = _post(client, f"/tasks/{task['id']}/delegate", {"to_user_id": city.police_applicant.id})
-    assert bad.status_code == 200 and "只能转办给本部门具有相应角色的在岗人员" in _text(bad)
-    ok = _post(client, f"/tasks/{task['id']}/delegate", {"to_user_id": second.police_approver.id, "note": "请代办"})
+    bad = f.post_form(client, f"/tasks/{task['id']}/delegate", {"to_user_id": city.police_applicant.id})
+    assert bad.status_code == 200 and "只能转办给本部门具有相应角色的在岗人员" in f.page_text(bad)
+    ok = f.post_form(client, f"/tasks/{task['id']}/delegate", {"to_user_id": second.police_approver.id, "note": "请代办"})
     assert ok.status_code == 302
     assert db.session.get(HumanTask, task["id"]).assignee_id == second.police_approver.id
-    timeline = _text(client.get(f"/applications/{key}"))
+    timeline = f.page_text(client.get(f"/applications/{key}"))
     assert "转办" in timeline and "请代办" in timeline
 
 
@@ -227,13 +215,13 @@ def test_attachment_download_checks_permission(client, flow, city, entries, seco
         f.login(client, username)
         response = client.get(url)
         assert response.status_code == 200 and response.data == PDF, username
-        client.post("/sign-out", data={"csrf_token": _csrf(client)})
+        f.sign_out(client)
     f.login(client, "zjj.approver")
     denied = client.get(url)
-    assert denied.status_code == 403 and "没有权限" in _text(denied)
+    assert denied.status_code == 403 and "没有权限" in f.page_text(denied)
     assert client.get(f"/applications/{key}").status_code == 403
     missing = client.get("/applications/SQ-2026-999999")
-    assert missing.status_code == 404 and "页面不存在" in _text(missing)
+    assert missing.status_code == 404 and "页面不存在" in f.page_text(missing)
 
 
 def test_diagram_endpoint_serves_the_instances_version_and_current_step(client, flow, city, entries, clock):
@@ -244,7 +232,7 @@ def test_diagram_endpoint_serves_the_instances_version_and_current_step(client, 
     assert "<bpmn:userTask id=\"formal_review\"" in payload["xml"]
     assert payload["current"] == ["formal_review"] and payload["completed"] == []
     task = flow.task(key, "formal_review")
-    client.post("/sign-out", data={"csrf_token": _csrf(client)})
+    f.sign_out(client)
     f.login(client, "dsj.reviewer")
     assert client.get(f"/tasks/{task['id']}/diagram").json["current"] == ["formal_review"]
 
@@ -255,34 +243,34 @@ def test_notifications_page_badge_and_mark_read(client, flow, city, entries, clo
     key = flow.apply(city.health_applicant, entries.conditional)
     flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "return", "return_reasons": "未盖章"})
     f.login(client, "wjw.applicant")
-    home = _text(client.get("/"))
+    home = f.page_text(client.get("/"))
     badge = re.search(r'id="unread-badge">(\d+)', home)
     assert badge and int(badge.group(1)) >= 1
     before = int(badge.group(1))
-    page = _text(client.get("/notifications/"))
+    page = f.page_text(client.get("/notifications/"))
     assert "办理结果" in page and key in page
     note_id = re.search(r'/notifications/(\d+)/read', page).group(1)
-    opened = _post(client, f"/notifications/{note_id}/read", {"open": "1"})
+    opened = f.post_form(client, f"/notifications/{note_id}/read", {"open": "1"})
     assert opened.status_code == 302
-    after = re.search(r'id="unread-badge">(\d+)', _text(client.get("/")))
+    after = re.search(r'id="unread-badge">(\d+)', f.page_text(client.get("/")))
     assert (int(after.group(1)) if after else 0) == before - 1
-    _post(client, "/notifications/read-all", {})
-    assert 'id="unread-badge"' not in _text(client.get("/"))
-    assert "没有未读消息" in _text(client.get("/notifications/?unread=1"))
+    f.post_form(client, "/notifications/read-all", {})
+    assert 'id="unread-badge"' not in f.page_text(client.get("/"))
+    assert "没有未读消息" in f.page_text(client.get("/notifications/?unread=1"))
 
 
 def test_inbox_in_english(client, flow, city, entries, clock):
     flow.apply(city.health_applicant, entries.conditional)
     f.login(client, "dsj.reviewer")
-    _post(client, "/lang/en", {"next": "/tasks/"})
-    page = _text(client.get("/tasks/"))
+    f.post_form(client, "/lang/en", {"next": "/tasks/"})
+    page = f.page_text(client.get("/tasks/"))
     assert 'lang="en"' in page and "My tasks" in page and "1 working day(s) left" in page
 
 
 def test_home_page_counts_the_users_work(client, flow, city, entries, clock):
     flow.apply(city.health_applicant, entries.conditional)  # 南通: formal review by the office
     f.login(client, "dsj.reviewer")
-    page = _text(client.get("/"))
+    page = f.page_text(client.get("/"))
     groups = re.search(r'href="/tasks/\?view=groups"><strong>(\d+)</strong>', page)
     assert groups and groups.group(1) == "1"
     assert re.search(r'href="/tasks/\?view=mine"><strong>0</strong>', page)
