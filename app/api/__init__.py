@@ -56,6 +56,20 @@ def paginated(stmt: Select, pagination_parameters) -> list:
                               .limit(pagination_parameters.page_size)).all()
 
 
+def form_with_letter(keep_missing_items: bool = False) -> tuple[dict, object | None]:
+    """A start form's fields and its sealed letter (南通 arts. 20, 24): JSON, or multipart with
+    the letter in the `letter` file field. A multipart `items` is a list; without it, `items`
+    is [] unless `keep_missing_items` (a draft's update keeps what it stored)."""
+    if request.mimetype == "multipart/form-data":
+        data = request.form.to_dict()
+        if not keep_missing_items or "items" in request.form:
+            data["items"] = request.form.getlist("items")
+        letter = request.files.get("letter")
+        return data, letter if letter and letter.filename else None
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}, None
+
+
 def register_api(app: Flask, api: Api) -> None:
     from app.api.applications import blp as applications_blp
     from app.api.cases import blp as cases_blp

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import contextlib
 
-from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
-from app.api import api_blueprint, paginated
+from app.api import api_blueprint, form_with_letter, paginated
 from app.api.workflow_schemas import ApplicationDetailOut, ApplicationOut, GrantBrief
 from app.catalog.grants import GrantRefused, record_use
 from app.catalog.models import CatalogEntry, Grant
@@ -34,21 +33,6 @@ class ApplicationQuery(Schema):
 class DraftOut(ApplicationOut):
     letter_filename = fields.Function(lambda a: a.letter.filename if a.letter else None,
                                       metadata={"description": "已上传的盖章申请函文件名"})
-
-
-def _form_input(partial: bool = False) -> tuple[dict, object | None]:
-    """JSON, or multipart with the sealed letter in the `letter` file field (南通 art. 20).
-
-    `partial` (a draft's update or submit): a multipart body without `items` leaves them as stored.
-    """
-    if request.mimetype == "multipart/form-data":
-        data = request.form.to_dict()
-        if not partial or "items" in request.form:
-            data["items"] = request.form.getlist("items")
-        letter = request.files.get("letter")
-        return data, letter if letter and letter.filename else None
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}, None
 
 
 def _entry(data: dict) -> CatalogEntry | None:
@@ -99,7 +83,7 @@ class Applications(MethodView):
 
         422 with field errors; 403 when you are not an applicant or your department is suspended.
         """
-        data, letter = _form_input()
+        data, letter = form_with_letter()
         application = service.start_application(current_user, _entry(data), data, letter)
         return service.view(application)
 
@@ -114,7 +98,7 @@ class Drafts(MethodView):
         A draft has no business key and no process instance; only your department sees it
         (`GET /api/applications?status=draft`). A suspended department may save drafts.
         """
-        data, letter = _form_input()
+        data, letter = form_with_letter()
         return service.save_draft(current_user, _entry(data), data, letter)
 
 
@@ -129,7 +113,7 @@ class DraftDetail(MethodView):
     @blp.doc(requestBody=_DRAFT_BODY)
     def patch(self, draft_id: int):
         """Change the given fields (a blank or null one is cleared); a `letter` file replaces the stored one."""
-        data, letter = _form_input(partial=True)
+        data, letter = form_with_letter(keep_missing_items=True)
         return _draft_call(service.save_draft, current_user, None, data, letter, draft=_draft(draft_id))
 
     @blp.response(204)
@@ -147,7 +131,7 @@ class DraftSubmit(MethodView):
         suspended). An optional body overrides stored fields; the stored letter is kept unless a
         new `letter` is uploaded. On error the draft stays a draft and nothing is started.
         """
-        data, letter = _form_input(partial=True)
+        data, letter = form_with_letter(keep_missing_items=True)
         application = _draft_call(service.start_application, current_user, None, data, letter,
                                   draft=_draft(draft_id))
         return service.view(application)

@@ -2,12 +2,11 @@
 demand, rectification, objection and catalogue review. Their tasks go through /api/tasks."""
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import fields
 
-from app.api import api_blueprint, paginated
+from app.api import api_blueprint, form_with_letter, paginated
 from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
@@ -65,17 +64,6 @@ class CaseDetailOut(InstanceStateOut):
     case = fields.Nested(CaseOut)
 
 
-def _form_input() -> tuple[dict, object | None]:
-    """JSON, or multipart with the sealed letter in the `letter` file field (南通 art. 24)."""
-    if request.mimetype == "multipart/form-data":
-        data = request.form.to_dict()
-        for name in ("items",):
-            if name in request.form:
-                data[name] = request.form.getlist(name)
-        return data, request.files.get("letter")
-    return request.get_json(silent=True) or {}, None
-
-
 @blp.route("/flows")
 class Flows(MethodView):
     @blp.response(200, FlowOut(many=True))
@@ -103,7 +91,7 @@ class StartCase(MethodView):
                                       "multipart/form-data": {"schema": {"type": "object"}}}})
     def post(self, flow: str):
         """Start a case flow: 404 unknown flow, 403 not allowed (role, suspension), 422 field errors."""
-        data, letter = _form_input()
+        data, letter = form_with_letter(keep_missing_items=True)
         return service.view(service.start_case(flow, current_user, data, letter))
 
 
