@@ -62,14 +62,10 @@ def _processor(dialect, column) -> Callable | None:
 @cache
 def _insert(dialect, table: Table, keys: tuple[str, ...], returning: bool) -> _Statement:
     quote = dialect.identifier_preparer.quote
-    binds = [(f"p{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
     returned = f" RETURNING {quote(_pk(table).name)}" if returning else ""
-
-    def build(mark: Callable[[int, str], str]) -> str:
-        return (f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
-                f"VALUES ({', '.join(mark(i, name) for i, (name, _, _) in enumerate(binds))})"
-                f"{returned}")
-    return _Statement(build, dialect, binds)
+    return statement(dialect, table, keys, (), lambda marks: (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) "
+        f"VALUES ({', '.join(marks)}){returned}"))
 
 
 @cache

@@ -18,8 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.engine.errors import Conflict
 from app.extensions import db
-from app.rowbatch import Batch, batch, with_defaults
-from app.rowbatch import attach as attach_persistent
+from app.rowbatch import Batch, attach, batch, with_defaults
 
 
 def row_batch() -> Batch:
@@ -95,10 +94,10 @@ class RowWriter:
         for obj, version_key, seen, values in versioned:
             out.update(type(obj).__table__, values,
                        {_pk_key(type(obj)): _pk_value(obj), version_key: seen}, check=_conflict)
-        attach = _queue_inserts(out, new)
+        make_persistent = _queue_inserts(out, new)
         _queue_updates(out, changed.values())
         out.send()
-        attach()
+        make_persistent()
 
 
 def _queue_inserts(out: Batch, objs: list[Any]) -> Callable[[], None]:
@@ -110,11 +109,11 @@ def _queue_inserts(out: Batch, objs: list[Any]) -> Callable[[], None]:
         result = out.insert(model.__table__, _column_defaults(obj), returning_ids=True)
         pending.append((obj, result))
 
-    def attach() -> None:
+    def make_persistent() -> None:
         for obj, result in pending:
             setattr(obj, _pk_key(type(obj)), result.ids[0])
-            attach_persistent(db.session, obj)
-    return attach
+            attach(db.session, obj)
+    return make_persistent
 
 
 def _queue_updates(out: Batch, changes) -> None:
