@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.catalog.models import Grant, GrantStatus
 from app.extensions import db
+from app.flows.models import PROCESS_ID
 from app.notifications import notify_group
 from app.notifications.models import NotificationKind
 from app.org.models import Department, Role, User
@@ -23,12 +24,11 @@ PARTY_ROLES = {
     "rectified": ("rectified_department_id", Role.PROVIDER_APPROVER.value),
 }
 GRANTEES = "grantees"
-PARTIES = (*PARTY_ROLES, GRANTEES)
 
 
 def link_for(process_id: str, business_key: str) -> str:
     """Where a notification points: the application page, or the generic case page."""
-    if process_id == "conditional_share":
+    if process_id == PROCESS_ID:
         return f"/applications/{business_key}"
     return f"/cases/{business_key}"
 
@@ -43,13 +43,13 @@ def grantee_department_ids(entry_id: int | None) -> list[int]:
 
 
 def tell(ctx, parties: str | list[str] | tuple[str, ...], title: str, body: str,
-         kind: str = NotificationKind.DECISION, *, grantee_ids: list[int] | None = None) -> list[int]:
-    """Notify each party's candidate group; returns the department ids told.
+         kind: str = NotificationKind.DECISION, *, grantee_ids: list[int] | None = None) -> None:
+    """Notify each party's candidate group, each group once (an objecting applicant is also
+    a grantee of the entry).
 
     `grantee_ids` overrides who the `grantees` are (e.g. the grants a revocation just ended).
     """
-    told: list[int] = []
-    link = link_for(ctx.instance.process_id, ctx.business_key)
+    groups: dict[tuple[int, str], None] = {}  # ordered, without repeats
     for party in [parties] if isinstance(parties, str) else parties:
         if party == GRANTEES:
             ids = grantee_ids if grantee_ids is not None else grantee_department_ids(ctx.data.get("entry_id"))
@@ -57,11 +57,10 @@ def tell(ctx, parties: str | list[str] | tuple[str, ...], title: str, body: str,
         else:
             key, role = PARTY_ROLES[party]
             targets = [(ctx.data.get(key), role)]
-        for dept_id, role in targets:
-            if dept_id is not None:
-                notify_group(dept_id, role, kind, title, body, link, ctx.business_key)
-                told.append(dept_id)
-    return told
+        groups.update((target, None) for target in targets if target[0] is not None)
+    link = link_for(ctx.instance.process_id, ctx.business_key)
+    for dept_id, role in groups:
+        notify_group(dept_id, role, kind, title, body, link, ctx.business_key)
 
 
 def actor_user(ctx) -> User | None:
