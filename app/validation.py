@@ -56,6 +56,18 @@ class FieldErrors(Exception):
         self.errors = errors
 
 
+def flat_errors(errors: dict) -> dict[str, list[str]]:
+    """Field → list of messages, marshmallow's nested errors ({'items': {0: [...]}},
+    {'changes': {'name': [...]}}) folded into their top-level field."""
+    out: dict[str, list[str]] = {}
+    for name, value in errors.items():
+        if isinstance(value, dict):
+            out[str(name)] = [f"{k}：{m}" for k, msgs in flat_errors(value).items() for m in msgs]
+        else:
+            out[str(name)] = [str(m) for m in (value if isinstance(value, list | tuple) else [value])]
+    return out
+
+
 def optional_text(max_len: int, **kwargs) -> fields.String:
     """An optional string (None when absent) of at most `max_len` characters."""
     return fields.String(load_default=None, allow_none=True,

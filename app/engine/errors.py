@@ -1,6 +1,8 @@
 """Exceptions raised by the engine. Messages are user-facing (zh_CN first)."""
 from __future__ import annotations
 
+from app.validation import flat_errors
+
 
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -52,7 +54,6 @@ class FormError(EngineError):
     """Form validation failed; `errors` maps field name → list of messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
-        self.errors = {str(k): [str(m) for m in (v if isinstance(v, (list, tuple)) else [v])]
-                       for k, v in errors.items()}
+        self.errors = flat_errors(errors)
         super().__init__("表单填写有误：" + "；".join(
             f"{k}: {'，'.join(v)}" for k, v in self.errors.items()))

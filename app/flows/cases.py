@@ -370,6 +370,10 @@ def by_key(business_key: str) -> Case | None:
     return db.session.scalar(select(Case).where(Case.business_key == business_key))
 
 
+def by_instance(instance_id: int) -> Case | None:
+    return db.session.scalar(select(Case).where(Case.instance_id == instance_id))
+
+
 # A list view narrows what the user may see to one party of the case; `all` (or none) keeps it all.
 _VIEWS = {
     "mine": lambda user: Case.requester_user_id == user.id,

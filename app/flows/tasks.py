@@ -20,6 +20,7 @@ from app.org.permissions import (
     can_delegate_task,
     can_release_task,
 )
+from app.validation import FieldErrors
 
 
 def get_task(task_id: int) -> HumanTask:
@@ -87,4 +88,7 @@ def complete_task(user: User, task_id: int, data: dict | None) -> HumanTask:
             payload.update(_context(task))
         return payload
 
-    return engine.complete(task_id, data, actor_for(user), prepare=prepare)
+    try:
+        return engine.complete(task_id, data, actor_for(user), prepare=prepare)
+    except FieldErrors as exc:  # a service step refused the data (the step was rolled back)
+        raise engine.FormError(exc.errors) from None

@@ -28,7 +28,7 @@ from app.flows.models import CASE_STATUS_LABELS, Case
 from app.org.models import Department, User
 from app.org.permissions import Forbidden, can_view_case, can_view_entry, is_office_member, visible_or_abort
 from app.policy import active_policy
-from app.validation import FieldErrors
+from app.validation import FieldErrors, flat_errors
 from app.web import task_forms, workview
 from app.web.errors import FORM_ERRORS_STATUS
 
@@ -99,8 +99,9 @@ def task_options(task: HumanTask) -> dict[str, list[tuple[str, str]]]:
     schema = task_forms.schema_for(task.form)
     names = set(schema().fields) if schema else set()
     options = {}
-    if "provider_department_id" in names:
-        options["provider_department_id"] = department_options()
+    if "provider_department_id" in names:  # a demand goes to another department than its own
+        case = service.by_instance(task.instance_id)
+        options["provider_department_id"] = department_options(case and case.requester_department_id)
     if "published_entry_id" in names:
         options["published_entry_id"] = entry_options(task.candidate_department_id, _PUBLISHED)
     if "entry_id" in names:
@@ -137,17 +138,6 @@ def _case_helpers():
 
 def flow_label(flow: str) -> str:
     return _(service.FLOW_LABELS.get(flow, flow))
-
-
-def _flat(errors: dict) -> dict[str, list[str]]:
-    """Marshmallow's nested errors ({'items': {0: [...]}}, {'changes': {'name': [...]}}) as lists."""
-    out: dict[str, list[str]] = {}
-    for name, value in errors.items():
-        if isinstance(value, dict):
-            out[str(name)] = [f"{k}：{m}" for k, msgs in _flat(value).items() for m in msgs]
-        else:
-            out[str(name)] = [str(m) for m in (value if isinstance(value, list | tuple) else [value])]
-    return out
 
 
 def _visible_or_abort(business_key: str) -> Case:
@@ -230,12 +220,12 @@ def new(flow: str):
         letter = letter if letter and letter.filename else None
         confirmed = request.form.get("confirm") == "y"
         if flow in CONFIRM and not confirmed:
-            errors = {**_flat(spec.start_form().validate(data)), "confirm": [_("请确认上述事项后再提交")]}
+            errors = {**flat_errors(spec.start_form().validate(data)), "confirm": [_("请确认上述事项后再提交")]}
         else:
             try:
                 case = service.start_case(flow, current_user, data, letter)
             except FieldErrors as exc:
-                errors = _flat(exc.errors)
+                errors = flat_errors(exc.errors)
             except Forbidden as exc:
                 abort(403, description=str(exc))
             else:

@@ -172,7 +172,13 @@ def test_demand_with_letter_and_who_may_see_it(client, cases, city, world, clock
     page = f.page_text(client.get(f"/tasks/{task.id}"))
     assert "转送至部门" in page and "转送说明" in page and "需求函.pdf" in page
     assert f'<option value="{city.police.id}">市公安局</option>' in page
+    assert f'<option value="{city.health.id}">' not in page  # not back to the requesting department
     assert f'href="/cases/{case.business_key}"' in page
+    # a department the service step refuses (posted by hand): a field error on the page, no change
+    back = f.post_form(client, f"/tasks/{task.id}/complete", {"provider_department_id": city.health.id})
+    assert back.status_code == 200 and "请选择提出需求部门以外的其他部门" in f.page_text(back)
+    db.session.expire_all()
+    assert db.session.get(HumanTask, task.id).state == "ready"
     assert f.post_form(client, f"/tasks/{task.id}/complete", {"provider_department_id": city.police.id}).status_code == 302
     detail = f.page_text(client.get(f"/cases/{case.business_key}"))
     assert "答复资源需求" in detail and "市公安局" in detail
