@@ -11,7 +11,7 @@ import atexit
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -58,19 +58,35 @@ def run_periodic(app, name: str) -> bool:
     fn, _every = PERIODIC_JOBS[name]
     with app.app_context():
         try:
-            if db.engine.dialect.name == "postgresql":
-                key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-                if not db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}):
+            with _job_lock(name) as acquired:
+                if not acquired:
                     return False
-            fn()
-            db.session.commit()
-            return True
+                fn()
+                db.session.commit()
+                return True
         except Exception:
             log.exception("periodic job %s failed", name)
             db.session.rollback()
             return False
         finally:
             db.session.remove()
+
+
+@contextlib.contextmanager
+def _job_lock(name: str) -> Iterator[bool]:
+    """The job's lock on PostgreSQL: session-level, on a connection of its own, so it holds
+    across the commits a job makes (the idle-grant sweep commits each case it opens)."""
+    if db.engine.dialect.name != "postgresql":
+        yield True
+        return
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with db.engine.connect() as conn:
+        acquired = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
 
 
 def _add_job(scheduler, app) -> None:

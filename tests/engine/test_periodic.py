@@ -36,5 +36,28 @@ def test_a_periodic_job_already_running_elsewhere_is_skipped(app):
         other.dispose()
 
 
+def test_the_lock_holds_across_the_commits_a_job_makes(app):
+    if app.config["BACKEND"] != "postgresql":
+        return  # SQLite has a single writer; the advisory lock is PostgreSQL's
+    key = int.from_bytes(hashlib.sha256(b"test_job").digest()[:8], "big", signed=True)
+    other = create_engine(db.engine.url)
+    seen = []
+
+    def job():
+        db.session.commit()  # e.g. one case opened and committed; the next one follows
+        with other.begin() as conn:  # another scheduler trying the same job now
+            seen.append(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
+    register_periodic("test_job", job, 60)
+    try:
+        assert run_periodic(app, "test_job") is True
+        assert seen == [False]
+        with other.begin() as conn:  # released when the job is done
+            assert conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar()
+    finally:
+        PERIODIC_JOBS.pop("test_job")
+        other.dispose()
+
+
 def test_the_product_registers_its_periodic_jobs(app):
     assert {"propose_idle_grants", "expire_due_grants"} <= set(PERIODIC_JOBS)
