@@ -11,6 +11,7 @@ from app.catalog.queries import search_entries
 from app.extensions import db
 from app.org.models import Department
 from app.org.permissions import can_view_entry, get_visible
+from app.web.applications import flow_steps, may_apply
 
 catalog_pages = Blueprint("catalog_pages", __name__, url_prefix="/catalog")
 PER_PAGE = 20
@@ -38,8 +39,7 @@ def browse():
 @catalog_pages.get("/<int:entry_id>")
 @login_required
 def detail(entry_id: int):
-    from app.web.applications import may_apply
-
     entry = get_visible(CatalogEntry, entry_id, can_view_entry)
-    return render_template("catalog/detail.html", entry=entry, labels=labels,
-                           can_apply=may_apply(current_user, entry))
+    can_apply = may_apply(current_user, entry)
+    return render_template("catalog/detail.html", entry=entry, labels=labels, can_apply=can_apply,
+                           steps=flow_steps(entry) if can_apply else [])

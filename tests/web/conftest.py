@@ -7,7 +7,7 @@ import pytest
 
 from app.engine import deploy
 from app.flows import register_flows
-from tests.flows.conftest import BPMN_FILE, cases, clock, entries, flow, second  # noqa: F401  (fixtures)
+from tests.flows.conftest import BPMN_FILE, cases, clock, entries, flow, profile, second  # noqa: F401  (fixtures)
 
 
 @pytest.fixture()

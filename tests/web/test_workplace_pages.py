@@ -50,6 +50,16 @@ def test_catalogue_entry_offers_apply_only_to_applicants_of_other_departments(cl
     assert client.get(f"/applications/new?entry_id={entries.conditional.id}").status_code == 403
 
 
+def test_catalogue_entry_lists_the_steps_of_the_active_profile(client, city, entries, clock, profile):
+    f.login(client, "wjw.applicant")
+    nantong = f.page_text(client.get(f"/catalog/{entries.conditional.id}"))
+    assert "主管部门规范性审查" in nantong and "提供部门审核" in nantong
+    profile("xicheng")  # no formal review in 西城 (SPEC §5)
+    xicheng = f.page_text(client.get(f"/catalog/{entries.conditional.id}"))
+    assert "规范性审查" not in xicheng and "提供部门审核" in xicheng
+    assert "平台即时授权" in f.page_text(client.get(f"/catalog/{entries.unconditional.id}"))
+
+
 def test_application_form_reports_field_errors_in_chinese_and_changes_nothing(client, city, entries, clock):
     f.login(client, "wjw.applicant")
     page = client.get(f"/applications/new?entry_id={entries.conditional.id}")
