@@ -162,9 +162,6 @@ class WorkflowTimer(db.Model):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     last_error: Mapped[str | None] = mapped_column(Text)
 
-    # Also orders a flush: the instance's version UPDATE before any timer row it touches.
-    instance: Mapped[ProcessInstance] = relationship(lazy="select")
-
 
 class TaskEvent(db.Model):
     """History row for an instance's timeline."""

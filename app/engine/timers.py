@@ -16,7 +16,6 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.log import record
 from app.clock import as_utc, utcnow
@@ -32,7 +31,6 @@ from app.engine.models import (
     WorkflowTimer,
 )
 from app.engine.registry import emit
-from app.engine.rows import row_batch
 from app.engine.runtime import _event, _step_for, _unit
 from app.extensions import db
 
@@ -57,16 +55,11 @@ def _claim(instance_id: int, now: datetime, worker_id: str) -> tuple[ProcessInst
             .with_for_update(skip_locked=True, of=ProcessInstance))
         if inst is None:
             return None, []
+        # Locked rows are this worker's until commit; the claim is written by the step's own
+        # UPDATE of each row (_fire_instance), not by one of its own.
         rows = list(db.session.scalars(select(WorkflowTimer).where(*due)
                                        .with_for_update(skip_locked=True)
                                        .execution_options(populate_existing=True)))
-        # Queued with the step's own writes (app/rowbatch.py), the session's objects kept in
-        # step, so the ORM has nothing left to flush at commit.
-        claimed = {"state": TimerState.CLAIMED, "claimed_by": worker_id}
-        for row in rows:
-            row_batch().update(WorkflowTimer.__table__, claimed, {"id": row.id})
-            for key, value in claimed.items():
-                set_committed_value(row, key, value)
         return inst, rows
     result = db.session.execute(
         update(WorkflowTimer).where(*due).values(state=TimerState.CLAIMED, claimed_by=worker_id),
@@ -93,6 +86,9 @@ def _fire_instance(instance_id: int, now: datetime, worker_id: str) -> int:
                 return 0
             claimed_ids = [r.id for r in rows]
             step = _step_for(inst, None)
+            if _is_postgres():  # merged with the fired state into one UPDATE per row
+                for row in rows:
+                    step.rows.set(row, state=TimerState.CLAIMED, claimed_by=worker_id)
             step.fire_timers([r.spiff_task_id for r in rows])
             step.persist()
             fired = [r for r in rows if r.state == TimerState.FIRED]
