@@ -53,7 +53,4 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     }
     if overrides:
         cfg.update(overrides)
-    # A server connection may have been dropped while pooled: app/pool_ping.py pings it on
-    # checkout unless it was in use a moment ago (SQLAlchemy's own pre-ping would cost every
-    # transaction a round trip).
     return cfg

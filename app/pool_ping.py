@@ -23,8 +23,9 @@ def _is_server_connection(dbapi_connection) -> bool:
     return type(dbapi_connection).__module__.startswith("psycopg")
 
 
+@event.listens_for(Pool, "connect")
 @event.listens_for(Pool, "checkin")
-def _returned(dbapi_connection, record) -> None:
+def _returned(dbapi_connection, record) -> None:  # a new connection is as fresh as a returned one
     if dbapi_connection is not None:
         record.info[_RETURNED] = time.monotonic()
 

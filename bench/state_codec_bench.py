@@ -92,15 +92,12 @@ def states() -> list[tuple[str, object, str]]:
     return out
 
 
-def per_call(fn, rounds: int, calls: int = 20) -> float:
-    """Best-of-`rounds` µs per call of fn()."""
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best * 1e6
+def per_call(fn, calls: int = 20) -> float:
+    """µs per call of fn(), averaged over `calls` calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls * 1e6
 
 
 def measure(definition, state: str, rounds: int) -> dict[str, float]:
@@ -118,7 +115,7 @@ def measure(definition, state: str, rounds: int) -> dict[str, float]:
     best = {name: float("inf") for name in fns}
     for _ in range(rounds):  # interleaved, so that noise hits all four alike
         for name, fn in fns.items():
-            best[name] = min(best[name], per_call(fn, 1))
+            best[name] = min(best[name], per_call(fn))
     return best
 
 

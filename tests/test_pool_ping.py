@@ -43,3 +43,15 @@ def test_a_connection_used_a_moment_ago_is_not_pinged(pg_app, monkeypatch):
         db.session.scalar(text("SELECT 1"))
     db.session.rollback()
     assert db.session.scalar(text("SELECT 1")) == 1
+
+
+
+def test_a_new_connection_is_not_pinged(pg_app, monkeypatch):
+    import psycopg
+
+    pings = []
+    real = psycopg.Connection.execute
+    monkeypatch.setattr(psycopg.Connection, "execute",
+                        lambda self, query, *a, **k: pings.append(query) or real(self, query, *a, **k))
+    assert db.session.scalar(text("SELECT 2")) == 2  # the pool's first connection, just made
+    assert "SELECT 1" not in pings

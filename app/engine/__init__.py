@@ -33,7 +33,8 @@ pass commit=False to compose with the caller's own transaction, which the caller
     Actor(user_id, department_id=None, roles=frozenset(), name=None)   # Actor.system()
     start(process_id, business_key, data=None, actor=None, *, summary=None,
           definition=None, commit=True) -> ProcessInstance
-    complete(task_id, data, actor, expected_version=None, *, commit=True) -> HumanTask
+    complete(task_id, data, actor, expected_version=None, *, commit=True, prepare=None) -> HumanTask
+        # prepare(task, data) -> data runs on the loaded task first (the caller's checks)
         # FormError → nothing changed; Conflict (HTTP 409) if the task is no longer ready or
         # the instance version moved (optimistic lock: UPDATE … WHERE version = :seen)
     claim(task_id, actor) / release(task_id, actor) / delegate(task_id, to_user_id, actor, note=None)
@@ -45,7 +46,7 @@ pass commit=False to compose with the caller's own transaction, which the caller
     fire_due_timers(now=None, worker_id=None, limit=100) -> int    # scheduler job
     refresh_sla_states(now=None) -> int                             # scheduler job
     retry_timer(timer_id)                                           # un-park a failed timer
-    inbox.mine(actor) / inbox.my_groups(actor) / inbox.due_soon(actor=None) /
+    inbox.mine(actor) / inbox.my_groups(actor) / inbox.due_soon(actor=None, now=None) /
         inbox.overdue(actor=None, now=None) / inbox.done(actor) / inbox.for_instance(id)
         -> Select[HumanTask]; inbox.visible_condition(actor) for your own queries
     current_instance() / current_instant()   # in a script function: the step's instance / instant

@@ -183,7 +183,7 @@ def _unit(commit: bool) -> Iterator[None]:
     try:
         yield
         if commit:
-            db.session.commit()  # flushes (once, after the audit chain has queued its rows)
+            db.session.commit()  # the queued rows and the audit chain go out with the COMMIT
         else:
             db.session.flush()
     except StaleDataError:
