@@ -12,13 +12,18 @@ from datetime import datetime
 
 from app.clock import as_utc
 from app.engine import current_instance, current_instant, once_per_step
-from app.policy import deadline_for, record_policy_deadline, reminder_for
+from app.legaltime.periods import Due
+from app.policy import deadline_for, record_policy_deadline, reminder_before
 
 OWNER_TYPE = "process_instance"
 
 
 def _event_at(since: str | None) -> datetime:
     return as_utc(datetime.fromisoformat(since)) if since else current_instant()
+
+
+def _due(name: str, since: str | None) -> Due:
+    return once_per_step(("due", name, since), lambda: deadline_for(name, _event_at(since)))
 
 
 def deadline(name: str, since: str | None = None) -> str:
@@ -30,18 +35,17 @@ def deadline(name: str, since: str | None = None) -> str:
 
 
 def _deadline(name: str, since: str | None) -> str:
-    now = _event_at(since)
-    due = deadline_for(name, now)
+    due = _due(name, since)
     instance = current_instance()
     if due.provisional and instance is not None:
-        record_policy_deadline(name, now, OWNER_TYPE, instance.id)
+        record_policy_deadline(name, _event_at(since), OWNER_TYPE, instance.id)
     return due.at.isoformat()
 
 
 def reminder(name: str, since: str | None = None) -> str:
     """When to urge (催办) the assignees before deadline `name` (moved with its deadline)."""
     return once_per_step(("reminder", name, since),
-                         lambda: reminder_for(name, _event_at(since)).at.isoformat())
+                         lambda: reminder_before(_due(name, since), _event_at(since)).at.isoformat())
 
 
 SCRIPT_FUNCTIONS = {"deadline": deadline, "reminder": reminder}
