@@ -14,11 +14,10 @@ from app.catalog import services as catalog
 from app.catalog.grants import end_grant
 from app.catalog.models import CatalogEntry, GrantStatus, PublishState
 from app.extensions import db
-from app.flows.cases import FLOW_LABELS, reviewable_entry
+from app.flows.cases import FLOW_LABELS, chosen_department, open_case_of, reviewable_entry
 from app.flows.models import Case, CaseStatus
 from app.flows.parties import GRANTEES, actor_user, tell
 from app.org import services as org
-from app.org.models import Department
 from app.validation import FieldErrors
 
 OUTCOME_LABELS = {
@@ -111,9 +110,9 @@ def withdraw_grant(ctx, reasons: str | None = None) -> dict:
 def assign_department(ctx, department_id: int) -> dict:
     """The demand reaches `department_id`: the period to answer and to publish runs from now."""
     case = _case(ctx)
-    dept = db.session.get(Department, department_id)
-    if dept is None or dept.id == ctx.data.get("applicant_department_id"):
-        raise FieldErrors({"provider_department_id": ["请选择提出需求部门以外的其他部门"]})
+    dept = chosen_department(department_id, "provider_department_id",
+                             not_id=ctx.data.get("applicant_department_id"),
+                             own_message="请选择提出需求部门以外的其他部门")
     case.department_id, case.updated_at = dept.id, ctx.now
     routed = [*case.details.get("routed_to", []), dept.id]
     _set_details(case, routed_to=routed)
@@ -180,12 +179,10 @@ def submit_entry(ctx, entry_id: int, changes: dict | None = None) -> dict:
     case = _case(ctx)
     entry = db.session.get(CatalogEntry, entry_id)
     checked = reviewable_entry(ctx.data["provider_department_id"], entry, changes)
-    if case.entry_id is None:
-        other = db.session.scalar(select(Case.business_key).where(
-            Case.flow == case.flow, Case.entry_id == entry.id, Case.id != case.id,
-            Case.status == CaseStatus.IN_PROGRESS.value))
-        if other:
-            raise FieldErrors({"entry_id": [f"该条目已有办理中的审核 {other}"]})
+    if case.entry_id is None:  # an entry picked after a mandate change (a start names its own)
+        other = open_case_of(case.flow, entry_id=entry.id)
+        if other is not None:
+            raise FieldErrors({"entry_id": [f"该条目已有办理中的审核 {other.business_key}"]})
     catalog.submit_for_review(entry, actor_user(ctx))
     case.entry_id = entry.id
     _set_details(case, changes=checked)

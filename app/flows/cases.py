@@ -74,8 +74,9 @@ def _start_of(day: date) -> datetime:
     return as_utc(datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ))
 
 
-def _department(department_id: int | None, field_name: str, *, not_id: int | None = None,
-                own_message: str = "不能选择本部门") -> Department:
+def chosen_department(department_id: int | None, field_name: str, *, not_id: int | None = None,
+                      own_message: str = "不能选择本部门") -> Department:
+    """The department a form field names; a field error when there is none, or it is `not_id`."""
     dept = db.session.get(Department, department_id) if department_id is not None else None
     if dept is None:
         raise FieldErrors({field_name: ["部门不存在"]})
@@ -130,8 +131,8 @@ def _prepare_demand(user: User, data: dict, policy: Policy) -> CaseDraft:
         raise Forbidden(refusal)
     provider_id = data.get("provider_department_id")
     if provider_id is not None:
-        _department(provider_id, "provider_department_id", not_id=user.department_id,
-                    own_message="不能向本部门提出资源需求")
+        chosen_department(provider_id, "provider_department_id", not_id=user.department_id,
+                          own_message="不能向本部门提出资源需求")
     details = {k: data[k].strip() for k in ("resource_name", "description", "purpose")}
     return CaseDraft(
         title=f"资源需求：{details['resource_name']}", department_id=provider_id, details=details,
@@ -142,7 +143,7 @@ def _prepare_demand(user: User, data: dict, policy: Policy) -> CaseDraft:
 # ---- rectification notice (宝鸡 art. 29; 南通 art. 33; 乌海 art. 20) ------------------------------
 
 def _prepare_rectification(user: User, data: dict, policy: Policy) -> CaseDraft:
-    dept = _department(data["rectified_department_id"], "rectified_department_id")
+    dept = chosen_department(data["rectified_department_id"], "rectified_department_id")
     if dept.is_office:
         raise FieldErrors({"rectified_department_id": ["不能向主管部门自身下达整改通知"]})
     now = utcnow()
