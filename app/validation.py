@@ -6,7 +6,7 @@ Every schema in the product derives from `Schema` here, so a missing field reads
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, fields, validate
+from marshmallow import EXCLUDE, ValidationError, fields, validate
 from marshmallow import Schema as _Schema
 
 _ZH = {
@@ -54,6 +54,14 @@ class FieldErrors(Exception):
     def __init__(self, errors: dict[str, list[str]]):
         super().__init__(errors)
         self.errors = errors
+
+
+def load(schema, data: dict, **kwargs) -> dict:
+    """`schema.load(data)`, its ValidationError as FieldErrors (field → Chinese messages)."""
+    try:
+        return schema.load(data, **kwargs)
+    except ValidationError as exc:
+        raise FieldErrors(exc.messages) from None
 
 
 def flat_errors(errors: dict) -> dict[str, list[str]]:

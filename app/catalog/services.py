@@ -1,7 +1,6 @@
 """Catalogue write side: create and update entries, with the rules and the audit row."""
 from __future__ import annotations
 
-from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.audit.log import record
@@ -12,20 +11,13 @@ from app.clock import utcnow
 from app.extensions import db
 from app.org.models import Role, User
 from app.org.permissions import Forbidden, can_edit_entry, require_role
-from app.validation import FieldErrors
+from app.validation import FieldErrors, load
 
 _EDITABLE = [
     "resource_code", "name", "summary", "resource_format", "share_type", "share_conditions",
     "share_scope", "legal_basis", "share_method", "authorisation_mode", "open_attribute",
     "update_cycle", "sensitive",
 ]
-
-
-def _clean(raw: dict) -> dict:
-    try:
-        return CatalogEntryInput().load(raw)
-    except ValidationError as exc:
-        raise FieldErrors(exc.messages) from exc
 
 
 def _ensure_unique_code(code: str, entry_id: int | None) -> None:
@@ -50,7 +42,7 @@ def _apply(entry: CatalogEntry, data: dict) -> None:
 def create_entry(actor: User, raw: dict) -> CatalogEntry:
     """A provider approver registers a new entry for their own department, as a draft."""
     require_role(actor, Role.PROVIDER_APPROVER)
-    data = _clean(raw)
+    data = load(CatalogEntryInput(), raw)
     _ensure_unique_code(data["resource_code"], None)
     entry = CatalogEntry(provider_department_id=actor.department_id,
                          publish_state=PublishState.DRAFT.value)
@@ -82,7 +74,7 @@ def checked_changes(entry: CatalogEntry, raw: dict) -> dict:
     merged = {k: before[k] for k in _EDITABLE}
     merged["items"] = before["items"]
     merged.update(raw)
-    data = _clean(merged)
+    data = load(CatalogEntryInput(), merged)
     _ensure_unique_code(data["resource_code"], entry.id)
     return data
 

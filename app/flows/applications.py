@@ -26,7 +26,7 @@ from app.org.models import Department, Role, User
 from app.org.permissions import Forbidden, can_edit_draft, can_view_entry, visible_applications
 from app.org.services import suspension_refusal
 from app.policy import active_policy
-from app.validation import FieldErrors, is_blank
+from app.validation import FieldErrors, is_blank, load
 
 LETTER_FIELD = "letter"
 DRAFT_FIELDS = ("purpose", "scope", "items", "legal_basis", "valid_from", "valid_until")
@@ -65,17 +65,8 @@ def _check_items(entry: CatalogEntry, items: list[str]) -> None:
         raise FieldErrors({"items": [f"资源中没有这些信息项：{'、'.join(unknown)}"]})
 
 
-def _load(schema, form_data: dict) -> dict:
-    from marshmallow import ValidationError
-
-    try:
-        return schema.load(form_data)
-    except ValidationError as exc:
-        raise FieldErrors(exc.messages) from None
-
-
 def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
-    data = _load(ApplicationForm(), form_data)
+    data = load(ApplicationForm(), form_data)
     _check_entry(user, entry)
     _check_items(entry, data["items"])
     return data
@@ -223,7 +214,7 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
         if given not in (None, "") and str(given) != str(draft.entry_id):
             raise FieldErrors({"entry_id": ["草稿申请的资源不能更改，请另行申请"]})
         entry, form_data = draft.entry, {**form_data, "entry_id": draft.entry_id}
-    data = _load(ApplicationDraftForm(), form_data)
+    data = load(ApplicationDraftForm(), form_data)
     _check_entry(user, entry)
     if data["items"]:
         _check_items(entry, data["items"])

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from marshmallow import ValidationError
 from sqlalchemy import Select, select
 
 from app import engine
@@ -37,7 +36,7 @@ from app.org.models import Department, Role, User
 from app.org.permissions import Forbidden, can_view_entry, is_office_member, visible_cases
 from app.org.services import suspension_refusal
 from app.policy import Policy, active_policy, deadline_for, reminder_before
-from app.validation import FieldErrors
+from app.validation import FieldErrors, load
 
 
 @dataclass
@@ -285,10 +284,7 @@ def start_case(flow: str, user: User, form_data: dict, letter_file=None) -> Case
         raise Forbidden(f"「{spec.label}」由平台定期自动发起，不能手工提出")
     if not may_start(user, flow):
         raise Forbidden(f"您没有提出「{spec.label}」的权限")
-    try:
-        data = spec.start_form().load(form_data or {})
-    except ValidationError as exc:
-        raise FieldErrors(exc.messages) from None
+    data = load(spec.start_form(), form_data or {})
     policy = active_policy()
     draft = spec.prepare(user, data, policy)
     if spec.letter and letter_file is None and policy.switch("sealed_application_letter"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
 from sqlalchemy import func, select
 
 from app.catalog.queries import Page
@@ -13,7 +12,7 @@ from app.org.models import ROLE_LABELS, Department, User
 from app.org.permissions import can_manage_org
 from app.org.schemas import LEVELS, DepartmentIn, UserIn
 from app.org.services import save_department, save_user
-from app.validation import FieldErrors
+from app.validation import FieldErrors, load
 from app.web.errors import FORM_ERRORS_STATUS
 
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -25,13 +24,6 @@ PER_PAGE = 30
 def _administrators_only():
     if not can_manage_org(current_user):
         abort(403)
-
-
-def _load(schema, form: dict, partial: bool) -> dict:
-    try:
-        return schema.load(form, partial=partial)
-    except ValidationError as exc:
-        raise FieldErrors(exc.messages) from exc
 
 
 def _department_form() -> dict:
@@ -65,7 +57,7 @@ def department_form(department_id: int | None = None):
     if request.method == "POST":
         form = _department_form()
         try:
-            save_department(current_user, _load(DepartmentIn(), form, partial=False), dept)
+            save_department(current_user, load(DepartmentIn(), form, partial=False), dept)
         except FieldErrors as exc:
             db.session.rollback()
             errors = exc.errors
@@ -97,7 +89,7 @@ def user_form(user_id: int | None = None):
     if request.method == "POST":
         form = _user_form()
         try:
-            save_user(current_user, _load(UserIn(), form, partial=account is not None), account)
+            save_user(current_user, load(UserIn(), form, partial=account is not None), account)
         except FieldErrors as exc:
             db.session.rollback()
             errors = exc.errors
