@@ -58,7 +58,8 @@ def _check_entry(user: User, entry: CatalogEntry | None) -> None:
         raise FieldErrors({"entry_id": ["不能申请本部门提供的资源"]})
 
 
-def _check_items(entry: CatalogEntry, items: list[str]) -> None:
+def check_items(entry: CatalogEntry, items: list[str]) -> None:
+    """The named information items must be the entry's (an entry listing none takes any)."""
     known = {item.name for item in entry.items}
     unknown = [name for name in items if name not in known]
     if known and unknown:
@@ -68,7 +69,7 @@ def _check_items(entry: CatalogEntry, items: list[str]) -> None:
 def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
     data = load(ApplicationForm(), form_data)
     _check_entry(user, entry)
-    _check_items(entry, data["items"])
+    check_items(entry, data["items"])
     return data
 
 
@@ -217,7 +218,7 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
     data = load(ApplicationDraftForm(), form_data)
     _check_entry(user, entry)
     if data["items"]:
-        _check_items(entry, data["items"])
+        check_items(entry, data["items"])
     names = DRAFT_FIELDS if draft is None else [n for n in DRAFT_FIELDS if n in form_data]
     now = utcnow()
     try:

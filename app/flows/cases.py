@@ -28,7 +28,7 @@ from app.clock import LOCAL_TZ, as_utc, to_local, utcnow
 from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.flows import case_forms as forms
-from app.flows.applications import LETTER_FIELD, actor_for, history, open_tasks, store_letter
+from app.flows.applications import LETTER_FIELD, actor_for, check_items, history, open_tasks, store_letter
 from app.flows.models import Case, CaseStatus
 from app.flows.parties import office_department
 from app.legaltime.periods import Due, end_of_day
@@ -173,10 +173,7 @@ def _prepare_objection(user: User, data: dict, policy: Policy) -> CaseDraft:
         Grant.status == GrantStatus.ACTIVE.value).order_by(Grant.id.desc()))
     if grant is None:
         raise FieldErrors({"entry_id": ["只有获得该资源授权的使用部门可以提出数据疑义"]})
-    known = {item.name for item in entry.items}
-    unknown = [name for name in data["items"] if name not in known]
-    if unknown:
-        raise FieldErrors({"items": [f"资源中没有这些信息项：{'、'.join(unknown)}"]})
+    check_items(entry, data["items"])
     details = {"items": list(data["items"]), "description": data["description"].strip()}
     return CaseDraft(
         title=f"数据疑义：{entry.name}", department_id=entry.provider_department_id, entry_id=entry.id,
