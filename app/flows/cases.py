@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -24,14 +24,14 @@ from app.audit.log import record
 from app.catalog.grants import idle_since, is_idle
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.catalog.services import checked_changes
-from app.clock import LOCAL_TZ, as_utc, to_local, utcnow
+from app.clock import as_utc, to_local, utcnow
 from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.flows import case_forms as forms
 from app.flows.applications import LETTER_FIELD, actor_for, check_items, history, open_tasks, store_letter
 from app.flows.models import Case, CaseStatus
 from app.flows.parties import office_department
-from app.legaltime.periods import Due, end_of_day
+from app.legaltime.periods import Due, end_of_day, start_of_day
 from app.org.models import Department, Role, User
 from app.org.permissions import Forbidden, can_view_entry, is_office_member, visible_cases
 from app.org.services import suspension_refusal
@@ -67,10 +67,6 @@ class CaseFlow:
 
 def _iso(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
-
-
-def _start_of(day: date) -> datetime:
-    return as_utc(datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ))
 
 
 def chosen_department(department_id: int | None, field_name: str, *, not_id: int | None = None,
@@ -111,7 +107,7 @@ def _prepare_revocation(user: User, data: dict, policy: Policy) -> CaseDraft:
     pending = open_case_of("revocation", entry_id=entry.id)
     if pending is not None:
         raise FieldErrors({"entry_id": [f"该资源已有办理中的撤销申请 {pending.business_key}"]})
-    effective_at = _start_of(data["effective_date"])  # 00:00 local of the effective date
+    effective_at = start_of_day(data["effective_date"])  # 00:00 local of the effective date
     return CaseDraft(
         title=f"撤销发布：{entry.name}", department_id=entry.provider_department_id, entry_id=entry.id,
         due_at=effective_at,
@@ -215,7 +211,7 @@ def _prepare_catalogue_review(user: User, data: dict, policy: Policy) -> CaseDra
               "change_note": (data.get("change_note") or "").strip() or None}
     if data["review_kind"] == "mandate_change":
         law = data["law_or_mandate"].strip()
-        changed_at = _start_of(data["changed_on"])
+        changed_at = start_of_day(data["changed_on"])
         details = {**common, "law_or_mandate": law, "changed_on": _iso(data["changed_on"])}
         return CaseDraft(
             title=f"目录更新：{law}", department_id=user.department_id, details=details,

@@ -12,10 +12,8 @@ from datetime import date
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from app.clock import to_local, utcnow
-from app.flows.case_forms import CASE_FORMS
+from app.flows.case_forms import CASE_FORMS, DECISIONS
 from app.validation import Schema, choice, is_blank, optional_text, required_text
-
-DECISIONS = {"approve": "同意", "refuse": "不同意"}
 
 
 def _iso(value: date | None) -> str | None:

@@ -5,18 +5,17 @@ and notification services; the BPMN decides when each one runs.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 
 from app.audit.log import record
 from app.catalog.grants import end_grant
 from app.catalog.grants import issue_grant as catalog_issue_grant
 from app.catalog.models import Grant, GrantStatus
-from app.clock import LOCAL_TZ, as_utc
 from app.extensions import db
 from app.flows.case_verbs import CASE_VERBS
 from app.flows.models import Application, ApplicationStatus
 from app.flows.parties import actor_user, tell
-from app.legaltime.periods import end_of_day
+from app.legaltime.periods import end_of_day, start_of_day
 from app.org.models import User
 
 STAGE_LABELS = {
@@ -108,11 +107,10 @@ def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until)
     decider = None
     if stage in DECIDING_STAGES and decision.get("by"):
         decider = db.session.get(User, decision["by"])
-    start = datetime.combine(_day(valid_from), time(0, 0), tzinfo=LOCAL_TZ)
-    end = end_of_day(_day(valid_until), None)
+    start, end = start_of_day(_day(valid_from)), end_of_day(_day(valid_until), None)
     grant = catalog_issue_grant(
         application.entry, application.applicant_department, purpose=application.purpose, scope=scope,
-        valid_from=as_utc(start), valid_until=end, authorised_by=authorised_by,
+        valid_from=start, valid_until=end, authorised_by=authorised_by,
         authorised_by_user=decider, business_key=ctx.business_key)
     application.grant_id = grant.id
     application.status = ApplicationStatus.GRANTED.value
@@ -121,7 +119,7 @@ def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until)
             f"使用期限 {_day(valid_from):%Y-%m-%d} 至 {_day(valid_until):%Y-%m-%d}，范围：{scope}")
     tell(ctx, "applicant", "共享申请已授权", body)
     tell(ctx, "provider", "共享申请已授权", body)
-    return {"grant_id": grant.id, "authorised_by": authorised_by, "valid_from": as_utc(start).isoformat(),
+    return {"grant_id": grant.id, "authorised_by": authorised_by, "valid_from": start.isoformat(),
             "valid_until": end.isoformat()}
 
 

@@ -53,6 +53,11 @@ def add_months(day: date, months: int) -> date:
     return date(year, month0 + 1, min(day.day, last))
 
 
+def start_of_day(day: date) -> datetime:
+    """00:00 local of ``day``, in UTC (a period or a grant that runs from a date)."""
+    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(UTC)
+
+
 def end_of_day(day: date, close_of_business: time | None) -> datetime:
     """The instant a last day ends, in UTC: 24:00 local (= next day 00:00 local), or the
     close of business local (民法典 art. 203 para. 2)."""
