@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import abort
 from flask_login import current_user
 from flask_smorest import abort as smorest_abort
-from sqlalchemy import Select, and_, or_
+from sqlalchemy import Select, and_, or_, select
 
 from app.catalog.models import CatalogEntry, Grant, PublishState
 from app.extensions import db
@@ -175,8 +175,6 @@ def can_edit_draft(user: User, application) -> bool:
 def _case_party_condition(user: User):
     """A case concerns a department that asked, that must act, whose grant it is about, or —
     for a revocation — that holds a grant of the entry (南通 art. 16: subscribers are told)."""
-    from sqlalchemy import and_, select
-
     from app.flows.models import Case
 
     dept = user.department_id
@@ -194,8 +192,6 @@ def visible_cases(user: User, stmt: Select) -> Select:
 
 
 def can_view_case(user: User, case) -> bool:
-    from sqlalchemy import select
-
     from app.flows.models import Case
 
     if is_office_member(user):
