@@ -59,7 +59,8 @@ def paginated(stmt: Select, pagination_parameters) -> list:
 def form_with_letter(keep_missing_items: bool = False) -> tuple[dict, object | None]:
     """A start form's fields and its sealed letter (南通 arts. 20, 24): JSON, or multipart with
     the letter in the `letter` file field. A multipart `items` is a list; without it, `items`
-    is [] unless `keep_missing_items` (a draft's update keeps what it stored)."""
+    is [] unless `keep_missing_items` (a draft's update keeps what it stored; a case form
+    without items has none)."""
     if request.mimetype == "multipart/form-data":
         data = request.form.to_dict()
         if not keep_missing_items or "items" in request.form:

@@ -1,6 +1,6 @@
-"""`flask grants propose-idle`: the platform's periodic proposal to withdraw idle grants
-(南通 art. 26). Run it daily (cron, or the scheduler host); it never proposes twice for a grant
-while a proposal is open."""
+"""`flask grants propose-idle`: the platform's proposal to withdraw idle grants (南通 art. 26),
+on demand. The scheduler already runs it daily (app/flows/__init__.py); it never proposes
+twice for a grant while a proposal is open."""
 from __future__ import annotations
 
 import click
