@@ -319,10 +319,11 @@ def open_tasks(application: Application) -> list[HumanTask]:
         .order_by(HumanTask.id)))
 
 
-def history(application: Application) -> list[TaskEvent]:
-    if application.instance_id is None:
+def history(instance_id: int | None) -> list[TaskEvent]:
+    """An instance's timeline (an application's, a case's or a task's); none before it starts."""
+    if instance_id is None:
         return []
-    return list(db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == application.instance_id)
+    return list(db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == instance_id)
                                    .order_by(TaskEvent.at, TaskEvent.id)))
 
 
@@ -333,6 +334,6 @@ def view(application: Application) -> dict[str, Any]:
         "application": application,
         "instance_status": instance.status if instance else None,
         "current_tasks": open_tasks(application),
-        "history": history(application),
+        "history": history(application.instance_id),
         "grant": db.session.get(Grant, application.grant_id) if application.grant_id else None,
     }

@@ -388,4 +388,4 @@ def view(case: Case) -> dict[str, Any]:
     """State, current tasks, timeline and grant of one case (for the API and pages)."""
     instance = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
     return {"case": case, "instance_status": instance.status if instance else None,
-            "current_tasks": open_tasks(case), "history": history(case), "grant": case.grant}
+            "current_tasks": open_tasks(case), "history": history(case.instance_id), "grant": case.grant}

@@ -3,19 +3,19 @@ claim, release, delegate and complete — through app.flows.tasks, the service t
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app import engine
-from app.catalog import labels
 from app.clock import to_local, utcnow
-from app.engine.models import HumanTask, ProcessInstance, TaskEvent
+from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows import tasks as service
-from app.flows.models import STATUS_LABELS, Application, Case
-from app.org.models import Role, User
+from app.flows.applications import history
+from app.flows.models import STATUS_LABELS, Application
+from app.org.models import User
 from app.org.permissions import (
     Forbidden,
     can_act_on_task,
@@ -46,10 +46,6 @@ def _application(task: HumanTask) -> Application | None:
     return db.session.scalar(select(Application).where(Application.instance_id == task.instance_id))
 
 
-def _case(task: HumanTask) -> Case | None:
-    return db.session.scalar(select(Case).where(Case.instance_id == task.instance_id))
-
-
 def _fields(task: HumanTask, application: Application | None) -> list[task_forms.FormField]:
     items = [i.name for i in application.entry.items] if application else []
     options = task_options(task) if application is None else None
@@ -77,27 +73,22 @@ def colleagues(task: HumanTask) -> list[User]:
 
 
 def _render(task: HumanTask, form_fields=None, errors=None, delegate_errors=None, status=200):
-    application = _application(task)
-    case = _case(task) if application is None else None
+    row = workview.task_rows([task])[0]  # with the task's application or case
+    application, case = row["application"], row["case"]
     if form_fields is None:
         form_fields = _fields(task, application)
-    history = db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == task.instance_id)
-                                 .order_by(TaskEvent.at, TaskEvent.id)).all()
-    row = workview.task_rows([task])[0]
     ready = task.state == "ready"
     return render_template(
         "tasks/detail.html", task=task, row=row, application=application, fields=form_fields,
         case=case, **(case_context(case) if case else {}),
-        errors=errors or {}, delegate_errors=delegate_errors or {}, labels=labels,
-        status_labels=STATUS_LABELS, timeline=workview.timeline(list(history)),
-        instance=db.session.get(ProcessInstance, task.instance_id),
+        errors=errors or {}, delegate_errors=delegate_errors or {},
+        status_labels=STATUS_LABELS, timeline=workview.timeline(history(task.instance_id)),
         can_complete=ready and can_act_on_task(current_user, task)
         and task.assignee_id in (None, current_user.id),
         can_claim=ready and task.assignee_id is None and can_claim_task(current_user, task),
         can_release=ready and can_release_task(current_user, task),
         colleagues=colleagues(task) if ready and can_act_on_task(current_user, task)
         and task.assignee_id in (None, current_user.id) else [],
-        role_applicant=Role.APPLICANT,
     ), status
 
 
@@ -110,8 +101,7 @@ def detail(task_id: int):
 @task_pages.get("/<int:task_id>/diagram")
 @login_required
 def diagram(task_id: int):
-    task = _task_or_abort(task_id)
-    return jsonify(workview.diagram_payload(db.session.get(ProcessInstance, task.instance_id)))
+    return workview.diagram_response(_task_or_abort(task_id).instance_id)
 
 
 def _back(task_id: int):
