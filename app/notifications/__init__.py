@@ -5,12 +5,14 @@
 from app.notifications.service import (
     for_user,
     is_read,
+    mark_all_read,
     mark_read,
     notify_group,
     notify_task,
     notify_user,
+    read_ids,
     unread_count,
 )
 
-__all__ = ["for_user", "is_read", "mark_read", "notify_group", "notify_task", "notify_user",
-           "unread_count"]
+__all__ = ["for_user", "is_read", "mark_all_read", "mark_read", "notify_group", "notify_task",
+           "notify_user", "read_ids", "unread_count"]

@@ -1,7 +1,7 @@
 """Writing and reading notifications, always inside the caller's transaction (no commit here)."""
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy import DateTime, Select, and_, exists, false, func, insert, literal, or_, select, update
 
 from app.clock import utcnow
 from app.extensions import db
@@ -94,3 +94,25 @@ def mark_read(user, notification_id: int) -> bool:
     elif not is_read(user, row):
         db.session.add(NotificationReceipt(notification_id=row.id, user_id=user.id, read_at=utcnow()))
     return True
+
+
+def mark_all_read(user) -> None:
+    """Mark everything addressed to `user` read: two statements, however many there are."""
+    now = utcnow()
+    db.session.execute(update(Notification).where(Notification.user_id == user.id,
+                                                  Notification.read_at.is_(None))
+                       .values(read_at=now).execution_options(synchronize_session=False))
+    unread_groups = select(Notification.id, literal(user.id), literal(now, DateTime(timezone=True))).where(
+        _addressed_to(user), Notification.user_id.is_(None), ~_receipt(user))
+    db.session.execute(insert(NotificationReceipt).from_select(
+        ["notification_id", "user_id", "read_at"], unread_groups))
+
+
+def read_ids(user, notifications: list[Notification]) -> set[int]:
+    """Which of `notifications` (addressed to `user`) they have read, in one query."""
+    group_ids = [n.id for n in notifications if n.user_id is None]
+    read = {n.id for n in notifications if n.user_id is not None and n.read_at is not None}
+    if group_ids:
+        read.update(db.session.scalars(select(NotificationReceipt.notification_id).where(
+            NotificationReceipt.user_id == user.id, NotificationReceipt.notification_id.in_(group_ids))))
+    return read

@@ -9,7 +9,6 @@ from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.clock import utcnow
 from app.extensions import db
 from app.flows.applications import actor_for
-from app.notifications.service import unread_count
 from app.web.inbox import TABS
 from app.web.inbox import counts as inbox_counts
 
@@ -35,5 +34,4 @@ def home():
             Grant.grantee_department_id == dept, Grant.status == GrantStatus.ACTIVE.value)),
     }
     task_counts = inbox_counts(actor_for(current_user), utcnow())
-    return render_template("home.html", counts=counts, task_counts=task_counts, tabs=TABS,
-                           unread=unread_count(current_user))
+    return render_template("home.html", counts=counts, task_counts=task_counts, tabs=TABS)

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db
-from app.notifications import for_user, is_read, mark_read, unread_count
+from app.notifications import for_user, mark_all_read, mark_read, read_ids, unread_count
 from app.notifications.models import KIND_LABELS, Notification
 from app.web.i18n import _safe_next
 from app.web.workview import listing_page
@@ -30,7 +30,8 @@ def index():
     unread_only = request.args.get("unread") == "1"
     stmt = for_user(current_user, unread_only=unread_only)
     page = listing_page(stmt, PER_PAGE)
-    page.items = [{"n": n, "read": is_read(current_user, n)} for n in page.items]
+    read = read_ids(current_user, page.items)
+    page.items = [{"n": n, "read": n.id in read} for n in page.items]
     return render_template("notifications/index.html", page=page,
                            unread_only=unread_only, kind_labels=KIND_LABELS,
                            pager_args={"unread": "1"} if unread_only else {})
@@ -52,7 +53,6 @@ def read(notification_id: int):
 @notification_pages.post("/read-all")
 @login_required
 def read_all():
-    for row in db.session.scalars(for_user(current_user, unread_only=True)).all():
-        mark_read(current_user, row.id)
+    mark_all_read(current_user)
     db.session.commit()
     return redirect(url_for(".index"))
