@@ -166,7 +166,7 @@ def _start_spec_or_abort(flow: str) -> service.CaseFlow:
     return spec
 
 
-def _picked_entry(flow: str) -> CatalogEntry | None:
+def _picked_entry() -> CatalogEntry | None:
     entry = None
     with contextlib.suppress(TypeError, ValueError):
         entry = db.session.get(CatalogEntry, int(request.values.get("entry_id") or ""))
@@ -206,7 +206,7 @@ def _start_fields(spec: service.CaseFlow, entry: CatalogEntry | None) -> list[ta
 @login_required
 def new(flow: str):
     spec = _start_spec_or_abort(flow)
-    entry = _picked_entry(flow)
+    entry = _picked_entry()
     if flow == "data_objection" and entry is None:
         # the items to pick depend on the entry: choose it first
         return render_template("cases/pick_entry.html", spec=spec, flow_label=flow_label,
