@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from app import engine
 from app.audit.log import record
@@ -318,12 +318,15 @@ def open_case(spec: CaseFlow, draft: CaseDraft, policy: Policy, user: User | Non
 
 # ---- idle-grant withdrawal (南通 art. 26) ---------------------------------------------------------
 
-def _kept_at(grant: Grant) -> datetime | None:
-    """When the provider last decided to keep this grant (its idle period restarts then)."""
-    kept = db.session.scalar(select(Case.closed_at).where(
-        Case.flow == "idle_grant_review", Case.grant_id == grant.id, Case.outcome == "kept")
-        .order_by(Case.closed_at.desc()))
-    return as_utc(kept) if kept else None
+def _idle_review_state() -> tuple[dict[int, datetime], set[int]]:
+    """Per grant, when its provider last decided to keep it (the idle period restarts then),
+    and the grants with a proposal open — one query each for the whole sweep."""
+    flow = Case.flow == "idle_grant_review"
+    kept = dict(db.session.execute(select(Case.grant_id, func.max(Case.closed_at)).where(
+        flow, Case.outcome == "kept").group_by(Case.grant_id)).all())
+    open_ids = set(db.session.scalars(select(Case.grant_id).where(
+        flow, Case.status == CaseStatus.IN_PROGRESS.value)))
+    return {gid: as_utc(at) for gid, at in kept.items() if at is not None}, open_ids
 
 
 def propose_idle_grants(now: datetime | None = None) -> list[Case]:
@@ -338,9 +341,10 @@ def propose_idle_grants(now: datetime | None = None) -> list[Case]:
     candidates = db.session.scalars(select(Grant).where(
         Grant.status == GrantStatus.ACTIVE.value, Grant.valid_from <= now,
         (Grant.valid_until.is_(None)) | (Grant.valid_until > now)).order_by(Grant.id)).all()
+    kept_at, under_review = _idle_review_state()
     for grant in candidates:
-        since = max(filter(None, (idle_since(grant), _kept_at(grant))))
-        if not is_idle(since, months, now) or open_case_of(spec.flow, grant_id=grant.id) is not None:
+        since = max(filter(None, (idle_since(grant), kept_at.get(grant.id))))
+        if not is_idle(since, months, now) or grant.id in under_review:
             continue
         entry, grantee = grant.entry, grant.grantee
         details = {"idle_since": since.isoformat(), "idle_months": months}
