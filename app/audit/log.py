@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.clock import as_utc, utcnow
 from app.extensions import db
-from app.rowbatch import batch as row_batch
-from app.rowbatch import statement
+from app.rowbatch import batch, statement
 
 GENESIS = "0" * 64
 # Arbitrary constant: serialises chain appends across connections on PostgreSQL.
@@ -101,7 +100,7 @@ def _chain_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
-    out = row_batch(session)
+    out = batch(session)
     if out.dialect.name == "postgresql" and _chain_on_server(out, pending):
         return
     # The last hash is read with the transaction's queued writes (one round trip); on
