@@ -34,7 +34,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from app.engine import persistence
 from app.engine.definitions import compile_bpmn
-from app.engine.scripting import RestrictedEnvironment
+from app.engine.scripting import ExpressionEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 FUTURE = datetime(2099, 1, 1, tzinfo=timezone.utc)
@@ -55,7 +55,7 @@ class StubEngine(PythonScriptEngine):
     def __init__(self):
         functions = {"deadline": lambda name, since=None: (FUTURE + timedelta(days=10)).isoformat(),
                      "reminder": lambda name, since=None: (FUTURE + timedelta(days=5)).isoformat()}
-        super().__init__(environment=RestrictedEnvironment(functions))
+        super().__init__(environment=ExpressionEnvironment(functions))
 
     def call_service(self, task, operation_name=None, operation_params=None, **_):
         params = {name: p["value"] for name, p in (operation_params or {}).items()}

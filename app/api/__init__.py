@@ -114,8 +114,11 @@ def register_api(app: Flask, api: Api) -> None:
 
 
 def _register_engine_errors(app: Flask) -> None:
-    """Engine errors on API paths: Conflict → 409, FormError → 422 (field errors), NotFound → 404."""
-    from app.engine.errors import Conflict, FormError, NotFound
+    """Engine errors on API paths: Conflict → 409, FormError → 422 (field errors), NotFound → 404;
+    a stored flow definition refused at load → 503 on both pages and API (not the user's doing)."""
+    from werkzeug.exceptions import ServiceUnavailable
+
+    from app.engine.errors import Conflict, DefinitionRefused, FormError, NotFound
 
     def _api_only(exc):
         if not request.path.startswith("/api/"):
@@ -131,6 +134,16 @@ def _register_engine_errors(app: Flask) -> None:
         _api_only(exc)
         return {"code": 422, "status": "Unprocessable Entity",
                 "message": "提交的数据有误", "errors": {"json": exc.errors}}, 422
+
+    @app.errorhandler(DefinitionRefused)
+    def _definition_refused(exc: DefinitionRefused):
+        app.logger.error("flow definition refused: %s", exc)
+        message = "该流程的定义未通过安全检查，暂时无法办理，请联系系统管理员"
+        if request.path.startswith("/api/"):
+            return {"code": 503, "status": "Service Unavailable", "message": message}, 503
+        from app.web.errors import error_page
+
+        return error_page(ServiceUnavailable(message))
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):

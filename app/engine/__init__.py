@@ -5,7 +5,7 @@ script functions, service verbs, forms and hooks, then drives instances through 
 
 Registration (call at import time of the product's flow package)
 ----------------------------------------------------------------
-    register_script_function(name, fn)      # visible in every BPMN expression/script
+    register_script_function(name, fn)      # callable from every BPMN expression
     register_service(name, fn)              # service-task verb: fn(ctx: ServiceContext, **params)
     register_form(name, validate)           # validate(data) -> cleaned dict | raise FormError
     on(event, callback) / on_task_created(cb) / on_task_completed(cb) /
@@ -19,12 +19,17 @@ Definitions
     deploy_directory(dir, files=None) -> [(file, "deployed"|"unchanged"|"failed", row, error)]
     ensure_deployed(app)            # deploy new/changed BPMN_DIR/*.bpmn, log failures
     latest_definition(process_id) -> ProcessDefinition | None
-    `flask bpmn deploy [FILE…]`, `flask bpmn list`
+    `flask bpmn deploy [FILE…]`, `flask bpmn list`, `flask bpmn verify`
 
 `deploy` raises DeployError (message in Chinese, `.element_id`, `.line`) and stores nothing
-when the XML is malformed or invalid BPMN, when a script/expression is unsafe (imports,
-dunder/underscore attributes, open/eval/exec/__import__/getattr…), when a service task names
-an unregistered verb, or a user task an unregistered form. So: register first, deploy after.
+when the XML is malformed or invalid BPMN, when it carries code (script tasks, pre/post
+scripts, DMN business-rule tasks: BPMN carries no code), when an expression is not in the
+expression language (app/engine/expressions.py: constants, data names, comparisons, and/or/not,
+`x[k]`, `x.get(k)`, `+`/`-`, calls of registered functions — nothing else) or calls an
+unregistered function, when a service task names an unregistered verb, or a user task an
+unregistered form. So: register first, deploy after. A stored version is checked again when
+first loaded and at start-up (`verify_stored`, `flask bpmn verify`); one that fails raises
+DefinitionRefused (HTTP 503) and never runs.
 
 Runtime (each call is ONE transaction: commits on success, rolls the session back on any
 exception — workflow state, mirrors, timers, verb effects, hooks and audit rows together;
@@ -53,8 +58,8 @@ pass commit=False to compose with the caller's own transaction, which the caller
     once_per_step(key, compute)              # a script function's answer, once per step and key
     ctx.at_step_end(fn)                      # in a verb: fn() once the step's run is over
 The engine never checks permissions: the caller decides who may claim/complete/delegate.
-Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError
-(all EngineError); an exception raised by a service verb or hook propagates unchanged.
+Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError,
+DefinitionRefused (all EngineError); an exception raised by a service verb or hook propagates unchanged.
 
 BPMN conventions (spiffworkflow:properties on the element unless noted)
 -----------------------------------------------------------------------
@@ -115,7 +120,6 @@ from app.engine.registry import (
 from app.engine.runtime import (
     Actor,
     InstanceView,
-    ServiceContext,
     cancel,
     claim,
     complete,
@@ -130,6 +134,7 @@ from app.engine.runtime import (
     start,
     update_task_due,
 )
+from app.engine.scripting import ServiceContext
 from app.engine.timers import fire_due_timers, refresh_sla_states, retry_timer
 
 log = logging.getLogger(__name__)

@@ -45,6 +45,22 @@ def list_command() -> None:
                    f"{row.deployed_at:%Y-%m-%d %H:%M}")
 
 
+@bpmn_cli.command("verify")
+def verify_command() -> None:
+    """Check every stored version as deploy would; exit 1 naming each one refused."""
+    from app.engine.definitions import verify_stored
+
+    refused = 0
+    for row, problem in verify_stored():
+        if problem is None:
+            click.echo(f"通过   {row.process_id} 第 {row.version} 版")
+        else:
+            refused += 1
+            click.echo(f"拒绝   {problem}", err=True)
+    if refused:
+        raise SystemExit(1)
+
+
 @scheduler_cli.command("run")
 def run_command() -> None:
     """Run the timer scheduler in the foreground (a separate process; several may run)."""

@@ -1,25 +1,26 @@
 """Deploying BPMN files as immutable versions, and turning a version back into a parsed spec.
 
-`deploy()` parses with SpiffWorkflow's `SpiffBpmnParser` (XSD-validated, spiffworkflow
-extensions), then checks statically everything the engine will later run: scripts and
-expressions (restricted Python), service verbs (registered), forms (registered). Any problem
-is a `DeployError` naming the element; nothing is stored.
+`deploy()` refuses anything that would run code (script tasks, pre/post scripts, DMN), parses
+with SpiffWorkflow's `SpiffBpmnParser` (XSD-validated, spiffworkflow extensions), then checks
+everything the engine will later evaluate: every expression is in the expression language
+(app/engine/expressions.py) and calls only registered functions, service verbs and forms are
+registered. Any problem is a `DeployError` naming the element; nothing is stored.
+
+A stored version is checked again when it is first loaded (and at start-up, `verify_stored`):
+one that fails is refused (`DefinitionRefused`), never run.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.event_definitions.conditional import (
-    ConditionalEventDefinition,
-)
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
@@ -27,10 +28,11 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.mixins.service_task import ServiceTask
 from sqlalchemy import func, select
 
-from app.engine.errors import DeployError, ScriptError
+from app.engine import expressions
+from app.engine.errors import DefinitionRefused, DeployError, ScriptError
 from app.engine.models import ProcessDefinition
-from app.engine.registry import FORMS, SERVICES
-from app.engine.scripting import check_source
+from app.engine.registry import FORMS, SCRIPT_FUNCTIONS, SERVICES
+from app.engine.scripting import NO_SCRIPTS
 from app.extensions import db
 
 log = logging.getLogger(__name__)
@@ -122,13 +124,37 @@ def _lane_properties(root) -> dict[str, dict[str, str]]:
     return by_node
 
 
-def _check(source: str | None, element_id: str, what: str, mode: str = "eval") -> None:
+def _check(source: str | None, element_id: str, what: str, functions: dict | None) -> None:
     if source is None or not str(source).strip():
         return
     try:
-        check_source(str(source), mode)
+        expressions.check(str(source), functions)
     except ScriptError as exc:
-        raise DeployError(f"{what}不安全或无效：{exc}", element_id=element_id) from None
+        raise DeployError(f"{what}不是允许的表达式：{exc}", element_id=element_id) from None
+
+
+# Where SpiffWorkflow would run Python (`exec`), or evaluate expressions outside this engine's
+# language (DMN decision tables). BPMN carries no code: a flow's actions are service tasks.
+_CODE_ELEMENTS = {
+    f"{{{BPMN_NS}}}scriptTask": "脚本任务（scriptTask）",
+    f"{{{BPMN_NS}}}script": "脚本（script）",
+    f"{{{SPIFF_NS}}}preScript": "前置脚本（preScript）",
+    f"{{{SPIFF_NS}}}postScript": "后置脚本（postScript）",
+    f"{{{BPMN_NS}}}businessRuleTask": "业务规则任务（businessRuleTask / DMN）",
+}
+
+
+def _refuse_code(root, file_name: str | None) -> None:
+    """Refuse, naming the element, anything that would run a script (SPEC: BPMN carries no code)."""
+    for node in root.iter(*_CODE_ELEMENTS):
+        if node.tag.endswith("Script") and not (node.text or "").strip():
+            continue  # an empty pre/post script runs nothing
+        owner = next((el for el in node.iterancestors() if el.get("id")), None) \
+            if not node.get("id") else node
+        raise DeployError(
+            f"BPMN 中不允许{_CODE_ELEMENTS[node.tag]}：流程不能携带代码，所需动作请用服务任务调用已注册的服务动作",
+            element_id=owner.get("id") if owner is not None else None, line=node.sourceline,
+            file_name=file_name)
 
 
 def _event_expressions(event_definition) -> list[str]:
@@ -137,69 +163,88 @@ def _event_expressions(event_definition) -> list[str]:
         for sub in event_definition.event_definitions:
             out.extend(_event_expressions(sub))
         return out
-    if isinstance(event_definition, (TimerEventDefinition, ConditionalEventDefinition)):
-        return [event_definition.expression]
-    return []
+    found = [getattr(event_definition, "expression", None)]
+    found += [p.retrieval_expression for p in getattr(event_definition, "correlation_properties", None) or []]
+    return [e for e in found if isinstance(e, str)]
 
 
 def _element_id(task_spec) -> str:
     return getattr(task_spec, "bpmn_id", None) or task_spec.name
 
 
+def _expressions(ts) -> Iterator[tuple[str, str | None]]:
+    """(what, source) of every expression SpiffWorkflow evaluates for task spec `ts`."""
+    for cond, _target in getattr(ts, "cond_task_specs", None) or []:
+        if cond is not None:
+            yield "条件表达式", cond.args[0]
+    for attr in ("condition", "cardinality"):
+        value = getattr(ts, attr, None)
+        if isinstance(value, str):
+            yield "循环/多实例表达式", value
+    event_definition = getattr(ts, "event_definition", None)
+    if event_definition is not None:
+        for expr in _event_expressions(event_definition):
+            yield "定时器/事件表达式", expr
+    if isinstance(ts, ServiceTask):
+        for pname, param in (ts.operation_params or {}).items():
+            yield f"服务参数 {pname} ", param.get("value")
+
+
+def _refuse_scripts(ts, eid: str) -> None:
+    # _refuse_code found them in the XML already; this catches any the parser put elsewhere.
+    if isinstance(ts, ScriptTask) or getattr(ts, "prescript", None) or getattr(ts, "postscript", None):
+        raise DeployError(NO_SCRIPTS, element_id=eid)
+
+
+def _timer_meta(ts, props: dict, eid: str) -> TimerMeta:
+    kind = props.get(PROP_SLA_EVENT)
+    if kind is not None and kind not in SLA_EVENT_KINDS:
+        raise DeployError(f"sla_event 只能是 reminder 或 escalation，而不是 {kind!r}", element_id=eid)
+    attached = None
+    if type(ts).__name__ == "BoundaryEvent":
+        for parent in ts.inputs:
+            if parent.name.endswith(".BoundaryEventSplit"):
+                attached = parent.name[: -len(".BoundaryEventSplit")]
+    return TimerMeta(ts.name, getattr(ts, "bpmn_name", None), kind, attached)
+
+
+def _user_task_meta(ts, props: dict, lane_props: dict, eid: str, functions: dict | None,
+                    check_registries: bool) -> UserTaskMeta:
+    form = props.get(PROP_FORM)
+    if form and check_registries and form not in FORMS:
+        raise DeployError(f"用户任务引用了未注册的表单 {form!r}", element_id=eid)
+    dept = props.get(PROP_CANDIDATE_DEPARTMENT) or lane_props.get(PROP_CANDIDATE_DEPARTMENT)
+    role = props.get(PROP_CANDIDATE_ROLE) or lane_props.get(PROP_CANDIDATE_ROLE)
+    _check(dept, eid, "候选部门表达式", functions)
+    _check(props.get(PROP_DUE), eid, "办理期限表达式", functions)
+    _check(props.get(PROP_REMINDER), eid, "催办时间表达式", functions)
+    return UserTaskMeta(
+        name=ts.name, label=getattr(ts, "bpmn_name", None), lane=ts.lane, form=form,
+        candidate_department=dept, candidate_role=role,
+        due=props.get(PROP_DUE), reminder=props.get(PROP_REMINDER), properties=props,
+    )
+
+
 def _validate_and_describe(specs: list, lanes: dict[str, dict[str, str]], check_registries: bool):
+    """Check every task spec (no scripts, only allowed expressions, known verbs and forms) and
+    describe what the engine mirrors: user tasks and timers."""
+    functions = SCRIPT_FUNCTIONS if check_registries else None
     user_tasks: dict[str, UserTaskMeta] = {}
     timers: dict[str, TimerMeta] = {}
     for spec in specs:
         for ts in spec.task_specs.values():
             eid = _element_id(ts)
             props = dict((getattr(ts, "extensions", None) or {}).get("properties", {}) or {})
-            if isinstance(ts, ScriptTask):
-                _check(ts.script, eid, "脚本", "exec")
-            for attr in ("prescript", "postscript"):
-                _check(getattr(ts, attr, None), eid, "前置/后置脚本", "exec")
-            for cond, _target in getattr(ts, "cond_task_specs", None) or []:
-                if cond is not None:
-                    _check(cond.args[0], eid, "条件表达式")
-            for attr in ("condition", "cardinality"):
-                value = getattr(ts, attr, None)
-                if isinstance(value, str):
-                    _check(value, eid, "循环/多实例表达式")
-            event_definition = getattr(ts, "event_definition", None)
-            if event_definition is not None:
-                for expr in _event_expressions(event_definition):
-                    _check(expr, eid, "定时器/条件事件表达式")
-                if isinstance(event_definition, TimerEventDefinition):
-                    kind = props.get(PROP_SLA_EVENT)
-                    if kind is not None and kind not in SLA_EVENT_KINDS:
-                        raise DeployError(
-                            f"sla_event 只能是 reminder 或 escalation，而不是 {kind!r}", element_id=eid)
-                    attached = None
-                    if type(ts).__name__ == "BoundaryEvent":
-                        for parent in ts.inputs:
-                            if parent.name.endswith(".BoundaryEventSplit"):
-                                attached = parent.name[: -len(".BoundaryEventSplit")]
-                    timers[ts.name] = TimerMeta(ts.name, getattr(ts, "bpmn_name", None), kind, attached)
-            if isinstance(ts, ServiceTask):
-                if check_registries and ts.operation_name not in SERVICES:
-                    raise DeployError(
-                        f"服务任务使用了未注册的服务动作 {ts.operation_name!r}", element_id=eid)
-                for pname, param in (ts.operation_params or {}).items():
-                    _check(param.get("value"), eid, f"服务参数 {pname} ")
+            _refuse_scripts(ts, eid)
+            for what, source in _expressions(ts):
+                _check(source, eid, what, functions)
+            if isinstance(getattr(ts, "event_definition", None), TimerEventDefinition):
+                timers[ts.name] = _timer_meta(ts, props, eid)
+            if isinstance(ts, ServiceTask) and check_registries and ts.operation_name not in SERVICES:
+                raise DeployError(f"服务任务使用了未注册的服务动作 {ts.operation_name!r}", element_id=eid)
             if getattr(ts, "manual", False) and getattr(ts, "bpmn_id", None):
-                lane_props = lanes.get(eid, {})
-                form = props.get(PROP_FORM)
-                if form and check_registries and form not in FORMS:
-                    raise DeployError(f"用户任务引用了未注册的表单 {form!r}", element_id=eid)
-                dept = props.get(PROP_CANDIDATE_DEPARTMENT) or lane_props.get(PROP_CANDIDATE_DEPARTMENT)
-                role = props.get(PROP_CANDIDATE_ROLE) or lane_props.get(PROP_CANDIDATE_ROLE)
-                _check(dept, eid, "候选部门表达式")
-                _check(props.get(PROP_DUE), eid, "办理期限表达式")
-                _check(props.get(PROP_REMINDER), eid, "催办时间表达式")
-                user_tasks[ts.name] = UserTaskMeta(
-                    name=ts.name, label=getattr(ts, "bpmn_name", None), lane=ts.lane, form=form,
-                    candidate_department=dept, candidate_role=role,
-                    due=props.get(PROP_DUE), reminder=props.get(PROP_REMINDER), properties=props,
-                )
+                user_tasks[ts.name] = _user_task_meta(ts, props, lanes.get(eid, {}), eid, functions,
+                                                      check_registries)
     return user_tasks, timers
 
 
@@ -211,6 +256,7 @@ def compile_bpmn(xml: bytes, file_name: str | None = None, check_registries: boo
     except etree.XMLSyntaxError as exc:
         raise DeployError(f"BPMN 文件不是格式正确的 XML：{exc.msg}",
                           line=exc.lineno, file_name=file_name) from None
+    _refuse_code(root, file_name)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(root, filename=file_name)
@@ -248,12 +294,38 @@ def compiled_version(content_hash: str, definition: Callable[[], ProcessDefiniti
     miss only, so a step that read the hash with its instance touches no definition row."""
     cached = _SPEC_CACHE.get(content_hash)
     if cached is None:
-        definition = definition()
-        cached = compile_bpmn(definition.bpmn_xml.encode("utf-8"), definition.file_name,
-                              check_registries=False)
+        row = definition()
+        cached = _compile_stored(row)
         with _CACHE_LOCK:
-            _SPEC_CACHE[definition.content_hash] = cached
+            _SPEC_CACHE[row.content_hash] = cached
     return cached
+
+
+def _compile_stored(row: ProcessDefinition) -> CompiledDefinition:
+    """A stored version, checked again as deploy checked it: a row changed in the database
+    behind deploy's back (or deployed by an older, laxer release) is refused, never run."""
+    xml = row.bpmn_xml.encode("utf-8")
+    label = f"流程定义 {row.process_id} 第 {row.version} 版"
+    if content_hash(xml) != row.content_hash:
+        raise DefinitionRefused(f"{label}的内容与部署时的哈希不符（可能被篡改），已拒绝运行")
+    try:
+        return compile_bpmn(xml, row.file_name, check_registries=False)
+    except DeployError as exc:
+        raise DefinitionRefused(f"{label}未通过安全检查，已拒绝运行：{exc.message}",
+                                element_id=exc.element_id) from None
+
+
+def verify_stored() -> list[tuple[ProcessDefinition, str | None]]:
+    """Check every stored version (start-up, `flask bpmn verify`): (version, None) when it may
+    run, (version, why not) when it is refused. Safe versions are parsed into the cache."""
+    results = []
+    for row in db.session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id)):
+        try:
+            compiled(row)
+            results.append((row, None))
+        except DefinitionRefused as exc:
+            results.append((row, str(exc)))
+    return results
 
 
 def deploy(source: bytes | str | Path, deployed_by: int | None = None,
@@ -333,7 +405,8 @@ def deploy_directory(directory: str | Path, files: list[str | Path] | None = Non
 
 
 def ensure_deployed(app) -> list:
-    """Deploy new/changed files of config BPMN_DIR; log and skip the ones that fail."""
+    """Deploy new/changed files of config BPMN_DIR, then check every stored version; log and
+    skip the files that fail and the stored versions refused (they will not run)."""
     with app.app_context():
         results = deploy_directory(app.config["BPMN_DIR"])
         for file, outcome, row, error in results:
@@ -341,4 +414,7 @@ def ensure_deployed(app) -> list:
                 log.error("BPMN %s not deployed: %s", file, error)
             elif outcome == "deployed":
                 log.info("BPMN %s deployed as %s v%s", file, row.process_id, row.version)
+        for _row, problem in verify_stored():
+            if problem is not None:
+                log.error("stored BPMN refused: %s", problem)
         return results

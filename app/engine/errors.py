@@ -50,6 +50,17 @@ class ScriptError(EngineError):
         super().__init__(f"[{element_id}] {message}" if element_id else message)
 
 
+class DefinitionRefused(EngineError):
+    """A stored definition version failed its check when loaded; nothing of it runs.
+
+    Not the user's fault (the database was changed behind deploy's back): HTTP 503, and the
+    administrators see it in the log and in `flask bpmn verify`."""
+
+    def __init__(self, message: str, element_id: str | None = None):
+        self.element_id = element_id
+        super().__init__(message)
+
+
 class FormError(EngineError):
     """Form validation failed; `errors` maps field name → list of messages."""
 

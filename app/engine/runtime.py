@@ -80,48 +80,6 @@ class Actor:
         return SimpleNamespace(id=self.user_id, username=self.name, department_id=self.department_id)
 
 
-@dataclass
-class ServiceContext:
-    """What a service verb sees: `verb(ctx, **params)`."""
-
-    step: Any
-    task: Any  # the SpiffWorkflow task running the verb
-
-    @property
-    def instance(self) -> ProcessInstance:
-        return self.step.instance
-
-    @property
-    def business_key(self) -> str:
-        return self.step.instance.business_key
-
-    @property
-    def actor(self) -> Actor | None:
-        return self.step.actor
-
-    @property
-    def data(self) -> dict:
-        """The task data (read it; put results in the verb's return value)."""
-        return self.task.data
-
-    @property
-    def task_spec(self) -> str:
-        return self.task.task_spec.name
-
-    @property
-    def now(self) -> datetime:
-        return self.step.now
-
-    @property
-    def session(self):
-        return db.session
-
-    def at_step_end(self, fn: Callable[[], None]) -> None:
-        """Run `fn()` once the step's engine run is over, before its rows are written: for an
-        effect that depends on what later verbs of the same step did."""
-        self.step.at_end.append(fn)
-
-
 # ---------------------------------------------------------------- helpers
 
 def _instant(value: Any) -> datetime | None:

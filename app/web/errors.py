@@ -21,13 +21,14 @@ def _messages() -> dict[int, tuple[str, str]]:
         413: (_("文件过大"), _("上传的文件超过了大小限制。")),
         429: (_("操作过于频繁"), _("请稍后再试。")),
         500: (_("系统错误"), _("系统发生错误，已记录。请稍后再试或联系系统管理员。")),
+        503: (_("暂时无法办理"), _("系统暂时无法处理该请求，请稍后再试或联系系统管理员。")),
     }
 
 
 def error_page(exc: HTTPException):
     code = exc.code or 500
     title, text = _messages().get(code, (exc.name, exc.description or ""))
-    detail = getattr(exc, "description", None) if code in (400, 403, 409) else None
+    detail = getattr(exc, "description", None) if code in (400, 403, 409, 503) else None
     if detail == type(exc).description:
         detail = None
     return render_template("errors/error.html", code=code, title=title, text=text, detail=detail), code

@@ -63,8 +63,16 @@ def test_malformed_xml_is_refused_with_line(app, bpmn):
     assert count(ProcessDefinition) == 0
 
 
+def task_bpmn() -> bytes:
+    body = '<bpmn:task id="node" name="办理"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:task>'
+    return SCRIPT_TEMPLATE.format(body=body).encode()
+
+
 def test_invalid_bpmn_names_element(app):
-    xml = script_bpmn("x = 1").replace(b'targetRef="end"', b'targetRef="nowhere"')
+    from app.engine.definitions import compile_bpmn
+
+    compile_bpmn(task_bpmn())  # valid as it is
+    xml = task_bpmn().replace(b'targetRef="end"', b'targetRef="nowhere"')
     with pytest.raises(DeployError) as err:
         deploy(xml)
     assert "BPMN" in str(err.value)
@@ -74,8 +82,8 @@ def test_invalid_bpmn_names_element(app):
 def test_unsafe_script_file_is_refused(app, bpmn):
     with pytest.raises(DeployError) as err:
         deploy(bpmn("bad_script.bpmn"))
-    assert err.value.element_id == "sneaky_script"
-    assert "import" in str(err.value) and "sneaky_script" in str(err.value)
+    assert err.value.element_id == "sneaky_script" and err.value.line == 8
+    assert "脚本任务" in str(err.value) and "sneaky_script" in str(err.value)
 
 
 @pytest.mark.parametrize("script", [

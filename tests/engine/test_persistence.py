@@ -28,7 +28,7 @@ from SpiffWorkflow.util.task import TaskState
 from app.engine import codec, persistence
 from app.engine.definitions import compile_bpmn
 from app.engine.errors import DeployError
-from app.engine.scripting import RestrictedEnvironment
+from app.engine.scripting import ExpressionEnvironment
 from tests.engine.conftest import BPMN as ENGINE_BPMN
 from tests.engine.conftest import T0
 
@@ -52,7 +52,7 @@ def _reminder(name, since=None):
 
 class StubEngine(PythonScriptEngine):
     def __init__(self):
-        super().__init__(environment=RestrictedEnvironment({"deadline": _deadline, "reminder": _reminder}))
+        super().__init__(environment=ExpressionEnvironment({"deadline": _deadline, "reminder": _reminder}))
 
     def call_service(self, task, operation_name=None, operation_params=None, **_):
         params = {name: p["value"] for name, p in (operation_params or {}).items()}
