@@ -36,6 +36,8 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "ATTACHMENT_TYPES": {".pdf", ".jpg", ".jpeg", ".png", ".ofd", ".docx", ".xlsx", ".zip"},
         "LOGIN_THROTTLE_MAX": 5,
         "LOGIN_THROTTLE_WINDOW_SECONDS": 900,
+        # How long an Idempotency-Key's first answer is kept for repeats (app/api/idempotency.py)
+        "IDEMPOTENCY_KEY_HOURS": int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "LANGUAGES": ["zh_CN", "en"],

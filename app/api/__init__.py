@@ -75,14 +75,18 @@ def register_api(app: Flask, api: Api) -> None:
     from app.api.applications import blp as applications_blp
     from app.api.cases import blp as cases_blp
     from app.api.catalog import blp as catalog_blp
+    from app.api.idempotency import expire_idempotency_keys
     from app.api.notifications import blp as notifications_blp
     from app.api.org import blp as org_blp
     from app.api.tasks import blp as tasks_blp
+    from app.engine.scheduler import register_periodic
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "个人 API 令牌"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
+    # kept 24 h by default; swept hourly (a lookup ignores an expired key anyway)
+    register_periodic("expire_idempotency_keys", expire_idempotency_keys, 3600)
     for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp)

@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import contextlib
 
+from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
 from app.api import api_blueprint, form_with_letter, paginated
+from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import ApplicationDetailOut, ApplicationOut, GrantBrief
 from app.catalog.grants import GrantRefused, record_use
 from app.catalog.models import CatalogEntry, Grant
+from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
@@ -49,6 +52,18 @@ def _draft(draft_id: int) -> Application:
     return draft
 
 
+def _submitted(application: Application):
+    """The 201 of a submitted application, read inside its transaction."""
+    return prepared(ApplicationDetailOut(), service.view(application),
+                    location=url_for(".ApplicationDetail", business_key=application.business_key))
+
+
+def _draft_saved(draft: Application, status: int = 201):
+    """A saved draft's answer, read inside its transaction (a new one's names it in `Location`)."""
+    return prepared(DraftOut(), draft, status,
+                    location=url_for(".DraftDetail", draft_id=draft.id) if status == 201 else None)
+
+
 def _draft_call(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
@@ -74,32 +89,38 @@ class Applications(MethodView):
         stmt = service.listed(current_user, view, status)
         return paginated(stmt.order_by(Application.id.desc()), pagination_parameters)
 
-    @blp.response(201, ApplicationDetailOut)
+    @blp.response(201, ApplicationDetailOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody={"description": "JSON，或 multipart/form-data（letter 为盖章申请函扫描件）",
                           "content": {"application/json": {"schema": ApplicationForm},
                                       "multipart/form-data": {"schema": ApplicationForm}}})
+    @idempotency_doc(blp)
     def post(self):
         """Submit an application: entry_id, purpose, scope, items, legal_basis, valid_from, valid_until.
 
         422 with field errors; 403 when you are not an applicant or your department is suspended.
+        `Location` names the new application; a repeat with the same `Idempotency-Key` returns
+        the first answer and creates nothing.
         """
         data, letter = form_with_letter()
-        application = service.start_application(current_user, _entry(data), data, letter)
-        return service.view(application)
+        return idempotent(lambda: _submitted(
+            service.start_application(current_user, _entry(data), data, letter)))
 
 
 @blp.route("/applications/drafts")
 class Drafts(MethodView):
-    @blp.response(201, DraftOut)
+    @blp.response(201, DraftOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody=_DRAFT_BODY)
+    @idempotency_doc(blp)
     def post(self):
         """Save a draft: only entry_id is required; other fields are optional but type-checked.
 
         A draft has no business key and no process instance; only your department sees it
         (`GET /api/applications?status=draft`). A suspended department may save drafts.
+        `Location` names the new draft; a repeat with the same `Idempotency-Key` returns the
+        first answer and creates nothing.
         """
         data, letter = form_with_letter()
-        return service.save_draft(current_user, _entry(data), data, letter)
+        return idempotent(lambda: _draft_saved(service.save_draft(current_user, _entry(data), data, letter)))
 
 
 @blp.route("/applications/drafts/<int:draft_id>")
@@ -114,7 +135,9 @@ class DraftDetail(MethodView):
     def patch(self, draft_id: int):
         """Change the given fields (a blank or null one is cleared); a `letter` file replaces the stored one."""
         data, letter = form_with_letter(keep_missing_items=True)
-        return _draft_call(service.save_draft, current_user, None, data, letter, draft=_draft(draft_id))
+        with transaction():
+            draft = _draft_call(service.save_draft, current_user, None, data, letter, draft=_draft(draft_id))
+            return _draft_saved(draft, 200)
 
     @blp.response(204)
     def delete(self, draft_id: int):
@@ -124,17 +147,19 @@ class DraftDetail(MethodView):
 
 @blp.route("/applications/drafts/<int:draft_id>/submit")
 class DraftSubmit(MethodView):
-    @blp.response(201, ApplicationDetailOut)
+    @blp.response(201, ApplicationDetailOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody={**_DRAFT_BODY, "required": False})
+    @idempotency_doc(blp)
     def post(self, draft_id: int):
         """Submit a draft: the same checks as `POST /api/applications` (422 field errors, 403 when
         suspended). An optional body overrides stored fields; the stored letter is kept unless a
         new `letter` is uploaded. On error the draft stays a draft and nothing is started.
+
+        A repeat with the same `Idempotency-Key` returns the first answer (not 409).
         """
         data, letter = form_with_letter(keep_missing_items=True)
-        application = _draft_call(service.start_application, current_user, None, data, letter,
-                                  draft=_draft(draft_id))
-        return service.view(application)
+        return idempotent(lambda: _submitted(_draft_call(
+            service.start_application, current_user, None, data, letter, draft=_draft(draft_id))))
 
 
 @blp.route("/applications/<string:business_key>")

@@ -2,11 +2,13 @@
 demand, rectification, objection and catalogue review. Their tasks go through /api/tasks."""
 from __future__ import annotations
 
+from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import fields
 
 from app.api import api_blueprint, form_with_letter, paginated
+from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
@@ -85,14 +87,25 @@ class Cases(MethodView):
 
 @blp.route("/<string:flow>", methods=["POST"])
 class StartCase(MethodView):
-    @blp.response(201, CaseDetailOut)
+    @blp.response(201, CaseDetailOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody={"description": "该流程的发起表单（见 bpmn/README.md）；资源需求可用 multipart/form-data 上传 letter",
                           "content": {"application/json": {"schema": {"type": "object"}},
                                       "multipart/form-data": {"schema": {"type": "object"}}}})
+    @idempotency_doc(blp)
     def post(self, flow: str):
-        """Start a case flow: 404 unknown flow, 403 not allowed (role, suspension), 422 field errors."""
+        """Start a case flow: 404 unknown flow, 403 not allowed (role, suspension), 422 field errors.
+
+        `Location` names the new case; a repeat with the same `Idempotency-Key` returns the
+        first answer and creates nothing.
+        """
         data, letter = form_with_letter(keep_missing_items=True)
-        return service.view(service.start_case(flow, current_user, data, letter))
+        return idempotent(lambda: _started(service.start_case(flow, current_user, data, letter)))
+
+
+def _started(case: Case):
+    """The 201 of a started case, read inside its transaction."""
+    return prepared(CaseDetailOut(), service.view(case),
+                    location=url_for(".CaseDetail", business_key=case.business_key))
 
 
 @blp.route("/<string:business_key>", methods=["GET"])

@@ -17,6 +17,7 @@ from app.audit.log import record
 from app.catalog.attachments import store_attachment
 from app.catalog.models import CatalogEntry, Grant, PublishState
 from app.clock import to_local, utcnow
+from app.db import transaction
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
@@ -140,7 +141,8 @@ def _instance_data(application: Application, entry: CatalogEntry, office: Depart
 
 def start_application(user: User, entry: CatalogEntry | None, form_data: dict | None, letter_file=None,
                       *, draft: Application | None = None) -> Application:
-    """Validate, store the sealed letter (南通 art. 20) and start the flow — one transaction.
+    """Validate, store the sealed letter (南通 art. 20) and start the flow — one transaction
+    (the caller's, when it has one open).
 
     With `draft`, the draft's row is submitted: `form_data` (may be None or partial) overrides
     its stored fields, and its stored letter is kept unless `letter_file` replaces it. On any
@@ -160,7 +162,7 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
         raise FieldErrors({LETTER_FIELD: ["请上传加盖公章的申请函扫描件（南通细则第二十条）"]})
     office = office_department("entry_id")
     now = utcnow()
-    try:
+    with transaction():  # joins the caller's, e.g. an API handler that answers before the commit
         fields = dict(
             entry_id=entry.id, applicant_department_id=user.department_id,
             provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
@@ -192,16 +194,13 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
                                 summary={"entry": entry.resource_code, "applicant": user.department.code},
                                 commit=False)
         application.instance_id = instance.id
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return application
 
 
 def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_file=None,
                *, draft: Application | None = None) -> Application:
-    """Create a draft (`draft` None) or update one — one transaction, audited.
+    """Create a draft (`draft` None) or update one — one transaction (the caller's, when it has
+    one open), audited.
 
     Only the entry is required; every given field must still have its type. On update only the
     given fields change (a blank one is cleared), and `letter_file` replaces the stored letter.
@@ -221,7 +220,7 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
         check_items(entry, data["items"])
     names = DRAFT_FIELDS if draft is None else [n for n in DRAFT_FIELDS if n in form_data]
     now = utcnow()
-    try:
+    with transaction():
         if draft is None:
             before = None
             draft = Application(
@@ -246,10 +245,6 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
             draft.letter_attachment_id = store_letter(letter_file, user, "share_application", draft_owner_id(draft))
         record("application.draft_updated" if before else "application.draft_created", "share_application",
                draft.id, before=before, after=draft.audit_view(), actor=user)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return draft
 
 

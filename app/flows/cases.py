@@ -25,6 +25,7 @@ from app.catalog.grants import idle_since, is_idle
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.catalog.services import checked_changes
 from app.clock import as_utc, to_local, utcnow
+from app.db import transaction
 from app.engine.models import ProcessInstance
 from app.extensions import db
 from app.flows import case_forms as forms
@@ -287,10 +288,11 @@ def start_case(flow: str, user: User, form_data: dict, letter_file=None) -> Case
 
 def open_case(spec: CaseFlow, draft: CaseDraft, policy: Policy, user: User | None = None,
               letter_file=None) -> Case:
-    """Create the case row and start its BPMN instance; commits (rolls back on any error)."""
+    """Create the case row and start its BPMN instance — one transaction (the caller's, when it
+    has one open); any error rolls it back."""
     office = office_department("flow")
     now = utcnow()
-    try:
+    with transaction():
         case = Case(
             business_key=f"tmp-{uuid.uuid4().hex}", flow=spec.flow, status=CaseStatus.IN_PROGRESS.value,
             title=draft.title[:200], requester_department_id=user.department_id if user else None,
@@ -309,10 +311,6 @@ def open_case(spec: CaseFlow, draft: CaseDraft, policy: Policy, user: User | Non
                                 actor_for(user) if user else engine.Actor.system(),
                                 summary={"flow": spec.flow, "title": case.title}, commit=False)
         case.instance_id = instance.id
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
     return case
 
 

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from app.catalog import labels
 from app.catalog.models import CatalogEntry, PublishState
 from app.clock import to_local, utcnow
+from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
 from app.flows.models import STATUS_LABELS, Application
@@ -132,18 +133,27 @@ def _draft_form(draft: Application) -> dict:
     return form
 
 
-def _submitted(application: Application):
+# What a page says after a write, and where it goes, is read inside the write's transaction
+# (`with transaction()`, which the service joins): after the commit only the redirect is left,
+# so nothing can show an error for an application that was saved.
+
+def _submitted(application: Application) -> tuple[str, str]:
     if application.status == "granted":
         # 宝鸡 art. 16, 南通 art. 18: an unconditional resource is granted at once by the platform
-        flash(_("申请已提交：无条件共享资源已由平台即时授权。"), "success")
+        message = _("申请已提交：无条件共享资源已由平台即时授权。")
     else:
-        flash(_("申请已提交，业务编号 %(key)s。", key=application.business_key), "success")
-    return redirect(url_for(".detail", business_key=application.business_key))
+        message = _("申请已提交，业务编号 %(key)s。", key=application.business_key)
+    return message, url_for(".detail", business_key=application.business_key)
 
 
-def _draft_saved(draft: Application):
-    flash(_("草稿已保存"), "success")
-    return redirect(url_for(".edit_draft", draft_id=draft.id))
+def _draft_saved(draft: Application) -> tuple[str, str]:
+    return _("草稿已保存"), url_for(".edit_draft", draft_id=draft.id)
+
+
+def _done(outcome: tuple[str, str]):
+    message, page = outcome
+    flash(message, "success")
+    return redirect(page)
 
 
 def _visible_or_abort(business_key: str) -> Application:
@@ -163,11 +173,14 @@ def new():
     if request.method == "POST":
         form = _posted_form()
         try:
-            if "save_draft" in request.form:
-                return _draft_saved(service.save_draft(current_user, entry, {**form, "entry_id": entry.id},
-                                                       _posted_letter()))
-            data = {**{k: v for k, v in form.items() if v not in ("", None)}, "entry_id": entry.id}
-            return _submitted(service.start_application(current_user, entry, data, _posted_letter()))
+            with transaction():
+                if "save_draft" in request.form:
+                    outcome = _draft_saved(service.save_draft(
+                        current_user, entry, {**form, "entry_id": entry.id}, _posted_letter()))
+                else:
+                    data = {**{k: v for k, v in form.items() if v not in ("", None)}, "entry_id": entry.id}
+                    outcome = _submitted(service.start_application(current_user, entry, data, _posted_letter()))
+            return _done(outcome)
         except FieldErrors as exc:
             errors = exc.errors
     return render_template("applications/form.html", entry=entry, form=form, errors=errors, draft=None,
@@ -187,9 +200,14 @@ def edit_draft(draft_id: int):
     if request.method == "POST":
         form = _posted_form()
         try:
-            if "save_draft" in request.form:
-                return _draft_saved(service.save_draft(current_user, None, form, _posted_letter(), draft=draft))
-            return _submitted(service.start_application(current_user, None, form, _posted_letter(), draft=draft))
+            with transaction():
+                if "save_draft" in request.form:
+                    outcome = _draft_saved(service.save_draft(current_user, None, form, _posted_letter(),
+                                                              draft=draft))
+                else:
+                    outcome = _submitted(service.start_application(current_user, None, form, _posted_letter(),
+                                                                   draft=draft))
+            return _done(outcome)
         except FieldErrors as exc:
             errors = exc.errors
         except service.NotADraft:

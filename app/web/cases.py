@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.clock import to_local
+from app.db import transaction
 from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows import cases as service
@@ -223,14 +224,17 @@ def new(flow: str):
             errors = {**flat_errors(spec.start_form().validate(data)), "confirm": [_("请确认上述事项后再提交")]}
         else:
             try:
-                case = service.start_case(flow, current_user, data, letter)
+                with transaction():  # the message and page are read before the commit: after it, only the redirect
+                    case = service.start_case(flow, current_user, data, letter)
+                    message = _("「%(flow)s」已提交，业务编号 %(key)s。", flow=flow_label(flow), key=case.business_key)
+                    page = url_for(".detail", business_key=case.business_key)
             except FieldErrors as exc:
                 errors = flat_errors(exc.errors)
             except Forbidden as exc:
                 abort(403, description=str(exc))
             else:
-                flash(_("「%(flow)s」已提交，业务编号 %(key)s。", flow=flow_label(flow), key=case.business_key), "success")
-                return redirect(url_for(".detail", business_key=case.business_key))
+                flash(message, "success")
+                return redirect(page)
         task_forms.refill(form_fields, data)
     shown = {f.name for f in form_fields} | {"confirm"}
     other_errors = [m for name, msgs in errors.items() if name not in shown for m in msgs]
