@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length
 from app.audit.log import record
 from app.extensions import db
 from app.org.auth import SignInThrottled, authenticate
-from app.web.i18n import _safe_next
+from app.web.redirects import safe_next
 
 auth = Blueprint("auth", __name__)
 
@@ -38,7 +38,7 @@ def sign_in():
         if user is not None:
             login_user(user)
             flash(_("欢迎，%(name)s", name=user.display_name), "success")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         form.password.errors.append(_("用户名或密码不正确"))
         status = 401
     elif request.method == "POST":
