@@ -99,6 +99,8 @@ def _reserve(key: str, limit: int, now: datetime) -> int | None:
     if db.session.execute(stmt).first() is not None:
         return None
     retry_at = db.session.scalar(select(t.c.retry_at).where(t.c.key == key))
+    if retry_at is None:  # a concurrent success cleared the key just now
+        return 1
     return max(1, math.ceil((as_utc(retry_at) - now).total_seconds()))
 
 
