@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import extensions as ext
 from app.config import build_config
@@ -13,6 +14,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True,
                 template_folder="web/templates", static_folder="web/static")
     app.config.update(build_config(app.instance_path, config_overrides))
+    if proxies := app.config["TRUSTED_PROXIES"]:
+        # request.remote_addr (the sign-in throttle's key) and the scheme as the proxies saw them
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from app import models  # noqa: F401  (every model registered before migrations look)

@@ -20,22 +20,37 @@ def _database_url(instance_path: str) -> str:
 
 def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     secret = os.environ.get("SECRET_KEY")
+    secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
     cfg = {
         "SECRET_KEY": secret or "dev-only-change-me",
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
-        # Session cookie flags: never readable by scripts, never sent cross-site.
+        # Cookie flags: never readable by scripts, never sent cross-site; SESSION_COOKIE_SECURE=1
+        # (behind HTTPS) makes every cookie Secure (app.org.auth.SecureCookieResponse).
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        "SESSION_COOKIE_SECURE": secure_cookies,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        # A session ends at sign-out, on a new password or deactivation, and at the latest
+        # this long after sign-in (its row is checked on every request: app.org.auth).
+        "SESSION_MAX_AGE_SECONDS": int(os.environ.get("SESSION_MAX_AGE_SECONDS", 30 * 24 * 3600)),
+        # Reverse proxies in front of the app (each appends to X-Forwarded-For); 0 = none, and
+        # the client address is the connection's. The sign-in throttle keys on that address.
+        "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
         "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR", str(Path(instance_path) / "attachments")),
         "ATTACHMENT_MAX_BYTES": 20 * 1024 * 1024,
         "ATTACHMENT_TYPES": {".pdf", ".jpg", ".jpeg", ".png", ".ofd", ".docx", ".xlsx", ".zip"},
+        # Sign-in throttle (app.org.auth): checks per user name + address before waiting, and
+        # per address across user names; the wait then doubles from BACKOFF up to its MAX; a
+        # key quiet for the WINDOW starts afresh.
         "LOGIN_THROTTLE_MAX": 5,
-        "LOGIN_THROTTLE_WINDOW_SECONDS": 900,
+        "LOGIN_THROTTLE_ADDRESS_MAX": 30,
+        "LOGIN_BACKOFF_SECONDS": 60,
+        "LOGIN_BACKOFF_MAX_SECONDS": 900,
+        "LOGIN_THROTTLE_WINDOW_SECONDS": 3600,
         # How long an Idempotency-Key's first answer is kept for repeats (app/api/idempotency.py)
         "IDEMPOTENCY_KEY_HOURS": int(os.environ.get("IDEMPOTENCY_KEY_HOURS", "24")),
         "BABEL_DEFAULT_LOCALE": "zh_CN",

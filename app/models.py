@@ -12,4 +12,4 @@ from app.engine.models import (  # noqa: F401
 from app.flows.models import Application, Case  # noqa: F401
 from app.legaltime.models import LegalDeadline  # noqa: F401
 from app.notifications.models import Notification, NotificationReceipt  # noqa: F401
-from app.org.models import Department, LoginAttempt, User, UserRole  # noqa: F401
+from app.org.models import Department, SignInThrottle, User, UserRole, UserSession  # noqa: F401

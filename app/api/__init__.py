@@ -1,8 +1,9 @@
 """REST API (flask-smorest, OpenAPI 3 at /api/openapi.json, docs at /api/docs).
 
-Clients authenticate with `Authorization: Bearer <token>`. A browser session may call the
-API too, but then every state-changing call must carry the CSRF token (X-CSRFToken), so a
-cookie alone never authorises a write.
+Clients authenticate with `Authorization: Bearer <token>`; a request with an Authorization
+header is authenticated by its token only (a bad one is 401, never the session cookie). A
+browser session may call the API too, but then every state-changing call must carry the CSRF
+token (X-CSRFToken), so a cookie alone never authorises a write.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from wtforms import ValidationError as WTFValidationError
 
 from app.catalog.queries import count
 from app.extensions import csrf, db
+from app.org.auth import authenticated_by_token
 from app.org.permissions import Forbidden
 from app.validation import FieldErrors
 
@@ -34,8 +36,7 @@ def _guard() -> None:
         return
     if not current_user.is_authenticated:
         abort(401, message="未登录或令牌无效")
-    bearer = request.headers.get("Authorization", "").startswith("Bearer ")
-    if request.method not in SAFE_METHODS and not bearer:
+    if request.method not in SAFE_METHODS and not authenticated_by_token():
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except (CSRFError, WTFValidationError):

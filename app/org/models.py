@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
@@ -111,13 +111,29 @@ class UserRole(db.Model):
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
-class LoginAttempt(db.Model):
-    """Failed sign-ins, kept in the database so every web worker throttles alike."""
+class UserSession(db.Model):
+    """A signed-in browser. The signed session cookie carries a random key; the row holds only
+    its hash. Deleting the row (sign-out, deactivation, a new password) ends that session on
+    every web host at once, whatever copies of the cookie exist."""
 
-    __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_username_at", "username", "at"),)
+    __tablename__ = "user_session"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    username: Mapped[str] = mapped_column(String(64))
-    remote_addr: Mapped[str | None] = mapped_column(String(64))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class SignInThrottle(db.Model):
+    """A sign-in throttle counter, one row per key ("account:<address>:<user name>" or
+    "address:<address>"), kept in the database so every web worker throttles alike.
+
+    `attempts` counts reserved attempts since the key was last quiet for a whole window;
+    `retry_at` is when the next attempt may be reserved (app.org.auth).
+    """
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    retry_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,11 @@
 """Departments and users: create and update, always with an audit row (SPEC §7)."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import false, select, update
 
 from app.audit.log import record
 from app.extensions import db
+from app.org.auth import current_session_hash, end_sessions
 from app.org.models import OFFICE_ONLY_ROLES, Department, Role, User, UserRole
 from app.org.passwords import hash_password, new_api_token
 from app.org.permissions import Forbidden, can_manage_org
@@ -67,8 +68,34 @@ def _set_roles(account: User, roles: list[Role]) -> None:
     account.role_rows.extend(UserRole(role=r) for r in sorted(wanted - have))
 
 
+LAST_ADMINISTRATOR = "至少需要保留一名启用的系统管理员：请先将其他账号设为系统管理员"
+
+
+def _keep_an_administrator(account: User, roles: list[Role], active: bool) -> None:
+    """Refuse a change that would leave no active administrator (nobody could then manage
+    accounts). Two administrators demoting each other at once go one after the other, and the
+    second sees the first's change: PostgreSQL locks the administrators' rows (FOR UPDATE);
+    SQLite has no row locks, so the database's write lock is taken before reading."""
+    if not (account.id and account.active and account.has_role(Role.ADMINISTRATOR)):
+        return
+    if active and Role.ADMINISTRATOR in roles:
+        return
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(User.__table__).where(false()).values(active=User.__table__.c.active))
+    admins = db.session.scalars(
+        select(User.id).join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == Role.ADMINISTRATOR.value, User.active.is_(True))
+        .order_by(User.id).with_for_update()).all()
+    if not set(admins) - {account.id}:
+        raise FieldErrors({"roles" if active else "active": [LAST_ADMINISTRATOR]})
+
+
 def save_user(actor: User | None, data: dict, user: User | None = None) -> User:
-    """Create (user None) or update an account; passwords are stored hashed only."""
+    """Create (user None) or update an account; passwords are stored hashed only.
+
+    A new password or deactivation ends the account's sessions (but the actor's own current
+    one when it changes its own password); the last active administrator stays one.
+    """
     _require_admin(actor)
     account = user or User()
     before = user.audit_view() if user else None
@@ -83,6 +110,11 @@ def save_user(actor: User | None, data: dict, user: User | None = None) -> User:
     if data.get("password") and len(data["password"]) < MIN_PASSWORD:
         raise FieldErrors({"password": [f"密码至少 {MIN_PASSWORD} 位"]})
     roles = _check_roles(data.get("roles", [r.value for r in account.roles]), department)
+    active = data.get("active", account.active if user else True)
+    _keep_an_administrator(account, roles, active)
+    if user is not None and (data.get("password") or not active):
+        own = actor is not None and actor.id == account.id and active
+        end_sessions(account.id, keep=current_session_hash() if own else None)
     for key in ("username", "display_name", "department_id", "active"):
         if key in data:
             setattr(account, key, data[key])

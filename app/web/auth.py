@@ -4,15 +4,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from app.audit.log import record
-from app.extensions import db
-from app.org.auth import SignInThrottled, authenticate
-from app.web.i18n import _safe_next
+from app.org.auth import SignInThrottled, authenticate, end_session, start_session
+from app.web.redirects import safe_next
 
 auth = Blueprint("auth", __name__)
 
@@ -34,11 +32,11 @@ def sign_in():
         except SignInThrottled as exc:
             form.password.errors.append(
                 _("连续登录失败次数过多，请 %(minutes)s 分钟后再试", minutes=exc.retry_minutes))
-            return render_template("auth/sign_in.html", form=form), 429
+            return render_template("auth/sign_in.html", form=form), 429, {"Retry-After": str(exc.retry_seconds)}
         if user is not None:
-            login_user(user)
+            start_session(user)
             flash(_("欢迎，%(name)s", name=user.display_name), "success")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         form.password.errors.append(_("用户名或密码不正确"))
         status = 401
     elif request.method == "POST":
@@ -49,8 +47,6 @@ def sign_in():
 @auth.post("/sign-out")
 @login_required
 def sign_out():
-    record("auth.sign_out", "user", current_user.id, actor=current_user)
-    db.session.commit()
-    logout_user()
+    end_session(current_user)
     flash(_("您已安全退出"), "info")
     return redirect(url_for("auth.sign_in"))

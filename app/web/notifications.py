@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from app.extensions import db
 from app.notifications import for_user, mark_all_read, mark_read, read_ids, unread_count
 from app.notifications.models import KIND_LABELS, Notification
-from app.web.i18n import _safe_next
+from app.web.redirects import safe_next
 from app.web.workview import listing_page
 
 notification_pages = Blueprint("notification_pages", __name__, url_prefix="/notifications")
@@ -46,8 +46,8 @@ def read(notification_id: int):
     db.session.commit()
     if request.form.get("open") == "1":
         link = db.session.get(Notification, notification_id).link
-        return redirect(_safe_next(link) if link else url_for(".index"))
-    return redirect(_safe_next(request.form.get("next")) if request.form.get("next") else url_for(".index"))
+        return redirect(safe_next(link) if link else url_for(".index"))
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next") else url_for(".index"))
 
 
 @notification_pages.post("/read-all")

@@ -28,7 +28,7 @@ from app.validation import FieldErrors
 from app.web import task_forms, workview
 from app.web.cases import case_context, task_options
 from app.web.errors import FORM_ERRORS_STATUS
-from app.web.i18n import _safe_next
+from app.web.redirects import safe_next
 
 task_pages = Blueprint("task_pages", __name__, url_prefix="/tasks")
 
@@ -105,7 +105,7 @@ def diagram(task_id: int):
 
 
 def _back(task_id: int):
-    return redirect(_safe_next(request.form.get("next")) if request.form.get("next")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for(".detail", task_id=task_id))
 
 

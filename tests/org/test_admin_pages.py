@@ -1,9 +1,11 @@
 """Administrators manage departments and accounts on web pages; nobody else may."""
+import pytest
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.extensions import db
-from app.org.models import Department, User
+from app.org.models import Department, Role, User
+from app.validation import FieldErrors
 from tests import factories as f
 
 
@@ -46,3 +48,111 @@ def test_create_and_edit_user(city, client):
     actions = db.session.scalars(select(AuditEntry.action).where(AuditEntry.object_type == "user", AuditEntry.object_id == str(clerk.id))
         .order_by(AuditEntry.id)).all()
     assert actions == ["org.user_created", "org.user_updated"]
+
+
+# ---- the platform always keeps an active administrator --------------------------------------
+
+LAST_ADMIN = "至少需要保留一名启用的系统管理员"
+
+
+def _admin_form(city, **changes) -> dict:
+    form = {"username": "dsj.admin", "display_name": "dsj.admin", "department_id": city.office.id,
+            "roles": ["administrator"], "active": "y"}
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def _active_admins() -> list[str]:
+    db.session.expire_all()
+    return sorted(u.username for u in db.session.scalars(select(User)).all()
+                  if u.active and "administrator" in {r.value for r in u.roles})
+
+
+def test_the_only_administrator_cannot_drop_the_role_or_deactivate_itself(city, client):
+    f.login(client, "dsj.admin")
+    for changes in ({"roles": ["office_reviewer"]}, {"active": None}):
+        r = f.post_form(client, f"/admin/users/{city.admin.id}", _admin_form(city, **changes))
+        assert r.status_code == 200
+        assert LAST_ADMIN in r.get_data(as_text=True)
+        assert _active_admins() == ["dsj.admin"]
+
+
+def test_the_only_administrator_is_kept_through_the_api_too(city, client):
+    headers = f.bearer(city.admin)
+    for body in ({"roles": ["office_reviewer"]}, {"active": False}):
+        r = client.patch(f"/api/users/{city.admin.id}", json=body, headers=headers)
+        assert r.status_code == 422
+        assert LAST_ADMIN in str(r.get_json()["errors"])
+    assert _active_admins() == ["dsj.admin"]
+
+
+def test_with_two_administrators_one_may_step_down_but_not_the_last(city, client):
+    from app.org.services import save_user
+
+    deputy = f.user(city.office, "dsj.deputy", Role.ADMINISTRATOR)
+    save_user(city.admin, {"roles": ["office_reviewer"]}, deputy)
+    assert _active_admins() == ["dsj.admin"]
+    with pytest.raises(FieldErrors):
+        save_user(city.admin, {"active": False}, city.admin)
+    db.session.rollback()
+    assert _active_admins() == ["dsj.admin"]
+
+
+def test_two_administrators_demoting_each_other_at_once_leave_one(city, app, monkeypatch):
+    """The first demotion stops just before its commit; the second is let go up to its first
+    locking or writing statement, then the first commits. Whatever the second checked before
+    that point is stale, so it must check (again) after it."""
+    import threading
+
+    from sqlalchemy import event
+
+    import app.org.services as services
+    from app.org.services import save_user
+
+    deputy = f.user(city.office, "dsj.deputy", Role.ADMINISTRATOR)
+    ids = {"admin": city.admin.id, "deputy": deputy.id}
+    db.session.commit()
+    first_held, second_locks, release = threading.Event(), threading.Event(), threading.Event()
+    real_record = services.record
+
+    def held_record(*args, **kwargs):
+        if threading.current_thread().name == "first":
+            first_held.set()
+            release.wait(timeout=30)
+        return real_record(*args, **kwargs)
+
+    def watch(_conn, _cursor, statement, *_args):
+        if threading.current_thread().name == "second" and (
+                "FOR UPDATE" in statement or statement.lstrip().startswith(("UPDATE", "DELETE", "INSERT"))):
+            second_locks.set()
+
+    monkeypatch.setattr(services, "record", held_record)
+    event.listen(db.engine, "before_cursor_execute", watch)
+    outcome: dict = {}
+
+    def demote(name, actor_key, target_key):
+        with app.app_context():
+            try:
+                actor, target = db.session.get(User, ids[actor_key]), db.session.get(User, ids[target_key])
+                save_user(actor, {"roles": ["office_reviewer"]}, target)
+                outcome[name] = "saved"
+            except FieldErrors:
+                outcome[name] = "refused"
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=demote, args=("first", "admin", "deputy"), name="first")
+    second = threading.Thread(target=demote, args=("second", "deputy", "admin"), name="second")
+    try:
+        first.start()
+        assert first_held.wait(timeout=30)
+        second.start()
+        assert second_locks.wait(timeout=30)
+        release.set()
+        first.join(timeout=30)
+        second.join(timeout=30)
+    finally:
+        release.set()
+        event.remove(db.engine, "before_cursor_execute", watch)
+    assert sorted(outcome.values()) == ["refused", "saved"], outcome
+    assert len(_active_admins()) == 1
