@@ -15,12 +15,15 @@ after its first bytes agreed; what the uploader's browser claimed is never store
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import os
 import re
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -190,10 +193,13 @@ def _store_in_folder(stream: BinaryIO, kind: FileType, field: str) -> tuple[str,
         path = folder / sha
         if _insert_content(sha, size, None):
             # New content: the file belongs to this transaction (no committed row names it).
-            os.replace(tmp, path)
-            _remove_unless_committed(db.session(), path)
+            with _folder_lock(folder):
+                os.replace(tmp, path)
+                identity = _identity(path)
+            _remove_unless_committed(db.session(), path, identity)
         elif _kept_in_folder(sha) and not path.exists():  # its file went missing: same bytes, put back
-            os.replace(tmp, path)
+            with _folder_lock(folder):
+                os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -205,7 +211,20 @@ def _store_in_folder(stream: BinaryIO, kind: FileType, field: str) -> tuple[str,
 _WRITTEN = "attachment_files_written"
 
 
-def _remove_unless_committed(session: Session, path: Path) -> None:
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """Putting a file in place and removing a rolled-back one take turns (for microseconds):
+    the transaction that waited on a rolled-back one's content row may be putting its own file
+    there while the rolled-back one removes its file, and must not lose it."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove_unless_committed(session: Session, path: Path, identity: tuple[int, int] | None) -> None:
     """Remove `path` when the session's current (outermost) transaction ends without committing
     — rolled back, or the session closed — so a failed request leaves no file behind.
 
@@ -218,7 +237,7 @@ def _remove_unless_committed(session: Session, path: Path) -> None:
         written = session.info[_WRITTEN] = []
         event.listen(session, "after_commit", _keep_committed_files)
         event.listen(session, "after_transaction_end", _remove_files_not_committed)
-    written.append((session.get_transaction(), path, _identity(path)))
+    written.append((session.get_transaction(), path, identity))
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -243,8 +262,9 @@ def _remove_files_not_committed(session: Session, ended) -> None:
         for _, path, identity in (w for w in written if w[0] is ended):
             # Only the file this transaction wrote: once its content row is gone, another
             # transaction waiting on that row may already have put its own file there.
-            if _identity(path) == identity:
-                path.unlink(missing_ok=True)
+            with _folder_lock(path.parent):
+                if _identity(path) == identity:
+                    path.unlink(missing_ok=True)
 
 
 def open_attachment(attachment: Attachment) -> BinaryIO:
