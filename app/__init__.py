@@ -42,6 +42,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
 def _register_core(app: Flask) -> None:
     from app.api import register_api
     from app.audit.cli import audit_cli
+    from app.catalog.cli import attachments_cli
     from app.org.auth import register_auth
     from app.org.cli import demo_cli
     from app.web import register_web
@@ -50,6 +51,7 @@ def _register_core(app: Flask) -> None:
     register_api(app, ext.api)
     register_web(app)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(attachments_cli)
     app.cli.add_command(demo_cli)
 
 

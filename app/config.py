@@ -40,9 +40,12 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "TRUSTED_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
         "WTF_CSRF_TIME_LIMIT": None,
         "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+        # Attachments live in the database (every web host sees them) unless ATTACHMENT_STORAGE=folder;
+        # ATTACHMENT_DIR is that folder, and where content stored before the database kept it is read.
+        # The allowed types are app/catalog/attachments.py's FILE_TYPES.
+        "ATTACHMENT_STORAGE": os.environ.get("ATTACHMENT_STORAGE", "database"),
         "ATTACHMENT_DIR": os.environ.get("ATTACHMENT_DIR", str(Path(instance_path) / "attachments")),
         "ATTACHMENT_MAX_BYTES": 20 * 1024 * 1024,
-        "ATTACHMENT_TYPES": {".pdf", ".jpg", ".jpeg", ".png", ".ofd", ".docx", ".xlsx", ".zip"},
         # Sign-in throttle (app.org.auth): checks per user name + address before waiting, and
         # per address across user names; the wait then doubles from BACKOFF up to its MAX; a
         # key quiet for the WINDOW starts afresh.

@@ -1,7 +1,7 @@
 """Imports every model module so SQLAlchemy metadata (and Alembic) see the whole schema."""
 from app.api.models import IdempotencyKey  # noqa: F401
 from app.audit.models import AuditEntry  # noqa: F401
-from app.catalog.models import Attachment, CatalogEntry, Grant, InformationItem  # noqa: F401
+from app.catalog.models import Attachment, AttachmentContent, CatalogEntry, Grant, InformationItem  # noqa: F401
 from app.engine.models import (  # noqa: F401
     HumanTask,
     ProcessDefinition,

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
 )
@@ -166,15 +167,29 @@ class Grant(db.Model):
     grantee: Mapped[Department] = relationship(lazy="joined")
 
 
+class AttachmentContent(db.Model):
+    """The bytes of attached files, stored once per sha256 however often they are attached
+    (app/catalog/attachments.py). `data` holds them — the default, so every web host sees the
+    same files — or is NULL when they are kept in the ATTACHMENT_DIR folder."""
+
+    __tablename__ = "attachment_content"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)  # bytea on PostgreSQL
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Attachment(db.Model):
-    """A stored file (sealed application letter …): kept on disk, identified by its sha256."""
+    """One attached file (sealed application letter …): its name, the type we detected from its
+    content and extension, and its content by sha256."""
 
     __tablename__ = "attachment"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("attachment_content.sha256"), index=True)
     filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(100))
+    content_type: Mapped[str] = mapped_column(String(100))  # detected (FILE_TYPES), never the uploader's
     size: Mapped[int] = mapped_column(Integer)
     department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

@@ -270,7 +270,7 @@ def delete_draft(user: User, draft: Application) -> None:
 def store_letter(letter_file, user: User, owner_type: str, owner_id: str) -> int:
     """Store an uploaded sealed letter (南通 arts. 20, 24) for its record; returns the attachment id.
     Its field errors name the `letter` field; the caller commits."""
-    letter = store_attachment(letter_file.stream, letter_file.filename, letter_file.mimetype, user,
+    letter = store_attachment(letter_file.stream, letter_file.filename, user,
                               owner_type=owner_type, owner_id=owner_id, field=LETTER_FIELD)
     return letter.id
 

@@ -4,14 +4,18 @@ Reads only (no rules here): the services in app.flows decide, these helpers pres
 """
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import quote
 
 from flask import abort, current_app, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
 
-from app.catalog.attachments import open_attachment
+from app.catalog.attachments import open_attachment, served_type
 from app.catalog.models import Attachment
 from app.catalog.queries import Page, page_of
 from app.clock import utcnow
@@ -232,11 +236,34 @@ def send_owned_attachment(attachment_id: int, owner_type: str, owner_id: str):
     return send_attachment(row)
 
 
+# A download is never a page of ours: were a browser to render it anyway, the sandbox gives it an
+# origin of its own and no script, and it may load nothing.
+DOWNLOAD_POLICY = "default-src 'none'; sandbox"
+
+
 def send_attachment(row: Attachment):
-    """Send a stored file as a download; 404 when its file is gone from storage."""
+    """Send a stored file as a download with the type we detected when it was stored (never
+    what the uploader claimed), not to be sniffed, rendered or cached by others; 404 when its
+    content is gone from storage."""
     try:
         stream = open_attachment(row)
     except OSError as exc:  # missing, or its content no longer matches its sha256
         current_app.logger.error("attachment %s not served: %s", row.id, exc)
         abort(404)
-    return send_file(stream, mimetype=row.content_type, as_attachment=True, download_name=row.filename)
+    response = send_file(stream, mimetype=served_type(row), etag=row.sha256)
+    response.headers["Content-Disposition"] = content_disposition(row.filename)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = DOWNLOAD_POLICY
+    response.cache_control.private = True
+    return response
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with the name twice (RFC 6266): an ASCII `filename` for old clients and the
+    exact name as RFC 5987 `filename*`. Stored names hold no control characters or slashes."""
+    fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    fallback = re.sub(r'["\\]', "_", fallback)
+    suffix = Path(filename).suffix  # ASCII: every allowed extension is
+    if not fallback.removesuffix(suffix).strip(" ."):
+        fallback = "attachment" + suffix
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='!#$&+-.^_`|~')}"

@@ -5,7 +5,7 @@ POST /api/applications, /api/applications/drafts, /api/applications/drafts/<id>/
 here in the same transaction as the record it created (app/api/idempotency.py).
 
 Revision ID: e5a7c3f19b42
-Revises: b3c1d9e0a7f2
+Revises: dff04656925b
 Create Date: 2026-11-23 10:00:00
 
 """
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 
 revision = 'e5a7c3f19b42'
-down_revision = 'b3c1d9e0a7f2'
+down_revision = 'dff04656925b'
 branch_labels = None
 depends_on = None
 
