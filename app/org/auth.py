@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request, session
 from flask_login import login_user, logout_user
@@ -39,7 +40,7 @@ from app.audit.log import record
 from app.clock import as_utc, utcnow
 from app.extensions import db, login_manager
 from app.org.models import SignInThrottle, User, UserSession
-from app.org.passwords import password_matches, token_hash
+from app.org.passwords import hash_password, password_matches, token_hash
 
 # The Flask session entry holding this browser's session key.
 _SESSION_KEY = "_session_key"
@@ -124,6 +125,16 @@ def _throttle_keys(username: str) -> list[tuple[str, int]]:
             (f"account:{address}:{username[:64]}", cfg["LOGIN_THROTTLE_MAX"])]
 
 
+@lru_cache(maxsize=1)
+def _decoy(method: str) -> str:
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def _decoy_hash() -> str:
+    """A hash of nobody's password, made with the configured method (so it costs the same)."""
+    return _decoy(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
 def authenticate(username: str, password: str) -> User | None:
     """Check credentials, throttled per user name + address and per address.
 
@@ -143,7 +154,9 @@ def authenticate(username: str, password: str) -> User | None:
         raise SignInThrottled(wait)
     db.session.commit()
     user = db.session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active or not password_matches(user.password_hash, password):
+    # An unknown or inactive name costs a hash check too, so timing does not tell which exist.
+    stored = user.password_hash if user is not None and user.active else _decoy_hash()
+    if not password_matches(stored, password) or user is None or not user.active:
         record("auth.sign_in_failed", "user", username, actor_name=username)
         db.session.commit()
         return None

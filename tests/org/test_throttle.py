@@ -133,3 +133,15 @@ def test_behind_a_proxy_the_forwarded_address_is_the_key(city, app, tmp_path_fac
     finally:
         with proxied.app_context():
             db.engine.dispose()
+
+
+def test_an_unknown_user_name_costs_a_password_check_too(app, monkeypatch):
+    # Timing must not tell which user names exist: the check runs whatever the name.
+    from app.org import auth
+
+    calls = []
+    real = auth.password_matches
+    monkeypatch.setattr(auth, "password_matches", lambda stored, pw: calls.append(stored) or real(stored, pw))
+    with app.test_request_context("/sign-in", environ_base={"REMOTE_ADDR": "10.9.9.9"}):
+        assert auth.authenticate("nobody-here", "whatever-password") is None
+    assert len(calls) == 1
