@@ -53,8 +53,10 @@ pass commit=False to compose with the caller's own transaction, which the caller
     once_per_step(key, compute)              # a script function's answer, once per step and key
     ctx.at_step_end(fn)                      # in a verb: fn() once the step's run is over
 The engine never checks permissions: the caller decides who may claim/complete/delegate.
-Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError
-(all EngineError); an exception raised by a service verb or hook propagates unchanged.
+Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError,
+StepLimitExceeded (a step ran more than ENGINE_MAX_TASKS_PER_STEP engine tasks: a BPMN cycle
+without a wait; rolled back) — all EngineError; an exception raised by a service verb or hook
+propagates unchanged.
 
 BPMN conventions (spiffworkflow:properties on the element unless noted)
 -----------------------------------------------------------------------
@@ -101,7 +103,15 @@ import logging
 
 from app.engine import inbox
 from app.engine.definitions import deploy, deploy_directory, ensure_deployed, is_deployed, latest_definition
-from app.engine.errors import Conflict, DeployError, EngineError, FormError, NotFound, ScriptError
+from app.engine.errors import (
+    Conflict,
+    DeployError,
+    EngineError,
+    FormError,
+    NotFound,
+    ScriptError,
+    StepLimitExceeded,
+)
 from app.engine.registry import (
     on,
     on_instance_completed,
@@ -136,7 +146,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
-    "ScriptError", "ServiceContext", "cancel", "current_instance", "current_instant", "claim", "complete", "delegate", "deploy",
+    "ScriptError", "ServiceContext", "StepLimitExceeded", "cancel", "current_instance", "current_instant", "claim", "complete", "delegate", "deploy",
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
     "on_instance_completed", "once_per_step", "on_task_completed", "on_task_created", "on_timer_fired",
