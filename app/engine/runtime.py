@@ -25,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.log import record
@@ -143,6 +143,18 @@ def _timer_due(task) -> datetime | None:
         return _instant(value)
     except (TypeError, ValueError):
         return None
+
+
+def _database_error(exc: BaseException) -> DBAPIError | None:
+    """A database error SpiffWorkflow or an expression wrapped (a script function's query
+    over its time limit): it stays a database error, answered as such (503), not a flow error."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, DBAPIError):
+            return exc
+        seen.add(id(exc))
+        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    return None
 
 
 def _is_timer(task) -> bool:
@@ -302,6 +314,9 @@ class Step:
         except Exception as exc:
             if self.verb_error is not None:
                 raise self.verb_error from None
+            db_error = _database_error(exc)
+            if db_error is not None:  # e.g. a statement over its time limit: not a flow error
+                raise db_error from None
             cause = getattr(exc, "exception", None) or exc.__cause__
             element = None
             task_spec = getattr(exc, "task_spec", None)
@@ -391,6 +406,9 @@ class Step:
         try:
             return self.engine.environment.evaluate(expression, spiff_task.data)
         except Exception as exc:
+            db_error = _database_error(exc)
+            if db_error is not None:
+                raise db_error from None
             raise ScriptError(f"{what}表达式 {expression!r} 求值失败：{exc}",
                               spiff_task.task_spec.name) from exc
         finally:
