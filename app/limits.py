@@ -68,7 +68,7 @@ from flask import Flask, request
 from flask_babel import gettext as _
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import Pool
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wrappers import Response
@@ -132,15 +132,16 @@ _UNSAFE = ("threading", "queue", "logging", "importlib", "concurrent", "weakref"
            "psycopg", "psycopg_pool", "sqlite3", "app.rowbatch", __name__)
 
 # Called (in the watchdog thread) with a limit whose thread did not stop STUCK_AFTER seconds
-# past its deadline; gunicorn.conf.py sets `restart_worker`. None: log only.
+# past its deadline; gunicorn.conf.py and `flask scheduler run` set `stop_process`. None: log only.
 on_stuck: Callable[[TimeLimit], None] | None = None
 
 
 class TimeLimit:
     """`with TimeLimit(seconds, what):` — the block is stopped by `seconds` with
-    TimeLimitExceeded (its running statement cancelled first). Catch it outside the block and
-    call `stop()` there again (it may have landed before the block's own exit could stop the
-    limit). Limits nest: `expired` tells whether it was this one that ran out."""
+    TimeLimitExceeded (its running statement cancelled first); 0 seconds: no limit. Catch it
+    outside the block and call `stop()` there again (it may have landed before the block's own
+    exit could stop the limit), then `discard_session()`. Limits nest: `expired` tells whether
+    it was this one that ran out."""
 
     __slots__ = ("seconds", "what", "ident", "deadline", "boundary", "active", "expired",
                  "cancelled_at", "next_raise", "raised_at", "escalated")
@@ -212,6 +213,8 @@ class _Watchdog:
 
     # -- called by the limited threads
     def start(self, limit: TimeLimit, boundary: FrameType) -> None:
+        if limit.seconds <= 0:  # no limit
+            return
         limit.ident = threading.get_ident()
         limit.boundary = boundary
         limit.deadline = time.monotonic() + limit.seconds
@@ -344,16 +347,17 @@ def _pool_checkin(_dbapi_connection, record) -> None:
     _watchdog.checked_in(record)
 
 
-def restart_worker(graceful_timeout: float) -> None:
-    """Give up a process that has a thread stuck beyond help: SIGTERM to itself (a gunicorn
-    worker stops taking requests and lets the others finish), then, should the stuck thread
-    keep the interpreter from exiting, leave after `graceful_timeout` regardless."""
+def stop_process(graceful_timeout: float) -> None:
+    """Give up a process that has a thread stuck beyond help (an `on_stuck`): SIGTERM to itself
+    (a gunicorn worker stops taking requests, lets the others finish and is replaced by the
+    arbiter; a `flask scheduler run` process ends for its supervisor to restart), then, should
+    the stuck thread keep the interpreter from exiting, leave after `graceful_timeout`."""
     def leave() -> None:
         time.sleep(graceful_timeout)
-        log.critical("worker %s: exiting with a stuck thread", os.getpid())
+        log.critical("process %s: exiting with a stuck thread", os.getpid())
         os._exit(70)
 
-    log.critical("worker %s: restarting (a thread is stuck past its time limit)", os.getpid())
+    log.critical("process %s: stopping (a thread is stuck past its time limit)", os.getpid())
     threading.Thread(target=leave, name="time-limit-exit", daemon=True).start()
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -384,7 +388,7 @@ class LimitedFlask(Flask):
         except TimeLimitExceeded:
             limit.stop()
             log.error("%s stopped after its time limit of %gs", limit.what, seconds, exc_info=True)
-            _discard_session()
+            discard_session()
             return self.finalize_request(busy_response(), from_error_handler=True)
 
     def wsgi_app(self, environ, start_response):
@@ -399,14 +403,15 @@ class LimitedFlask(Flask):
 _BARE_BUSY = "系统繁忙，请稍后重试。"
 
 
-def _discard_session() -> None:
-    """Close the request's session invalidating its connections (see the module docstring)."""
+def discard_session() -> None:
+    """After TimeLimitExceeded: close the session, invalidating its connections (closed, not
+    pooled) — an interruption at an arbitrary point leaves nothing known to be clean."""
     from app.extensions import db
 
     try:
         db.session().invalidate()
     except Exception:
-        log.warning("could not invalidate the session of a stopped request", exc_info=True)
+        log.warning("could not invalidate the session of a stopped thread", exc_info=True)
 
 
 def busy_response():
@@ -429,8 +434,8 @@ def init_app(app: Flask) -> None:
         event.listen(Pool, "checkout", _pool_checkout)
         event.listen(Pool, "checkin", _pool_checkin)
 
-    @app.errorhandler(OperationalError)
-    def _database_busy(exc: OperationalError):
+    @app.errorhandler(DBAPIError)
+    def _database_busy(exc: DBAPIError):
         if not is_busy(exc):
             raise exc
         from app.extensions import db
