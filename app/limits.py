@@ -178,11 +178,19 @@ def _set_async_exc(ident: int, exc: type[BaseException] | None) -> int:
     return ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), value)
 
 
+def _unsafe(frame: FrameType) -> bool:
+    name = frame.f_globals.get("__name__") or ""
+    return any(name == unsafe or name.startswith(unsafe + ".") for unsafe in _UNSAFE)
+
+
 def _interruptible(frame: FrameType | None, boundary: FrameType | None) -> bool:
-    """Whether no frame between the thread's current one and the limit's start is in `_UNSAFE`."""
+    """Whether no frame from the thread's current one up to the limit's start is in `_UNSAFE`
+    (the frame that started the limit counts only while it is the current one: it may be
+    stopping the limit)."""
+    if frame is boundary:
+        return frame is None or not _unsafe(frame)
     while frame is not None and frame is not boundary:
-        name = frame.f_globals.get("__name__") or ""
-        if any(name == unsafe or name.startswith(unsafe + ".") for unsafe in _UNSAFE):
+        if _unsafe(frame):
             return False
         frame = frame.f_back
     return True

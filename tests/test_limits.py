@@ -8,6 +8,7 @@ seconds), so without the limits a test fails on its status and time instead of h
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 
 import pytest
@@ -216,3 +217,28 @@ def test_requests_within_their_limit_are_left_alone(probed):
         assert client.get("/api/probe/connection").status_code == 200
     time.sleep(LIMIT + 0.1)  # nothing pending is delivered late, into the next request
     assert client.get("/api/probe/connection").status_code == 200
+
+
+def test_a_thread_the_watchdog_cannot_stop_is_given_up(monkeypatch):
+    # Blocked in C without the GIL (and not on the database): the exception cannot land until
+    # the call returns. STUCK_AFTER past the deadline the watchdog gives the thread up — in a
+    # gunicorn worker, on_stuck restarts the worker (gunicorn.conf.py).
+    monkeypatch.setattr(limits, "STUCK_AFTER", 0.2)
+    given_up = threading.Event()
+    seen = []
+    monkeypatch.setattr(limits, "on_stuck", lambda limit: (seen.append(limit.what), given_up.set()))
+
+    def stuck():
+        limit = limits.TimeLimit(0.1, "a stuck thread")
+        try:
+            with limit:
+                time.sleep(1.0)
+        except limits.TimeLimitExceeded:
+            limit.stop()
+            seen.append("stopped once awake")
+
+    thread = threading.Thread(target=stuck)
+    thread.start()
+    assert given_up.wait(2)
+    thread.join(3)
+    assert seen == ["a stuck thread", "stopped once awake"]
