@@ -95,7 +95,9 @@ Service verbs see `ctx.instance`, `ctx.business_key`, `ctx.actor`, `ctx.data` (t
 Tables: process_definition, process_instance (state = Spiff JSON without spec, `version`
 optimistic lock: 1 after start, +1 per step), human_task (inbox mirror), workflow_timer (timer mirror), task_event
 (timeline). Scheduler: SCHEDULER_ENABLED starts an in-process poller on the first request;
-`flask scheduler run` runs one as a separate process; SCHEDULER_INTERVAL_SECONDS (15).
+`flask scheduler run` runs one as a separate process; SCHEDULER_INTERVAL_SECONDS (15). Each job
+runs within SCHEDULER_JOB_TIME_LIMIT and each timer step within REQUEST_TIME_LIMIT (app/limits.py):
+an overrunning step parks its timers (`retry_timer` un-parks them).
 """
 from __future__ import annotations
 
