@@ -20,22 +20,26 @@ reach:
    request thread loops or waits. A request (`LimitedFlask.full_dispatch_request`) or
    scheduler job (`TimeLimit`) registers its deadline; when it passes, the watchdog
    a. cancels the statement running on each database connection the thread has checked out
-      (psycopg `cancel_safe()`, sqlite3 `interrupt()`; both meant to be called from another
-      thread). A thread waiting on the database gets 57014 and unwinds through the ordinary
-      error path: rollback, 503, and its connection goes back to the pool clean;
+      (psycopg `cancel_safe()`, bounded to 2 s; sqlite3 `interrupt()`; both made to be called
+      from another thread; done under the watchdog's lock, which a connection's return to the
+      pool takes too, so a cancel never reaches the next user of the connection). A thread
+      waiting on the database gets 57014 and unwinds through the ordinary error path:
+      rollback, 503, its connection back in the pool clean — it is given `GRACE` for that;
    b. raises `TimeLimitExceeded` in the thread (`PyThreadState_SetAsyncExc`) — but only while
       the thread is not inside code where an exception at an arbitrary bytecode could break
       state other threads share: stdlib lock handling (threading, queue, logging), the
       connection pool, SQLAlchemy's connection and session-transaction code, the database
-      driver, this module (`_UNSAFE`). There it looks again a few milliseconds later; (a)
-      meanwhile frees a thread that waits on the database. `TimeLimitExceeded` is a
-      BaseException, like KeyboardInterrupt, so no `except Exception` (SpiffWorkflow's, a
-      verb's, a loop's) swallows it; the engine's unit of work rolls back on BaseException;
-      the request answers 503, and its session's connections are invalidated (closed, not
-      pooled): after an interruption at an arbitrary point, nothing says they are clean;
+      driver, this module (`_UNSAFE`); there it looks again a few milliseconds later.
+      `TimeLimitExceeded` is a BaseException, like KeyboardInterrupt, so no `except
+      Exception` (SpiffWorkflow's, a verb's, a loop's) swallows it; the engine's unit of work
+      rolls back on BaseException; the request answers 503, and its session's connections are
+      invalidated (closed, not pooled): after an interruption at an arbitrary point nothing
+      says they are clean. Limits nest (a scheduler poll, and each timer step in it);
    c. repeats (a) and (b) every `GRACE` seconds while the thread stays in its limit;
-   d. `STUCK_AFTER` seconds past the deadline gives the thread up: logs its stack and calls
-      `on_stuck` — in a gunicorn worker (gunicorn.conf.py) a graceful restart of the worker.
+   d. `STUCK_AFTER` seconds past the deadline gives the thread up (e.g. blocked in a C call
+      that released the GIL — a socket read, a sleep — which takes no exception until it
+      returns): logs its stack and calls `on_stuck` — in a gunicorn worker
+      (gunicorn.conf.py) a graceful restart of the worker.
 
 3. **gunicorn bounds the rest** (gunicorn.conf.py): `timeout` kills a worker whose heartbeat
    stops, which is what a C call holding the GIL (a giant integer power) does — no Python
