@@ -7,12 +7,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import extensions as ext
+from app import limits
 from app.config import build_config
 
 
 def create_app(config_overrides: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True,
-                template_folder="web/templates", static_folder="web/static")
+    # LimitedFlask: every request ends within REQUEST_TIME_LIMIT (app/limits.py).
+    app = limits.LimitedFlask(__name__, instance_relative_config=True,
+                              template_folder="web/templates", static_folder="web/static")
     app.config.update(build_config(app.instance_path, config_overrides))
     if proxies := app.config["TRUSTED_PROXIES"]:
         # request.remote_addr (the sign-in throttle's key) and the scheme as the proxies saw them
@@ -21,6 +23,7 @@ def create_app(config_overrides: dict | None = None) -> Flask:
 
     from app import models  # noqa: F401  (every model registered before migrations look)
 
+    limits.init_app(app)  # database time limits: before the engine is created
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(Path(app.root_path).parent / "migrations"),
                          render_as_batch=True, compare_type=True)

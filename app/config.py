@@ -18,6 +18,11 @@ def _database_url(instance_path: str) -> str:
     return url
 
 
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def build_config(instance_path: str, overrides: dict | None = None) -> dict:
     secret = os.environ.get("SECRET_KEY")
     secure_cookies = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
@@ -63,6 +68,16 @@ def build_config(instance_path: str, overrides: dict | None = None) -> dict:
         "POLICY_PROFILE": os.environ.get("POLICY_PROFILE", "nantong"),
         "BPMN_DIR": str(ROOT / "bpmn"),
         "SCHEDULER_ENABLED": os.environ.get("SCHEDULER_ENABLED", "0") == "1",
+        # Time limits (app/limits.py; 0 = none). PostgreSQL ends a statement, a lock wait, a
+        # transaction left idle; the watchdog ends a request or scheduler job that overruns.
+        "DB_STATEMENT_TIMEOUT_MS": int(_number("DB_STATEMENT_TIMEOUT_MS", 30000)),
+        "DB_LOCK_TIMEOUT_MS": int(_number("DB_LOCK_TIMEOUT_MS", 10000)),
+        "DB_IDLE_IN_TRANSACTION_TIMEOUT_MS": int(_number("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60000)),
+        "REQUEST_TIME_LIMIT": _number("REQUEST_TIME_LIMIT", 30),
+        "SCHEDULER_JOB_TIME_LIMIT": _number("SCHEDULER_JOB_TIME_LIMIT", 120),
+        # Engine tasks (gateways, service tasks, events) one step may run: a BPMN cycle without
+        # a wait ends here with an error instead of spinning (app/engine/runtime.py).
+        "ENGINE_MAX_TASKS_PER_STEP": int(_number("ENGINE_MAX_TASKS_PER_STEP", 500)),
         "API_TITLE": "政务信息资源共享审批平台 API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -99,6 +99,13 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # A migration may rewrite a large table: the statement and idle limits every
+                # app connection carries (app/limits.py) are for requests, not for it. SET
+                # LOCAL: for this transaction only. (lock_timeout stays: a migration does not
+                # queue behind a long transaction holding every request up behind it.)
+                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                connection.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
             context.run_migrations()
 
 

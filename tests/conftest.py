@@ -118,3 +118,25 @@ def city(app):
     from tests.factories import City
 
     return City()
+
+
+@pytest.fixture()
+def limited_app(app, tmp_path_factory):
+    """`limited_app(**config)`: another app on the test's database with its own (small) time
+    limits, and a pool of one connection, so the request after a stopped one gets the very
+    connection the stopped one had (or a new one, if it was invalidated)."""
+    made = []
+
+    def make(**config):
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          {"pool_size": 1, "max_overflow": 0, "pool_timeout": 5})
+        other = make_app(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path_factory, **config)
+        other.config["BACKEND"] = app.config["BACKEND"]
+        made.append(other)
+        return other
+
+    yield make
+    for other in made:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()

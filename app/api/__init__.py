@@ -120,10 +120,19 @@ def register_api(app: Flask, api: Api) -> None:
 
 def _register_engine_errors(app: Flask) -> None:
     """Engine errors on API paths: Conflict → 409, FormError → 422 (field errors), NotFound → 404;
-    a stored flow definition refused at load → 503 on both pages and API (not the user's doing)."""
+    a flow definition refused at load or failing at run time (ScriptError, StepLimitExceeded)
+    → 503 on both pages and API (not the user's doing)."""
     from werkzeug.exceptions import ServiceUnavailable
 
-    from app.engine.errors import Conflict, DefinitionRefused, FormError, NotFound
+    from app.engine.errors import (
+        Conflict,
+        DefinitionRefused,
+        EngineError,
+        FormError,
+        NotFound,
+        ScriptError,
+        StepLimitExceeded,
+    )
 
     def _api_only(exc):
         if not request.path.startswith("/api/"):
@@ -140,15 +149,24 @@ def _register_engine_errors(app: Flask) -> None:
         return {"code": 422, "status": "Unprocessable Entity",
                 "message": "提交的数据有误", "errors": {"json": exc.errors}}, 422
 
-    @app.errorhandler(DefinitionRefused)
-    def _definition_refused(exc: DefinitionRefused):
-        app.logger.error("flow definition refused: %s", exc)
-        message = "该流程的定义未通过安全检查，暂时无法办理，请联系系统管理员"
+    def _flow_fault(exc: EngineError, message: str):
+        # The flow's definition is at fault, not the request: nothing was applied; 503 says
+        # "not now", and the administrators find the cause in the log.
+        app.logger.error("flow fault (%s): %s", type(exc).__name__, exc)
         if request.path.startswith("/api/"):
             return {"code": 503, "status": "Service Unavailable", "message": message}, 503
         from app.web.errors import error_page
 
         return error_page(ServiceUnavailable(message))
+
+    @app.errorhandler(DefinitionRefused)
+    def _definition_refused(exc: DefinitionRefused):
+        return _flow_fault(exc, "该流程的定义未通过安全检查，暂时无法办理，请联系系统管理员")
+
+    @app.errorhandler(ScriptError)
+    @app.errorhandler(StepLimitExceeded)
+    def _flow_failed(exc: EngineError):
+        return _flow_fault(exc, f"流程运行出错，本次操作未生效，请联系系统管理员（{exc}）")
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound):

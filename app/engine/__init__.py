@@ -59,7 +59,9 @@ pass commit=False to compose with the caller's own transaction, which the caller
     ctx.at_step_end(fn)                      # in a verb: fn() once the step's run is over
 The engine never checks permissions: the caller decides who may claim/complete/delegate.
 Errors: NotFound, Conflict, FormError(errors: dict[str, list[str]]), ScriptError, DeployError,
-DefinitionRefused (all EngineError); an exception raised by a service verb or hook propagates unchanged.
+DefinitionRefused, StepLimitExceeded (a step ran more than ENGINE_MAX_TASKS_PER_STEP engine tasks: a BPMN cycle
+without a wait; rolled back) — all EngineError; an exception raised by a service verb or hook
+propagates unchanged.
 
 BPMN conventions (spiffworkflow:properties on the element unless noted)
 -----------------------------------------------------------------------
@@ -98,7 +100,9 @@ Service verbs see `ctx.instance`, `ctx.business_key`, `ctx.actor`, `ctx.data` (t
 Tables: process_definition, process_instance (state = Spiff JSON without spec, `version`
 optimistic lock: 1 after start, +1 per step), human_task (inbox mirror), workflow_timer (timer mirror), task_event
 (timeline). Scheduler: SCHEDULER_ENABLED starts an in-process poller on the first request;
-`flask scheduler run` runs one as a separate process; SCHEDULER_INTERVAL_SECONDS (15).
+`flask scheduler run` runs one as a separate process; SCHEDULER_INTERVAL_SECONDS (15). Each job
+runs within SCHEDULER_JOB_TIME_LIMIT and each timer step within REQUEST_TIME_LIMIT (app/limits.py):
+an overrunning step parks its timers (`retry_timer` un-parks them).
 """
 from __future__ import annotations
 
@@ -106,7 +110,15 @@ import logging
 
 from app.engine import inbox
 from app.engine.definitions import deploy, deploy_directory, ensure_deployed, is_deployed, latest_definition
-from app.engine.errors import Conflict, DeployError, EngineError, FormError, NotFound, ScriptError
+from app.engine.errors import (
+    Conflict,
+    DeployError,
+    EngineError,
+    FormError,
+    NotFound,
+    ScriptError,
+    StepLimitExceeded,
+)
 from app.engine.registry import (
     on,
     on_instance_completed,
@@ -141,7 +153,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
-    "ScriptError", "ServiceContext", "cancel", "current_instance", "current_instant", "claim", "complete", "delegate", "deploy",
+    "ScriptError", "ServiceContext", "StepLimitExceeded", "cancel", "current_instance", "current_instant", "claim", "complete", "delegate", "deploy",
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
     "on_instance_completed", "once_per_step", "on_task_completed", "on_task_created", "on_timer_fired",

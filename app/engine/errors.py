@@ -61,6 +61,21 @@ class DefinitionRefused(EngineError):
         super().__init__(message)
 
 
+class StepLimitExceeded(EngineError):
+    """One step ran more engine tasks (gateways, service tasks, events) than allowed: a BPMN
+    cycle with no wait (user task, timer) in it, which SpiffWorkflow would run forever within
+    one call. The step was rolled back; nothing was stored."""
+
+    def __init__(self, process_id: str, process_name: str | None, element_id: str | None,
+                 limit: int):
+        self.process_id, self.element_id, self.limit = process_id, element_id, limit
+        flow = f"「{process_name}」（{process_id}）" if process_name else f"「{process_id}」"
+        super().__init__(
+            f"流程{flow}在一次操作中自动执行的环节超过 {limit} 个，停在元素 {element_id}："
+            "流程图中可能有不经过任何等待（人工任务、定时器）的循环。本次操作未生效，"
+            "请修改流程图后重新部署。")
+
+
 class FormError(EngineError):
     """Form validation failed; `errors` maps field name → list of messages."""
 

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 from uuid import UUID
 
+from flask import current_app
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
@@ -24,7 +25,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.log import record
@@ -37,7 +38,7 @@ from app.engine.definitions import (
     compiled_version,
     latest_definition,
 )
-from app.engine.errors import Conflict, EngineError, NotFound, ScriptError
+from app.engine.errors import Conflict, EngineError, NotFound, ScriptError, StepLimitExceeded
 from app.engine.models import (
     EventType,
     HumanTask,
@@ -100,6 +101,18 @@ def _timer_due(task) -> datetime | None:
         return _instant(value)
     except (TypeError, ValueError):
         return None
+
+
+def _database_error(exc: BaseException) -> DBAPIError | None:
+    """A database error SpiffWorkflow or an expression wrapped (a script function's query
+    over its time limit): it stays a database error, answered as such (503), not a flow error."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, DBAPIError):
+            return exc
+        seen.add(id(exc))
+        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    return None
 
 
 def _is_timer(task) -> bool:
@@ -195,7 +208,8 @@ class Step:
         self.memo: dict[Hashable, Any] = {}  # once_per_step()
         self.engine = EngineScriptEngine(self)
         self.verb_error: BaseException | None = None
-        self.ran: list = []
+        self.ran: list = []  # engine tasks SpiffWorkflow ran in this step (_task_ran)
+        self.max_tasks: int = current_app.config.get("ENGINE_MAX_TASKS_PER_STEP") or 0
         self.completed_task_ids: set[str] = set()
         self.workflow: BpmnWorkflow | None = None
         self.is_new = False
@@ -258,6 +272,9 @@ class Step:
         except Exception as exc:
             if self.verb_error is not None:
                 raise self.verb_error from None
+            db_error = _database_error(exc)
+            if db_error is not None:  # e.g. a statement over its time limit: not a flow error
+                raise db_error from None
             cause = getattr(exc, "exception", None) or exc.__cause__
             element = None
             task_spec = getattr(exc, "task_spec", None)
@@ -274,13 +291,25 @@ class Step:
     def run_engine(self) -> None:
         wf = self.workflow
         for _ in range(_MAX_ENGINE_ROUNDS):
-            self.spiff(wf.do_engine_steps, None, self.ran.append)
+            self.spiff(wf.do_engine_steps, None, self._task_ran)
             # One walk serves this check and both mirror syncs (same traversal as two get_tasks).
             active = wf.get_tasks(state=SpiffState.READY | SpiffState.WAITING)
             if not any(t.state == SpiffState.READY and not t.task_spec.manual for t in active):
                 self._active = active
                 return
         raise EngineError("流程引擎在一个步骤内循环次数过多，可能存在死循环")
+
+    def _task_ran(self, task) -> None:
+        """SpiffWorkflow's did_complete_task callback. do_engine_steps() loops until no READY
+        engine task is left, so a BPMN cycle without a wait would never return: the count of
+        tasks run ends it (the step then rolls back). The cap also stays below the depth
+        SpiffWorkflow's task iterator walks (1000), past which it stops seeing READY tasks and
+        would leave the instance silently stuck."""
+        self.ran.append(task)
+        if self.max_tasks and len(self.ran) > self.max_tasks:
+            spec = task.task_spec
+            raise StepLimitExceeded(self.definition.process_id, self.definition.name,
+                                    getattr(spec, "bpmn_id", None) or spec.name, self.max_tasks)
 
     def fire_timers(self, due_task_ids: list[str] | None = None) -> None:
         """Fire the waiting timers. `due_task_ids` are the timers the mirror found due
@@ -335,6 +364,9 @@ class Step:
         try:
             return self.engine.environment.evaluate(expression, spiff_task.data)
         except Exception as exc:
+            db_error = _database_error(exc)
+            if db_error is not None:
+                raise db_error from None
             raise ScriptError(f"{what}表达式 {expression!r} 求值失败：{exc}",
                               spiff_task.task_spec.name) from exc
         finally:

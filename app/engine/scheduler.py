@@ -4,6 +4,9 @@ product's periodic jobs (register_periodic).
 In-process: `start_scheduler(app)` (wsgi.py's `boot` starts it when SCHEDULER_ENABLED=1).
 Separate process: `flask scheduler run` (blocking). Running several at once is safe: timer
 claims never double-fire (see timers.py) and a periodic job runs in one process at a time.
+
+Every job runs within SCHEDULER_JOB_TIME_LIMIT seconds (app/limits.py): one that overruns is
+stopped, rolled back and logged, and the scheduler goes on with its next run.
 """
 from __future__ import annotations
 
@@ -17,8 +20,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import text
 
+from app import limits
 from app.clock import utcnow
 from app.extensions import db
+from app.limits import TimeLimit, TimeLimitExceeded
 
 log = logging.getLogger(__name__)
 JOB_ID = "engine_timers"
@@ -29,12 +34,17 @@ def run_due_work(app, worker_id: str | None = None) -> tuple[int, int]:
     from app.engine.timers import default_worker_id, fire_due_timers, refresh_sla_states
 
     with app.app_context():
+        limit = _job_limit(app, JOB_ID)
         try:
-            fired = fire_due_timers(worker_id=worker_id or default_worker_id())
-            changed = refresh_sla_states()
+            with limit:
+                fired = fire_due_timers(worker_id=worker_id or default_worker_id())
+                changed = refresh_sla_states()
             if fired or changed:
                 log.info("engine poll: %s timers fired, %s SLA states changed", fired, changed)
             return fired, changed
+        except TimeLimitExceeded:
+            _stopped(limit)
+            return 0, 0
         except Exception:
             log.exception("engine poll failed")
             db.session.rollback()
@@ -57,13 +67,17 @@ def run_periodic(app, name: str) -> bool:
     advisory lock named after the job; SQLite has a single writer anyway). Returns True if run."""
     fn, _every = PERIODIC_JOBS[name]
     with app.app_context():
+        limit = _job_limit(app, f"periodic:{name}")
         try:
-            with _job_lock(name) as acquired:
+            with limit, _job_lock(name) as acquired:
                 if not acquired:
                     return False
                 fn()
                 db.session.commit()
                 return True
+        except TimeLimitExceeded:
+            _stopped(limit)
+            return False
         except Exception:
             log.exception("periodic job %s failed", name)
             db.session.rollback()
@@ -72,21 +86,38 @@ def run_periodic(app, name: str) -> bool:
             db.session.remove()
 
 
+def _job_limit(app, job: str) -> TimeLimit:
+    return TimeLimit(app.config.get("SCHEDULER_JOB_TIME_LIMIT") or 0, f"scheduler job {job}")
+
+
+def _stopped(limit: TimeLimit) -> None:
+    limit.stop()  # again: the exception may have landed before the block's exit stopped it
+    log.error("%s stopped after its time limit of %gs; its open transaction was rolled back",
+              limit.what, limit.seconds, exc_info=True)
+    limits.discard_session()
+
+
 @contextlib.contextmanager
 def _job_lock(name: str) -> Iterator[bool]:
     """The job's lock on PostgreSQL: session-level, on a connection of its own, so it holds
-    across the commits a job makes (the idle-grant sweep commits each case it opens)."""
+    across the commits a job makes (the idle-grant sweep commits each case it opens). The
+    connection is in autocommit: it holds a lock, not a transaction, so it is never "idle in
+    transaction" while the job runs (the server would end it)."""
     if db.engine.dialect.name != "postgresql":
         yield True
         return
     key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-    with db.engine.connect() as conn:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         acquired = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
         try:
             yield acquired
         finally:
             if acquired:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                try:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                except BaseException:
+                    conn.invalidate()  # closing the connection is what releases the lock then
+                    raise
 
 
 def _add_job(scheduler, app) -> None:
@@ -116,5 +147,8 @@ def run_blocking(app) -> None:
     """Run the poll loop in the foreground until interrupted (`flask scheduler run`)."""
     scheduler = BlockingScheduler(timezone="UTC")
     _add_job(scheduler, app)
+    # A job thread stuck past its time limit: end the process for its supervisor to restart
+    # (APScheduler would never run that job again while its one allowed instance hangs).
+    limits.on_stuck = lambda _limit: limits.stop_process(5)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         scheduler.start()

@@ -14,6 +14,7 @@ import socket
 import threading
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +34,7 @@ from app.engine.models import (
 from app.engine.registry import emit
 from app.engine.runtime import _event, _step_for, _unit
 from app.extensions import db
+from app.limits import TimeLimit, TimeLimitExceeded, discard_session
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,14 @@ def _claim(instance_id: int, now: datetime, worker_id: str) -> tuple[ProcessInst
 
 
 def _fire_instance(instance_id: int, now: datetime, worker_id: str) -> int:
+    """Fire one instance's due timers in one step. The step gets the time a request's step
+    gets (REQUEST_TIME_LIMIT): one that overruns it parks its timers, so that one instance
+    cannot use up every later poll (it would come first again: its timer is the earliest)."""
     claimed_ids: list[int] = []
+    limit = TimeLimit(current_app.config.get("REQUEST_TIME_LIMIT") or 0,
+                      f"timer step of instance {instance_id}")
     try:
-        with _unit(commit=True):
+        with limit, _unit(commit=True):
             inst, rows = _claim(instance_id, now, worker_id)
             if inst is None or not rows:
                 return 0
@@ -98,6 +105,15 @@ def _fire_instance(instance_id: int, now: datetime, worker_id: str) -> int:
                     actor_name="scheduler")
             step.emit_pending()
             return len(fired)
+    except TimeLimitExceeded:
+        limit.stop()
+        if not limit.expired:
+            raise  # the poll's own limit ran out: not this instance's doing
+        log.error("timers of instance %s: the step ran over its time limit of %gs; parked",
+                  instance_id, limit.seconds, exc_info=True)
+        discard_session()
+        _park(claimed_ids, instance_id, TimeLimitExceeded(f"定时器步骤超过时限 {limit.seconds:g} 秒"))
+        return 0
     except Conflict:
         return 0  # the instance moved meanwhile; the next poll sees the fresh state
     except SQLAlchemyError as exc:
