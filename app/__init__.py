@@ -16,6 +16,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from app import models  # noqa: F401  (every model registered before migrations look)
+    from app.safe_input import register_safe_input
+
+    register_safe_input(app)  # the `int` converter must be in place before any route is added
 
     ext.db.init_app(app)
     ext.migrate.init_app(app, ext.db, directory=str(Path(app.root_path).parent / "migrations"),
