@@ -6,7 +6,7 @@ cookie alone never authorises a write.
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, make_response, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -15,6 +15,7 @@ from werkzeug.exceptions import Forbidden as HTTPForbidden
 from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError as WTFValidationError
 
+from app.api.docs import ApiBlueprint
 from app.catalog.queries import count
 from app.extensions import csrf, db
 from app.org.permissions import Forbidden
@@ -44,14 +45,22 @@ def _guard() -> None:
 
 def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     """Every API blueprint is created here, so none can forget the sign-in/CSRF guard."""
-    blp = Blueprint(name, import_name, **kwargs)
+    blp = ApiBlueprint(name, import_name, **kwargs)
     blp.before_request(_guard)
     return blp
+
+
+def past_the_end(pagination_parameters) -> bool:
+    """A page that starts after the last row is empty: answered without asking the database,
+    whose OFFSET overflows (an error) for the page numbers a client may send."""
+    return pagination_parameters.first_item >= pagination_parameters.item_count
 
 
 def paginated(stmt: Select, pagination_parameters) -> list:
     """One page of the ordered `stmt` for `@blp.paginate()`, which sends the total in a header."""
     pagination_parameters.item_count = count(stmt)
+    if past_the_end(pagination_parameters):
+        return []
     return db.session.scalars(stmt.offset(pagination_parameters.first_item)
                               .limit(pagination_parameters.page_size)).all()
 
@@ -90,10 +99,10 @@ def register_api(app: Flask, api: Api) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return api.handle_http_exception(exc)
+            return _with_headers_of(exc, api.handle_http_exception(exc))
         from app.web.errors import error_page
 
-        return error_page(exc)
+        return _with_headers_of(exc, error_page(exc))
 
     @app.errorhandler(FieldErrors)
     def _field_errors(exc: FieldErrors):
@@ -111,6 +120,16 @@ def register_api(app: Flask, api: Api) -> None:
         return error_page(Forbidden403(str(exc)))
 
     _register_engine_errors(app)
+
+
+def _with_headers_of(exc: HTTPException, rendered):
+    """The JSON body and the error page are new responses: keep the headers the exception
+    carries (`Allow` on a 405, as RFC 9110 requires, `Retry-After` …)."""
+    response = make_response(rendered)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _register_engine_errors(app: Flask) -> None:

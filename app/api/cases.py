@@ -7,6 +7,7 @@ from flask_login import current_user
 from marshmallow import fields
 
 from app.api import api_blueprint, form_with_letter, paginated
+from app.api.docs import refuses
 from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
@@ -85,6 +86,7 @@ class Cases(MethodView):
 
 @blp.route("/<string:flow>", methods=["POST"])
 class StartCase(MethodView):
+    @refuses(403, 409)
     @blp.response(201, CaseDetailOut)
     @blp.doc(requestBody={"description": "该流程的发起表单（见 bpmn/README.md）；资源需求可用 multipart/form-data 上传 letter",
                           "content": {"application/json": {"schema": {"type": "object"}},
@@ -97,6 +99,7 @@ class StartCase(MethodView):
 
 @blp.route("/<string:business_key>", methods=["GET"])
 class CaseDetail(MethodView):
+    @refuses(403)
     @blp.response(200, CaseDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one case."""

@@ -8,6 +8,7 @@ from flask_smorest import abort
 from marshmallow import fields
 
 from app.api import api_blueprint, paginated
+from app.api.docs import refuses
 from app.api.workflow_schemas import TaskOut
 from app.engine import inbox
 from app.engine.models import HumanTask, ProcessInstance
@@ -60,6 +61,7 @@ class Tasks(MethodView):
 
 @blp.route("/<int:task_id>")
 class TaskDetail(MethodView):
+    @refuses(403)
     @blp.response(200, TaskOut)
     def get(self, task_id: int):
         """One task (its candidate group, assignee, office supervisors)."""
@@ -71,6 +73,7 @@ class TaskDetail(MethodView):
 
 @blp.route("/<int:task_id>/claim")
 class Claim(MethodView):
+    @refuses(403, 409)
     @blp.response(200, TaskOut)
     def post(self, task_id: int):
         """Claim a task of your group (409 if someone else already holds it)."""
@@ -79,6 +82,7 @@ class Claim(MethodView):
 
 @blp.route("/<int:task_id>/release")
 class Release(MethodView):
+    @refuses(403, 409)
     @blp.response(200, TaskOut)
     def post(self, task_id: int):
         """Put a task you hold back into the group's queue."""
@@ -87,6 +91,7 @@ class Release(MethodView):
 
 @blp.route("/<int:task_id>/delegate")
 class Delegate(MethodView):
+    @refuses(403, 409)
     @blp.arguments(DelegateIn)
     @blp.response(200, TaskOut)
     def post(self, data, task_id: int):
@@ -96,6 +101,7 @@ class Delegate(MethodView):
 
 @blp.route("/<int:task_id>/complete")
 class Complete(MethodView):
+    @refuses(403, 409)
     @blp.response(200, CompleteOut)
     @blp.doc(requestBody={"description": "该任务表单的字段（见 bpmn/README.md）",
                           "content": {"application/json": {"schema": {"type": "object"}}}})
