@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from flask import Flask, abort, request
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -28,6 +28,14 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, fixed_digits: int = 0, min: int | None = None,
                  max: int | None = INT32_MAX, signed: bool = False) -> None:
         super().__init__(map, fixed_digits, min, max, signed)
+
+
+class BusinessKeyConverter(BaseConverter):
+    """`<key:...>`: a business key as the platform writes them (SQ-2026-000042, DM-2026-000007).
+    Nothing else matches, so a key route never shadows a literal sibling (`/api/applications/drafts`,
+    `/api/cases/flows`) and the document can state the format."""
+
+    regex = r"[A-Z]{2,8}-[0-9]{4}-[0-9]{6,10}"
 
 
 def as_id(value) -> int | None:
@@ -101,4 +109,5 @@ def _refuse_nul():
 def register_safe_input(app: Flask) -> None:
     """Before any route is added (rules bind their converter when added) and before any view."""
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["key"] = BusinessKeyConverter
     app.before_request(_refuse_nul)

@@ -11,14 +11,15 @@ from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import Select
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import Forbidden as HTTPForbidden
-from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError as WTFValidationError
 
 from app.api.docs import ApiBlueprint
 from app.catalog.queries import count
 from app.extensions import csrf, db
 from app.org.permissions import Forbidden
+from app.safe_input import BusinessKeyConverter
 from app.validation import FieldErrors
 
 
@@ -65,6 +66,28 @@ def paginated(stmt: Select, pagination_parameters) -> list:
                               .limit(pagination_parameters.page_size)).all()
 
 
+def _json_body():
+    """The parsed JSON body (None without one, or for `null`); a body that does not parse is a
+    400, as flask-smorest answers for the operations it parses itself — not an empty change."""
+    if not request.is_json or not request.get_data(cache=True):
+        return None
+    try:
+        return request.get_json()
+    except BadRequest:
+        abort(400, message="请求体不是有效的 JSON")
+
+
+def json_object() -> dict:
+    """The JSON body as an object: none is {}, any other JSON value (a list, a string, true …)
+    a 422 — the services take a dict of fields."""
+    body = _json_body()
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise FieldErrors({"_schema": ["请求体须为 JSON 对象"]})
+    return body
+
+
 def form_with_letter(keep_missing_items: bool = False) -> tuple[dict, object | None]:
     """A start form's fields and its sealed letter (南通 arts. 20, 24): JSON, or multipart with
     the letter in the `letter` file field. A multipart `items` is a list; without it, `items`
@@ -76,7 +99,7 @@ def form_with_letter(keep_missing_items: bool = False) -> tuple[dict, object | N
             data["items"] = request.form.getlist("items")
         letter = request.files.get("letter")
         return data, letter if letter and letter.filename else None
-    body = request.get_json(silent=True)
+    body = _json_body()
     return body if isinstance(body, dict) else {}, None
 
 
@@ -92,6 +115,8 @@ def register_api(app: Flask, api: Api) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "个人 API 令牌"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
+    api.register_converter(BusinessKeyConverter, lambda c: {
+        "type": "string", "pattern": f"^{c.regex}$", "example": "SQ-2026-000042"})
     for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp)

@@ -142,7 +142,7 @@ class DraftSubmit(MethodView):
         return service.view(application)
 
 
-@blp.route("/applications/<string:business_key>")
+@blp.route("/applications/<key:business_key>")
 class ApplicationDetail(MethodView):
     @refuses(403)
     @blp.response(200, ApplicationDetailOut)

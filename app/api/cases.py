@@ -84,7 +84,7 @@ class Cases(MethodView):
         return paginated(stmt.order_by(Case.id.desc()), pagination_parameters)
 
 
-@blp.route("/<string:flow>", methods=["POST"])
+@blp.route(f"/<any({', '.join(service.FLOWS)}):flow>", methods=["POST"])
 class StartCase(MethodView):
     @refuses(403, 409)
     @blp.response(201, CaseDetailOut)
@@ -97,7 +97,7 @@ class StartCase(MethodView):
         return service.view(service.start_case(flow, current_user, data, letter))
 
 
-@blp.route("/<string:business_key>", methods=["GET"])
+@blp.route("/<key:business_key>", methods=["GET"])
 class CaseDetail(MethodView):
     @refuses(403)
     @blp.response(200, CaseDetailOut)

@@ -6,7 +6,7 @@ from flask_login import current_user
 from marshmallow import fields
 from sqlalchemy import select
 
-from app.api import api_blueprint, past_the_end
+from app.api import api_blueprint, json_object, past_the_end
 from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.catalog import labels
@@ -97,9 +97,7 @@ class Entries(MethodView):
 
         The body is a catalogue entry: see the field rules in the error messages (422).
         """
-        from flask import request
-
-        return create_entry(current_user, request.get_json(silent=True) or {})
+        return create_entry(current_user, json_object())
 
 
 def _entry_or_404(entry_id: int) -> CatalogEntry:
@@ -118,10 +116,8 @@ class EntryDetail(MethodView):
     @blp.response(200, EntryOut)
     def patch(self, entry_id: int):
         """Change an unpublished entry of your own department."""
-        from flask import request
-
         entry = _entry_or_404(entry_id)
-        return update_entry(current_user, entry, request.get_json(silent=True) or {})
+        return update_entry(current_user, entry, json_object())
 
 
 @blp.route("/grants")

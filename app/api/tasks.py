@@ -1,13 +1,12 @@
 """Task inbox and task actions over REST (claim / release / delegate / complete)."""
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
-from app.api import api_blueprint, paginated
+from app.api import api_blueprint, json_object, paginated
 from app.api.docs import refuses
 from app.api.workflow_schemas import TaskOut
 from app.engine import inbox
@@ -107,6 +106,6 @@ class Complete(MethodView):
                           "content": {"application/json": {"schema": {"type": "object"}}}})
     def post(self, task_id: int):
         """Complete a task with its form data: 422 field errors, 409 if already completed by someone else."""
-        task = service.complete_task(current_user, task_id, request.get_json(silent=True) or {})
+        task = service.complete_task(current_user, task_id, json_object())
         return {"task": task, "next_tasks": db.session.scalars(
             inbox.for_instance(task.instance_id).where(HumanTask.state == "ready")).all()}
