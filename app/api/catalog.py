@@ -12,6 +12,7 @@ from app.api.workflow_schemas import UtcDateTime
 from app.catalog import labels
 from app.catalog.models import CatalogEntry, Grant
 from app.catalog.queries import search_entries
+from app.catalog.schemas import CatalogEntryInput
 from app.catalog.services import create_entry, update_entry
 from app.extensions import db
 from app.org.permissions import (
@@ -74,6 +75,10 @@ class GrantOut(Schema):
     last_used_at = UtcDateTime(allow_none=True)
 
 
+class CatalogEntryPatch(CatalogEntryInput):
+    """The same fields, each optional (a distinct name keeps the OpenAPI schemas apart)."""
+
+
 @blp.route("/entries")
 class Entries(MethodView):
     @blp.arguments(EntryQuery, location="query", as_kwargs=True)
@@ -92,6 +97,7 @@ class Entries(MethodView):
 
     @refuses(403)
     @blp.response(201, EntryOut)
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": CatalogEntryInput}}})
     def post(self):
         """Register a new entry (draft) for your own department — provider approvers only.
 
@@ -114,6 +120,8 @@ class EntryDetail(MethodView):
 
     @refuses(403)
     @blp.response(200, EntryOut)
+    @blp.doc(requestBody={"required": True, "content": {
+        "application/json": {"schema": CatalogEntryPatch(partial=True)}}})
     def patch(self, entry_id: int):
         """Change an unpublished entry of your own department."""
         entry = _entry_or_404(entry_id)
