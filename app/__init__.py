@@ -22,6 +22,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     from app import models  # noqa: F401  (every model registered before migrations look)
+    from app.safe_input import register_safe_input
+
+    register_safe_input(app)  # the `int` converter must be in place before any route is added
 
     limits.init_app(app)  # database time limits: before the engine is created
     ext.db.init_app(app)

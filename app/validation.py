@@ -9,6 +9,8 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, ValidationError, fields, validate
 from marshmallow import Schema as _Schema
 
+from app.safe_input import INT32_MAX, INT32_MIN, NUL, NUL_MESSAGE
+
 _ZH = {
     fields.Field: {"required": "此项为必填项", "null": "此项不能为空", "validator_failed": "取值无效"},
     fields.String: {"invalid": "请输入文本"},
@@ -26,11 +28,41 @@ for _cls, _messages in _ZH.items():
     _cls.default_error_messages = {**_cls.default_error_messages, **_messages}
 
 
+# Every integer we store is a 32-bit INTEGER column: a larger value is a field error here, not a
+# database error later. apispec documents the range as minimum/maximum.
+_INT32 = validate.Range(min=INT32_MIN, max=INT32_MAX, error="数值须在 {min} 到 {max} 之间")
+
+
+def _no_nul(value) -> None:
+    if isinstance(value, str) and NUL in value:
+        raise ValidationError(NUL_MESSAGE)
+
+
+def _within_int32(field: fields.Field) -> bool:
+    return any(isinstance(v, validate.Range) and v.min is not None and v.max is not None
+               and v.min >= INT32_MIN and v.max <= INT32_MAX for v in field.validators)
+
+
+def _guard_field(field: fields.Field) -> None:
+    """The shared rules every field of every schema gets: integers in range, text without NUL.
+    They run first, so a field's own validators (some look rows up) only see values that fit."""
+    if isinstance(field, fields.Integer) and not _within_int32(field):
+        field.validators.insert(0, _INT32)
+    elif isinstance(field, fields.String) and _no_nul not in field.validators:
+        field.validators.insert(0, _no_nul)
+    for inner in (getattr(field, "inner", None), getattr(field, "value_field", None)):
+        if isinstance(inner, fields.Field):
+            _guard_field(inner)
+
+
 class Schema(_Schema):
     class Meta:
         unknown = EXCLUDE
 
     error_messages = {"unknown": "未知字段", "type": "数据格式不正确"}
+
+    def on_bind_field(self, field_name: str, field_obj: fields.Field) -> None:
+        _guard_field(field_obj)
 
 
 def required_text(max_len: int, **kwargs) -> fields.String:

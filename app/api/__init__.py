@@ -7,19 +7,21 @@ token (X-CSRFToken), so a cookie alone never authorises a write.
 """
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, make_response, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import Select
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.exceptions import Forbidden as HTTPForbidden
-from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError as WTFValidationError
 
+from app.api.docs import ApiBlueprint
 from app.catalog.queries import count
 from app.extensions import csrf, db
 from app.org.auth import authenticated_by_token
 from app.org.permissions import Forbidden
+from app.safe_input import BusinessKeyConverter
 from app.validation import FieldErrors
 
 
@@ -45,16 +47,46 @@ def _guard() -> None:
 
 def api_blueprint(name: str, import_name: str, **kwargs) -> Blueprint:
     """Every API blueprint is created here, so none can forget the sign-in/CSRF guard."""
-    blp = Blueprint(name, import_name, **kwargs)
+    blp = ApiBlueprint(name, import_name, **kwargs)
     blp.before_request(_guard)
     return blp
+
+
+def past_the_end(pagination_parameters) -> bool:
+    """A page that starts after the last row is empty: answered without asking the database,
+    whose OFFSET overflows (an error) for the page numbers a client may send."""
+    return pagination_parameters.first_item >= pagination_parameters.item_count
 
 
 def paginated(stmt: Select, pagination_parameters) -> list:
     """One page of the ordered `stmt` for `@blp.paginate()`, which sends the total in a header."""
     pagination_parameters.item_count = count(stmt)
+    if past_the_end(pagination_parameters):
+        return []
     return db.session.scalars(stmt.offset(pagination_parameters.first_item)
                               .limit(pagination_parameters.page_size)).all()
+
+
+def _json_body():
+    """The parsed JSON body (None without one, or for `null`); a body that does not parse is a
+    400, as flask-smorest answers for the operations it parses itself — not an empty change."""
+    if not request.is_json or not request.get_data(cache=True):
+        return None
+    try:
+        return request.get_json()
+    except BadRequest:
+        abort(400, message="请求体不是有效的 JSON")
+
+
+def json_object() -> dict:
+    """The JSON body as an object: none is {}, any other JSON value (a list, a string, true …)
+    a 422 — the services take a dict of fields."""
+    body = _json_body()
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise FieldErrors({"_schema": ["请求体须为 JSON 对象"]})
+    return body
 
 
 def form_with_letter(keep_missing_items: bool = False) -> tuple[dict, object | None]:
@@ -68,7 +100,7 @@ def form_with_letter(keep_missing_items: bool = False) -> tuple[dict, object | N
             data["items"] = request.form.getlist("items")
         letter = request.files.get("letter")
         return data, letter if letter and letter.filename else None
-    body = request.get_json(silent=True)
+    body = _json_body()
     return body if isinstance(body, dict) else {}, None
 
 
@@ -86,6 +118,8 @@ def register_api(app: Flask, api: Api) -> None:
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "个人 API 令牌"}
     )
     api.spec.options["security"] = [{"bearerAuth": []}]
+    api.register_converter(BusinessKeyConverter, lambda c: {
+        "type": "string", "pattern": f"^{c.regex}$", "example": "SQ-2026-000042"})
     # kept 24 h by default; swept hourly (a lookup ignores an expired key anyway)
     register_periodic("expire_idempotency_keys", expire_idempotency_keys, 3600)
     for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp):
@@ -95,10 +129,10 @@ def register_api(app: Flask, api: Api) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return api.handle_http_exception(exc)
+            return _with_headers_of(exc, api.handle_http_exception(exc))
         from app.web.errors import error_page
 
-        return error_page(exc)
+        return _with_headers_of(exc, error_page(exc))
 
     @app.errorhandler(FieldErrors)
     def _field_errors(exc: FieldErrors):
@@ -116,6 +150,16 @@ def register_api(app: Flask, api: Api) -> None:
         return error_page(Forbidden403(str(exc)))
 
     _register_engine_errors(app)
+
+
+def _with_headers_of(exc: HTTPException, rendered):
+    """The JSON body and the error page are new responses: keep the headers the exception
+    carries (`Allow` on a 405, as RFC 9110 requires, `Retry-After` …)."""
+    response = make_response(rendered)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def _register_engine_errors(app: Flask) -> None:

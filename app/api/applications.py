@@ -1,8 +1,6 @@
 """Conditional-share applications (SPEC §4.1) and grant use over REST."""
 from __future__ import annotations
 
-import contextlib
-
 from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
@@ -10,6 +8,7 @@ from flask_smorest import abort
 from marshmallow import fields
 
 from app.api import api_blueprint, form_with_letter, paginated
+from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import ApplicationDetailOut, ApplicationOut, GrantBrief
 from app.catalog.grants import GrantRefused, record_use
@@ -20,6 +19,7 @@ from app.flows import applications as service
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import Application
 from app.org.permissions import can_view_application, can_view_grant, get_visible, visible_or_abort
+from app.safe_input import as_id
 from app.validation import Schema, choice
 
 blp = api_blueprint("applications_api", __name__, url_prefix="/api",
@@ -39,9 +39,8 @@ class DraftOut(ApplicationOut):
 
 
 def _entry(data: dict) -> CatalogEntry | None:
-    with contextlib.suppress(TypeError, ValueError):
-        return db.session.get(CatalogEntry, int(data.get("entry_id")))
-    return None
+    entry_id = as_id(data.get("entry_id"))
+    return db.session.get(CatalogEntry, entry_id) if entry_id else None
 
 
 def _draft(draft_id: int) -> Application:
@@ -89,6 +88,7 @@ class Applications(MethodView):
         stmt = service.listed(current_user, view, status)
         return paginated(stmt.order_by(Application.id.desc()), pagination_parameters)
 
+    @refuses(403, 409)
     @blp.response(201, ApplicationDetailOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody={"description": "JSON，或 multipart/form-data（letter 为盖章申请函扫描件）",
                           "content": {"application/json": {"schema": ApplicationForm},
@@ -108,6 +108,7 @@ class Applications(MethodView):
 
 @blp.route("/applications/drafts")
 class Drafts(MethodView):
+    @refuses(403)
     @blp.response(201, DraftOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody=_DRAFT_BODY)
     @idempotency_doc(blp)
@@ -125,11 +126,13 @@ class Drafts(MethodView):
 
 @blp.route("/applications/drafts/<int:draft_id>")
 class DraftDetail(MethodView):
+    @refuses(403, 409)
     @blp.response(200, DraftOut)
     def get(self, draft_id: int):
         """One draft of your department (403 for another department's, 409 once submitted)."""
         return _draft(draft_id)
 
+    @refuses(403, 409)
     @blp.response(200, DraftOut)
     @blp.doc(requestBody=_DRAFT_BODY)
     def patch(self, draft_id: int):
@@ -139,6 +142,7 @@ class DraftDetail(MethodView):
             draft = _draft_call(service.save_draft, current_user, None, data, letter, draft=_draft(draft_id))
             return _draft_saved(draft, 200)
 
+    @refuses(403, 409)
     @blp.response(204)
     def delete(self, draft_id: int):
         """Delete a draft (audited); a submitted application cannot be deleted (409)."""
@@ -147,6 +151,7 @@ class DraftDetail(MethodView):
 
 @blp.route("/applications/drafts/<int:draft_id>/submit")
 class DraftSubmit(MethodView):
+    @refuses(403, 409)
     @blp.response(201, ApplicationDetailOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody={**_DRAFT_BODY, "required": False})
     @idempotency_doc(blp)
@@ -162,8 +167,9 @@ class DraftSubmit(MethodView):
             service.start_application, current_user, None, data, letter, draft=_draft(draft_id))))
 
 
-@blp.route("/applications/<string:business_key>")
+@blp.route("/applications/<key:business_key>")
 class ApplicationDetail(MethodView):
+    @refuses(403)
     @blp.response(200, ApplicationDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one application."""
@@ -174,6 +180,7 @@ class ApplicationDetail(MethodView):
 
 @blp.route("/grants/<int:grant_id>/use")
 class GrantUse(MethodView):
+    @refuses(403)
     @blp.response(200, GrantBrief)
     def post(self, grant_id: int):
         """Record one use of a grant; refused (403) when expired, withdrawn or the department is suspended."""

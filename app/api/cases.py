@@ -8,6 +8,7 @@ from flask_login import current_user
 from marshmallow import fields
 
 from app.api import api_blueprint, form_with_letter, paginated
+from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
@@ -85,8 +86,9 @@ class Cases(MethodView):
         return paginated(stmt.order_by(Case.id.desc()), pagination_parameters)
 
 
-@blp.route("/<string:flow>", methods=["POST"])
+@blp.route(f"/<any({', '.join(service.FLOWS)}):flow>", methods=["POST"])
 class StartCase(MethodView):
+    @refuses(403, 409)
     @blp.response(201, CaseDetailOut, headers=CREATED_HEADERS)
     @blp.doc(requestBody={"description": "该流程的发起表单（见 bpmn/README.md）；资源需求可用 multipart/form-data 上传 letter",
                           "content": {"application/json": {"schema": {"type": "object"}},
@@ -108,8 +110,9 @@ def _started(case: Case):
                     location=url_for(".CaseDetail", business_key=case.business_key))
 
 
-@blp.route("/<string:business_key>", methods=["GET"])
+@blp.route("/<key:business_key>", methods=["GET"])
 class CaseDetail(MethodView):
+    @refuses(403)
     @blp.response(200, CaseDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one case."""

@@ -6,10 +6,13 @@ from flask_login import current_user
 from marshmallow import fields
 from sqlalchemy import select
 
-from app.api import api_blueprint
+from app.api import api_blueprint, json_object, past_the_end
+from app.api.docs import refuses
+from app.api.workflow_schemas import UtcDateTime
 from app.catalog import labels
 from app.catalog.models import CatalogEntry, Grant
 from app.catalog.queries import search_entries
+from app.catalog.schemas import CatalogEntryInput
 from app.catalog.services import create_entry, update_entry
 from app.extensions import db
 from app.org.permissions import (
@@ -47,7 +50,7 @@ class EntryOut(Schema):
     update_cycle = fields.String()
     sensitive = fields.Boolean()
     publish_state = fields.String()
-    published_at = fields.DateTime(allow_none=True)
+    published_at = UtcDateTime(allow_none=True)
     items = fields.List(fields.Nested(ItemOut))
 
 
@@ -65,11 +68,15 @@ class GrantOut(Schema):
     grantee_department_id = fields.Integer()
     purpose = fields.String()
     scope = fields.String(allow_none=True)
-    valid_from = fields.DateTime()
-    valid_until = fields.DateTime(allow_none=True)
+    valid_from = UtcDateTime()
+    valid_until = UtcDateTime(allow_none=True)
     authorised_by = fields.String()
     status = fields.String()
-    last_used_at = fields.DateTime(allow_none=True)
+    last_used_at = UtcDateTime(allow_none=True)
+
+
+class CatalogEntryPatch(CatalogEntryInput):
+    """The same fields, each optional (a distinct name keeps the OpenAPI schemas apart)."""
 
 
 @blp.route("/entries")
@@ -88,15 +95,15 @@ class Entries(MethodView):
         pagination_parameters.item_count = page.total
         return page.items
 
+    @refuses(403)
     @blp.response(201, EntryOut)
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": CatalogEntryInput}}})
     def post(self):
         """Register a new entry (draft) for your own department — provider approvers only.
 
         The body is a catalogue entry: see the field rules in the error messages (422).
         """
-        from flask import request
-
-        return create_entry(current_user, request.get_json(silent=True) or {})
+        return create_entry(current_user, json_object())
 
 
 def _entry_or_404(entry_id: int) -> CatalogEntry:
@@ -105,18 +112,20 @@ def _entry_or_404(entry_id: int) -> CatalogEntry:
 
 @blp.route("/entries/<int:entry_id>")
 class EntryDetail(MethodView):
+    @refuses(403)
     @blp.response(200, EntryOut)
     def get(self, entry_id: int):
         """One catalogue entry."""
         return _entry_or_404(entry_id)
 
+    @refuses(403)
     @blp.response(200, EntryOut)
+    @blp.doc(requestBody={"required": True, "content": {
+        "application/json": {"schema": CatalogEntryPatch(partial=True)}}})
     def patch(self, entry_id: int):
         """Change an unpublished entry of your own department."""
-        from flask import request
-
         entry = _entry_or_404(entry_id)
-        return update_entry(current_user, entry, request.get_json(silent=True) or {})
+        return update_entry(current_user, entry, json_object())
 
 
 @blp.route("/grants")
@@ -130,6 +139,8 @@ class Grants(MethodView):
         stmt = visible_grants(current_user, select(Grant))
         pagination_parameters.item_count = db.session.scalar(
             select(func.count()).select_from(stmt.subquery()))
+        if past_the_end(pagination_parameters):
+            return []
         return db.session.scalars(
             stmt.order_by(Grant.id.desc())
             .offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
@@ -138,6 +149,7 @@ class Grants(MethodView):
 
 @blp.route("/grants/<int:grant_id>")
 class GrantDetail(MethodView):
+    @refuses(403)
     @blp.response(200, GrantOut)
     def get(self, grant_id: int):
         """One grant."""

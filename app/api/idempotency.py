@@ -114,9 +114,9 @@ def request_fingerprint() -> str:
     multipart boundary, a JSON body whatever its key order and spacing."""
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        for name, value in sorted(request.form.items(multi=True)):
+        for name, value in sorted(request.form.items(multi=True), key=lambda item: (str(item[0]), str(item[1]))):
             digest.update(json.dumps(["field", name, value]).encode())
-        for name, file in sorted(request.files.items(multi=True), key=lambda item: (item[0], item[1].filename)):
+        for name, file in sorted(request.files.items(multi=True), key=lambda item: (str(item[0]), item[1].filename or "")):
             digest.update(json.dumps(["file", name, file.filename]).encode())
             for chunk in iter(lambda f=file: f.stream.read(_CHUNK), b""):
                 digest.update(chunk)

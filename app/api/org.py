@@ -7,6 +7,7 @@ from marshmallow import fields
 from sqlalchemy import select
 
 from app.api import api_blueprint
+from app.api.docs import refuses
 from app.extensions import db
 from app.org.models import Department, User
 from app.org.permissions import Forbidden, can_manage_org
@@ -53,6 +54,7 @@ class Departments(MethodView):
         """All departments (everyone needs them to address applications)."""
         return db.session.scalars(select(Department).order_by(Department.code)).all()
 
+    @refuses(403)
     @blp.arguments(DepartmentIn)
     @blp.response(201, DepartmentOut)
     def post(self, data):
@@ -62,6 +64,7 @@ class Departments(MethodView):
 
 @blp.route("/departments/<int:department_id>")
 class DepartmentDetail(MethodView):
+    @refuses(403)
     @blp.arguments(DepartmentPatch(partial=True))
     @blp.response(200, DepartmentOut)
     def patch(self, data, department_id: int):
@@ -71,12 +74,14 @@ class DepartmentDetail(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
+    @refuses(403)
     @blp.response(200, UserOut(many=True))
     def get(self):
         """All accounts — administrators only."""
         _admin_only()
         return db.session.scalars(select(User).order_by(User.username)).all()
 
+    @refuses(403)
     @blp.arguments(UserIn)
     @blp.response(201, UserOut)
     def post(self, data):
@@ -86,6 +91,7 @@ class Users(MethodView):
 
 @blp.route("/users/<int:user_id>")
 class UserDetail(MethodView):
+    @refuses(403)
     @blp.arguments(UserPatch(partial=True))
     @blp.response(200, UserOut)
     def patch(self, data, user_id: int):

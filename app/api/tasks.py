@@ -1,13 +1,13 @@
 """Task inbox and task actions over REST (claim / release / delegate / complete)."""
 from __future__ import annotations
 
-from flask import request
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
-from app.api import api_blueprint, paginated
+from app.api import api_blueprint, json_object, paginated
+from app.api.docs import refuses
 from app.api.workflow_schemas import TaskOut
 from app.engine import inbox
 from app.engine.models import HumanTask, ProcessInstance
@@ -60,6 +60,7 @@ class Tasks(MethodView):
 
 @blp.route("/<int:task_id>")
 class TaskDetail(MethodView):
+    @refuses(403)
     @blp.response(200, TaskOut)
     def get(self, task_id: int):
         """One task (its candidate group, assignee, office supervisors)."""
@@ -71,6 +72,7 @@ class TaskDetail(MethodView):
 
 @blp.route("/<int:task_id>/claim")
 class Claim(MethodView):
+    @refuses(403, 409)
     @blp.response(200, TaskOut)
     def post(self, task_id: int):
         """Claim a task of your group (409 if someone else already holds it)."""
@@ -79,6 +81,7 @@ class Claim(MethodView):
 
 @blp.route("/<int:task_id>/release")
 class Release(MethodView):
+    @refuses(403, 409)
     @blp.response(200, TaskOut)
     def post(self, task_id: int):
         """Put a task you hold back into the group's queue."""
@@ -87,6 +90,7 @@ class Release(MethodView):
 
 @blp.route("/<int:task_id>/delegate")
 class Delegate(MethodView):
+    @refuses(403, 409)
     @blp.arguments(DelegateIn)
     @blp.response(200, TaskOut)
     def post(self, data, task_id: int):
@@ -96,11 +100,12 @@ class Delegate(MethodView):
 
 @blp.route("/<int:task_id>/complete")
 class Complete(MethodView):
+    @refuses(403, 409)
     @blp.response(200, CompleteOut)
     @blp.doc(requestBody={"description": "该任务表单的字段（见 bpmn/README.md）",
                           "content": {"application/json": {"schema": {"type": "object"}}}})
     def post(self, task_id: int):
         """Complete a task with its form data: 422 field errors, 409 if already completed by someone else."""
-        task = service.complete_task(current_user, task_id, request.get_json(silent=True) or {})
+        task = service.complete_task(current_user, task_id, json_object())
         return {"task": task, "next_tasks": db.session.scalars(
             inbox.for_instance(task.instance_id).where(HumanTask.state == "ready")).all()}

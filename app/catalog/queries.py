@@ -31,8 +31,17 @@ def count(stmt: Select) -> int:
 def page_of(stmt: Select, page: int, per_page: int) -> Page:
     """Page `page` (1 at the least) of the ordered `stmt`, with the total."""
     page = max(page, 1)
-    items = list(db.session.scalars(stmt.offset((page - 1) * per_page).limit(per_page)))
-    return Page(items, count(stmt), page, per_page)
+    total = count(stmt)
+    return Page(page_rows(stmt, page, per_page, total), total, page, per_page)
+
+
+def page_rows(stmt: Select, page: int, per_page: int, total: int) -> list:
+    """The rows of page `page`; a page past the last row is empty without asking the database,
+    whose OFFSET overflows (an error, not an empty page) for the page numbers a client may send."""
+    first = (page - 1) * per_page
+    if first >= total:
+        return []
+    return list(db.session.scalars(stmt.offset(first).limit(per_page)).unique())
 
 
 def search_entries(
@@ -61,7 +70,5 @@ def search_entries(
         ))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery()))
     page = max(1, page)
-    rows = db.session.scalars(
-        stmt.order_by(CatalogEntry.resource_code).offset((page - 1) * per_page).limit(per_page)
-    ).unique().all()
-    return Page(list(rows), total, page, per_page)
+    return Page(page_rows(stmt.order_by(CatalogEntry.resource_code), page, per_page, total),
+                total, page, per_page)

@@ -37,6 +37,8 @@ def save_department(actor: User | None, data: dict, department: Department | Non
         _unique(Department, Department.name, data["name"], dept.id, "name", "部门名称已存在")
     if data.get("parent_id") is not None and data["parent_id"] == dept.id:
         raise FieldErrors({"parent_id": ["上级部门不能是自己"]})
+    if data.get("parent_id") is not None and db.session.get(Department, data["parent_id"]) is None:
+        raise FieldErrors({"parent_id": ["上级部门不存在"]})
     if data.get("is_office"):
         other = db.session.scalar(select(Department.id).where(Department.is_office.is_(True)))
         if other is not None and other != dept.id:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from app.catalog.queries import Page
+from app.catalog.queries import page_of
 from app.extensions import db
 from app.org.models import ROLE_LABELS, Department, User
 from app.org.permissions import can_manage_org
@@ -72,11 +72,8 @@ def department_form(department_id: int | None = None):
 
 @admin.get("/users")
 def users():
-    page_no = request.args.get("page", 1, type=int)
-    total = db.session.scalar(select(func.count(User.id)))
-    rows = db.session.scalars(select(User).order_by(User.username)
-                              .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    return render_template("admin/users.html", page=Page(list(rows), total, page_no, PER_PAGE),
+    page = page_of(select(User).order_by(User.username), request.args.get("page", 1, type=int), PER_PAGE)
+    return render_template("admin/users.html", page=page,
                            role_labels=ROLE_LABELS)
 
 

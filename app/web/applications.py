@@ -6,7 +6,6 @@ and 保存草稿 (`save_draft`), which stores the form — and the letter — on
 """
 from __future__ import annotations
 
-import contextlib
 import re
 from datetime import timedelta
 
@@ -30,6 +29,7 @@ from app.org.permissions import (
     visible_or_abort,
 )
 from app.policy import active_policy
+from app.safe_input import as_id
 from app.sla.remaining import last_day
 from app.validation import FieldErrors
 from app.web import workview
@@ -96,9 +96,7 @@ def flow_steps(entry: CatalogEntry) -> list[str]:
 
 
 def _entry_or_404(entry_id) -> CatalogEntry:
-    entry = None
-    with contextlib.suppress(TypeError, ValueError):
-        entry = db.session.get(CatalogEntry, int(entry_id))
+    entry = db.session.get(CatalogEntry, entry_id) if (entry_id := as_id(entry_id)) else None
     if entry is None or not can_view_entry(current_user, entry):
         abort(404)
     return entry

@@ -29,6 +29,7 @@ from app.flows.models import CASE_STATUS_LABELS, Case
 from app.org.models import Department, User
 from app.org.permissions import Forbidden, can_view_case, can_view_entry, is_office_member, visible_or_abort
 from app.policy import active_policy
+from app.safe_input import as_id
 from app.validation import FieldErrors, flat_errors
 from app.web import task_forms, workview
 from app.web.errors import FORM_ERRORS_STATUS
@@ -168,9 +169,8 @@ def _start_spec_or_abort(flow: str) -> service.CaseFlow:
 
 
 def _picked_entry() -> CatalogEntry | None:
-    entry = None
-    with contextlib.suppress(TypeError, ValueError):
-        entry = db.session.get(CatalogEntry, int(request.values.get("entry_id") or ""))
+    entry_id = as_id(request.values.get("entry_id"))
+    entry = db.session.get(CatalogEntry, entry_id) if entry_id else None
     return entry if entry is not None and can_view_entry(current_user, entry) else None
 
 

@@ -11,6 +11,7 @@ from app.catalog.queries import search_entries
 from app.extensions import db
 from app.org.models import Department
 from app.org.permissions import can_view_entry, get_visible
+from app.safe_input import as_id
 from app.web.applications import flow_steps, may_apply
 
 catalog_pages = Blueprint("catalog_pages", __name__, url_prefix="/catalog")
@@ -21,7 +22,7 @@ PER_PAGE = 20
 @login_required
 def browse():
     args = request.args
-    department_id = args.get("department_id", type=int)
+    department_id = as_id(args.get("department_id"))
     share_type = args.get("share_type") if args.get("share_type") in labels.SHARE_TYPE else None
     keyword = (args.get("q") or "").strip()[:100]
     page = search_entries(

@@ -24,6 +24,7 @@ from app.org.permissions import (
     can_release_task,
     can_view_task,
 )
+from app.safe_input import as_id
 from app.validation import FieldErrors
 from app.web import task_forms, workview
 from app.web.cases import case_context, task_options
@@ -139,7 +140,7 @@ def release(task_id: int):
 @login_required
 def delegate(task_id: int):
     task = _task_or_abort(task_id)
-    to_user_id = request.form.get("to_user_id", type=int)
+    to_user_id = as_id(request.form.get("to_user_id"))
     note = (request.form.get("note") or "").strip()[:500] or None
     try:
         if to_user_id is None:

@@ -127,15 +127,21 @@ def test_sign_in_next_refuses_anything_but_a_local_path(city, client, target):
     token = f.csrf_token(client)
     r = client.post("/sign-in", query_string={"next": target},
                     data={"username": "gaj.applicant", "password": f.PASSWORD, "csrf_token": token})
-    assert r.status_code == 302
-    assert r.headers["Location"] == "/"
+    _went_home(r, target)
+
+
+def _went_home(response, target: str) -> None:
+    if "\x00" in target:  # refused before any view (NUL bytes never reach the application)
+        assert response.status_code == 400 and "Location" not in response.headers
+        return
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
 
 
 @pytest.mark.parametrize("target", HOSTILE_NEXT)
 def test_language_switch_next_refuses_anything_but_a_local_path(city, client, target):
     r = client.post("/lang/en", data={"next": target, "csrf_token": f.csrf_token(client)})
-    assert r.status_code == 302
-    assert r.headers["Location"] == "/"
+    _went_home(r, target)
 
 
 @pytest.mark.parametrize("target", ["/catalog/", "/tasks/3?tab=history#timeline", "/目录/甲"])
