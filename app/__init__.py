@@ -3,18 +3,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import extensions as ext
 from app import limits
 from app.config import build_config
+from app.db.transaction import WRITE_METHODS, request_unit
+
+
+class PlatformFlask(limits.LimitedFlask):
+    """Every request ends within REQUEST_TIME_LIMIT (app/limits.py); a request that writes is
+    one unit of work whose answer is made before its COMMIT (app/db/transaction.py)."""
+
+    def dispatch_request(self):
+        if request.method not in WRITE_METHODS:
+            return super().dispatch_request()
+        dispatch = super().dispatch_request
+        return request_unit(lambda: self.make_response(dispatch()))
 
 
 def create_app(config_overrides: dict | None = None) -> Flask:
-    # LimitedFlask: every request ends within REQUEST_TIME_LIMIT (app/limits.py).
-    app = limits.LimitedFlask(__name__, instance_relative_config=True,
-                              template_folder="web/templates", static_folder="web/static")
+    app = PlatformFlask(__name__, instance_relative_config=True,
+                        template_folder="web/templates", static_folder="web/static")
     app.config.update(build_config(app.instance_path, config_overrides))
     if proxies := app.config["TRUSTED_PROXIES"]:
         # request.remote_addr (the sign-in throttle's key) and the scheme as the proxies saw them

@@ -8,7 +8,6 @@ from marshmallow import fields
 
 from app.api import api_blueprint, paginated
 from app.api.workflow_schemas import NotificationOut
-from app.extensions import db
 from app.notifications import for_user, is_read, mark_read, unread_count
 from app.validation import Schema
 
@@ -55,5 +54,4 @@ class MarkRead(MethodView):
         """Mark one notification read; answers the remaining unread count."""
         if not mark_read(current_user, notification_id):
             abort(404, message="通知不存在")
-        db.session.commit()
         return {"unread": unread_count(current_user)}

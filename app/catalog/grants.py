@@ -8,6 +8,7 @@ from sqlalchemy import select
 from app.audit.log import record
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.clock import as_utc, to_local, utcnow
+from app.db import transaction
 from app.extensions import db
 from app.legaltime.periods import add_months
 from app.org.models import Department, User
@@ -70,9 +71,9 @@ def record_use(grant: Grant, user: User) -> Grant:
     reason = refusal_reason(grant)
     if reason:
         raise GrantRefused(reason)
-    grant.last_used_at = utcnow()
-    record("grant.used", "grant", grant.id, actor=user)
-    db.session.commit()
+    with transaction():
+        grant.last_used_at = utcnow()
+        record("grant.used", "grant", grant.id, actor=user)
     return grant
 
 
@@ -92,9 +93,9 @@ def expire_due_grants(now: datetime | None = None) -> int:
     due = db.session.scalars(select(Grant).where(
         Grant.status == GrantStatus.ACTIVE.value, Grant.valid_until.is_not(None), Grant.valid_until <= now,
     )).all()
-    for grant in due:
-        end_grant(grant, GrantStatus.EXPIRED, "授权期限届满")
-    db.session.commit()
+    with transaction():
+        for grant in due:
+            end_grant(grant, GrantStatus.EXPIRED, "授权期限届满")
     return len(due)
 
 

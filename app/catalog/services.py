@@ -8,6 +8,7 @@ from app.catalog.grants import end_grant
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, InformationItem, PublishState
 from app.catalog.schemas import CatalogEntryInput
 from app.clock import utcnow
+from app.db import transaction
 from app.extensions import db
 from app.org.models import Role, User
 from app.org.permissions import Forbidden, can_edit_entry, require_role
@@ -44,13 +45,13 @@ def create_entry(actor: User, raw: dict) -> CatalogEntry:
     require_role(actor, Role.PROVIDER_APPROVER)
     data = load(CatalogEntryInput(), raw)
     _ensure_unique_code(data["resource_code"], None)
-    entry = CatalogEntry(provider_department_id=actor.department_id,
-                         publish_state=PublishState.DRAFT.value)
-    _apply(entry, data)
-    db.session.add(entry)
-    db.session.flush()
-    record("catalog.entry_created", "catalog_entry", entry.id, after=entry.audit_view(), actor=actor)
-    db.session.commit()
+    with transaction():
+        entry = CatalogEntry(provider_department_id=actor.department_id,
+                             publish_state=PublishState.DRAFT.value)
+        _apply(entry, data)
+        db.session.add(entry)
+        db.session.flush()
+        record("catalog.entry_created", "catalog_entry", entry.id, after=entry.audit_view(), actor=actor)
     return entry
 
 
@@ -60,11 +61,11 @@ def update_entry(actor: User, entry: CatalogEntry, raw: dict) -> CatalogEntry:
         raise Forbidden("只能修改本部门尚未发布的目录条目")
     before = entry.audit_view()
     data = checked_changes(entry, raw)
-    _apply(entry, data)
-    db.session.flush()
-    record("catalog.entry_updated", "catalog_entry", entry.id, before=before,
-           after=entry.audit_view(), actor=actor)
-    db.session.commit()
+    with transaction():
+        _apply(entry, data)
+        db.session.flush()
+        record("catalog.entry_updated", "catalog_entry", entry.id, before=before,
+               after=entry.audit_view(), actor=actor)
     return entry
 
 

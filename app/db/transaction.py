@@ -5,21 +5,28 @@
     # committed here; an exception inside rolled everything back and went on up
 
 The outermost block commits on success and rolls back on any exception. A nested block joins
-it: it neither commits nor rolls back, so a service's own `with transaction()` becomes part of
-its caller's — an API handler that serialises its answer from what the transaction wrote before
-the COMMIT, so that nothing after the commit can turn the success into an error.
-
-A nested block that ended in an exception leaves a unit half done; if a caller swallowed that
-exception the outermost block must not commit what is left, so it rolls back and raises
+it: it neither commits on success nor lets the unit go on after a failure — a nested block
+that ends in an exception rolls the whole session back at once (so the caller may still read,
+e.g. to show a form again with its errors) and marks the unit failed. If a caller swallows that
+exception, the outermost block must not commit what came after, so it rolls back and raises
 `TransactionFailed` instead.
+
+A web or API request that writes (POST, PUT, PATCH, DELETE) is one such unit (`request_unit`,
+called by the app's dispatch): the view, the services it calls (their own `with transaction()`
+join it) and the making of the answer — the JSON body, the rendered page, the redirect — all
+happen before the COMMIT, so that after it nothing is left that could read the database and
+turn a committed change into an error. A view that handled a failed unit itself (a form shown
+again with its errors, a "someone else was faster" notice) has its answer sent, and nothing is
+committed.
 
 The COMMIT itself sends the queued rows and chains the audit rows (their session hooks,
 app/rowbatch.py and app/audit/log.py).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy.orm import scoped_session
 
@@ -27,10 +34,17 @@ from app.extensions import db
 
 _DEPTH = "transaction.depth"
 _FAILED = "transaction.failed"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+T = TypeVar("T")
 
 
 class TransactionFailed(RuntimeError):
     """A nested unit failed and its exception was swallowed: nothing was committed."""
+
+
+def in_transaction() -> bool:
+    """Whether a unit of work is open on this session (a nested `transaction()` would join it)."""
+    return bool(db.session.info.get(_DEPTH))
 
 
 @contextmanager
@@ -42,6 +56,7 @@ def transaction() -> Iterator[scoped_session]:
             yield db.session
         except BaseException:
             info[_FAILED] = True
+            db.session.rollback()
             raise
         finally:
             info[_DEPTH] -= 1
@@ -52,6 +67,29 @@ def transaction() -> Iterator[scoped_session]:
         if info.get(_FAILED):
             raise TransactionFailed("事务中的一步已失败，未提交任何更改")
         db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        info.pop(_DEPTH, None)
+        info.pop(_FAILED, None)
+
+
+def request_unit(answer: Callable[[], T]) -> T:
+    """Run `answer()` (a write request's view, up to its finished response) as one unit: commit
+    after it, or — when a nested unit failed and the view handled it — roll back and still
+    answer. An exception rolls back and goes on up to the error handlers."""
+    info = db.session.info
+    if info.get(_DEPTH):  # already inside a unit (a test client inside one, say): join it
+        return answer()
+    info[_DEPTH] = 1
+    try:
+        response = answer()
+        if info.get(_FAILED):
+            db.session.rollback()
+        else:
+            db.session.commit()
+        return response
     except BaseException:
         db.session.rollback()
         raise

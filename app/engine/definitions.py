@@ -15,6 +15,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.mixins.service_task import ServiceTask
 from sqlalchemy import func, select
 
+from app.db.transaction import transaction
 from app.engine import expressions
 from app.engine.errors import DefinitionRefused, DeployError, ScriptError
 from app.engine.models import ProcessDefinition
@@ -347,7 +349,8 @@ def deploy(source: bytes | str | Path, deployed_by: int | None = None,
         text = xml.decode("utf-8")
     except UnicodeDecodeError:
         raise DeployError("BPMN 文件必须使用 UTF-8 编码", file_name=file_name) from None
-    try:
+    # commit=False: the caller's unit of work holds the new version (e.g. a deploy from a page)
+    with transaction() if commit else nullcontext():
         last = db.session.scalar(select(func.max(ProcessDefinition.version))
                                  .where(ProcessDefinition.process_id == parsed.process_id))
         row = ProcessDefinition(
@@ -359,11 +362,6 @@ def deploy(source: bytes | str | Path, deployed_by: int | None = None,
         record("engine.definition_deployed", "process_definition", row.id, after={
             "process_id": row.process_id, "version": row.version, "content_hash": digest,
             "file_name": file_name}, actor_name=None)
-        if commit:
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     with _CACHE_LOCK:
         _SPEC_CACHE[digest] = parsed
     return row

@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.log import record
 from app.clock import as_utc, utcnow
+from app.db.transaction import in_transaction, transaction
 from app.engine import persistence
 from app.engine.definitions import (
     CompiledDefinition,
@@ -150,19 +151,23 @@ def _event_values(instance_id: int, event_type: str, *, task: HumanTask | None =
 
 @contextmanager
 def _unit(commit: bool) -> Iterator[None]:
-    """One step = one transaction; any exception rolls the whole session back."""
+    """One step = one unit of work: with `commit`, a `transaction()` of its own (or the caller's
+    open one, which it joins); without, the caller's, flushed. Any exception rolls back."""
     try:
-        yield
         if commit:
-            db.session.commit()  # the queued rows and the audit chain go out with the COMMIT
+            with transaction():
+                yield
         else:
-            db.session.flush()
+            try:
+                yield
+                db.session.flush()
+            except BaseException:
+                if not in_transaction():  # an open unit rolls back itself, as the exception passes
+                    db.session.rollback()
+                raise
     except StaleDataError:
         db.session.rollback()
         raise Conflict("流程已被其他操作更新，请刷新后重试") from None
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 # ---------------------------------------------------------------- the step

@@ -253,7 +253,7 @@ def delete_draft(user: User, draft: Application) -> None:
     _check_applicant(user, submitting=False)
     _check_draft(user, draft)
     before, draft_id = draft.audit_view(), draft.id
-    try:
+    with transaction():
         deleted = db.session.execute(
             delete(Application).where(Application.id == draft_id,
                                       Application.status == ApplicationStatus.DRAFT.value)
@@ -261,10 +261,6 @@ def delete_draft(user: User, draft: Application) -> None:
         if deleted.rowcount != 1:
             raise NotADraft()
         record("application.draft_deleted", "share_application", draft_id, before=before, actor=user)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def store_letter(letter_file, user: User, owner_type: str, owner_id: str) -> int:

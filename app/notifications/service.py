@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import DateTime, Select, and_, exists, false, func, insert, literal, or_, select, update
 
 from app.clock import utcnow
+from app.db import transaction
 from app.extensions import db
 from app.notifications.models import Notification, NotificationReceipt
 from app.rowbatch import batch
@@ -89,23 +90,25 @@ def mark_read(user, notification_id: int) -> bool:
                                                        _addressed_to(user)))
     if row is None:
         return False
-    if row.user_id is not None:
-        row.read_at = row.read_at or utcnow()
-    elif not is_read(user, row):
-        db.session.add(NotificationReceipt(notification_id=row.id, user_id=user.id, read_at=utcnow()))
+    with transaction():
+        if row.user_id is not None:
+            row.read_at = row.read_at or utcnow()
+        elif not is_read(user, row):
+            db.session.add(NotificationReceipt(notification_id=row.id, user_id=user.id, read_at=utcnow()))
     return True
 
 
 def mark_all_read(user) -> None:
     """Mark everything addressed to `user` read: two statements, however many there are."""
     now = utcnow()
-    db.session.execute(update(Notification).where(Notification.user_id == user.id,
-                                                  Notification.read_at.is_(None))
-                       .values(read_at=now).execution_options(synchronize_session=False))
     unread_groups = select(Notification.id, literal(user.id), literal(now, DateTime(timezone=True))).where(
         _addressed_to(user), Notification.user_id.is_(None), ~_receipt(user))
-    db.session.execute(insert(NotificationReceipt).from_select(
-        ["notification_id", "user_id", "read_at"], unread_groups))
+    with transaction():
+        db.session.execute(update(Notification).where(Notification.user_id == user.id,
+                                                      Notification.read_at.is_(None))
+                           .values(read_at=now).execution_options(synchronize_session=False))
+        db.session.execute(insert(NotificationReceipt).from_select(
+            ["notification_id", "user_id", "read_at"], unread_groups))
 
 
 def read_ids(user, notifications: list[Notification]) -> set[int]:

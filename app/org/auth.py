@@ -38,6 +38,7 @@ from sqlalchemy.orm import joinedload
 
 from app.audit.log import record
 from app.clock import as_utc, utcnow
+from app.db import transaction
 from app.extensions import db, login_manager
 from app.org.models import SignInThrottle, User, UserSession
 from app.org.passwords import hash_password, password_matches, token_hash
@@ -88,7 +89,7 @@ def _reserve(key: str, limit: int, now: datetime) -> int | None:
     t = SignInThrottle.__table__
     quiet = t.c.last_at <= now - timedelta(seconds=current_app.config["LOGIN_THROTTLE_WINDOW_SECONDS"])
     attempts = case((quiet, 1), else_=t.c.attempts + 1)
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     stmt = (insert(t)
             .values(key=key, attempts=1, last_at=now,
                     retry_at=now + timedelta(seconds=_wait_seconds(1, limit)))
@@ -97,9 +98,11 @@ def _reserve(key: str, limit: int, now: datetime) -> int | None:
                                          "retry_at": _retry_at(attempts, limit, now)},
                                    where=or_(quiet, t.c.retry_at <= now))
             .returning(t.c.attempts))
-    if db.session.execute(stmt).first() is not None:
-        return None
-    retry_at = db.session.scalar(select(t.c.retry_at).where(t.c.key == key))
+    # Its own connection and commit: the count holds whatever becomes of the request's unit.
+    with db.engine.begin() as conn:
+        if conn.execute(stmt).first() is not None:
+            return None
+        retry_at = conn.scalar(select(t.c.retry_at).where(t.c.key == key))
     if retry_at is None:  # a concurrent success cleared the key just now
         return 1
     return max(1, math.ceil((as_utc(retry_at) - now).total_seconds()))
@@ -138,8 +141,9 @@ def _decoy_hash() -> str:
 def authenticate(username: str, password: str) -> User | None:
     """Check credentials, throttled per user name + address and per address.
 
-    Every outcome is audited and committed; the reservation is committed before the
-    password is checked, so it counts (and holds back concurrent attempts) whatever follows.
+    Every outcome is audited. The reservation is committed on a connection of its own before
+    the password is checked, so it counts (and holds back concurrent attempts) whatever follows
+    — even when the request's own unit of work is rolled back.
     """
     username = (username or "").strip()
     now = utcnow()
@@ -147,24 +151,23 @@ def authenticate(username: str, password: str) -> User | None:
     wait = _reserve(address_key, address_limit, now)
     if wait is None and (wait := _reserve(account_key, account_limit, now)) is not None:
         # no password is checked, so the address's allowance is not used up by the refusal
-        _give_back(address_key, address_limit, now)
+        with transaction():
+            _give_back(address_key, address_limit, now)
     if wait is not None:
-        record("auth.sign_in_throttled", "user", username, actor_name=username)
-        db.session.commit()
+        with transaction():
+            record("auth.sign_in_throttled", "user", username, actor_name=username)
         raise SignInThrottled(wait)
-    db.session.commit()
     user = db.session.scalar(select(User).where(User.username == username))
     # An unknown or inactive name costs a hash check too, so timing does not tell which exist.
     stored = user.password_hash if user is not None and user.active else _decoy_hash()
-    if not password_matches(stored, password) or user is None or not user.active:
-        record("auth.sign_in_failed", "user", username, actor_name=username)
-        db.session.commit()
-        return None
-    db.session.execute(delete(SignInThrottle).where(SignInThrottle.key == account_key))
-    _give_back(address_key, address_limit, now)
-    _forget_quiet_keys(now)
-    record("auth.sign_in", "user", user.id, actor=user)
-    db.session.commit()
+    with transaction():
+        if not password_matches(stored, password) or user is None or not user.active:
+            record("auth.sign_in_failed", "user", username, actor_name=username)
+            return None
+        db.session.execute(delete(SignInThrottle).where(SignInThrottle.key == account_key))
+        _give_back(address_key, address_limit, now)
+        _forget_quiet_keys(now)
+        record("auth.sign_in", "user", user.id, actor=user)
     return user
 
 
@@ -174,19 +177,19 @@ def start_session(user: User) -> None:
     """Sign `user` in on this browser: a new session row, its key in the signed cookie."""
     key = secrets.token_urlsafe(32)
     max_age = timedelta(seconds=current_app.config["SESSION_MAX_AGE_SECONDS"])
-    db.session.execute(delete(UserSession).where(UserSession.created_at <= utcnow() - max_age))
-    db.session.add(UserSession(key_hash=token_hash(key), user_id=user.id))
-    db.session.commit()
+    with transaction():
+        db.session.execute(delete(UserSession).where(UserSession.created_at <= utcnow() - max_age))
+        db.session.add(UserSession(key_hash=token_hash(key), user_id=user.id))
     login_user(user)
     session[_SESSION_KEY] = key
 
 
 def end_session(user: User) -> None:
     """Sign out: the session row goes, so no copy of the cookie works any more."""
-    record("auth.sign_out", "user", user.id, actor=user)
-    if digest := current_session_hash():
-        db.session.execute(delete(UserSession).where(UserSession.key_hash == digest))
-    db.session.commit()
+    with transaction():
+        record("auth.sign_out", "user", user.id, actor=user)
+        if digest := current_session_hash():
+            db.session.execute(delete(UserSession).where(UserSession.key_hash == digest))
     logout_user()
     session.pop(_SESSION_KEY, None)
 

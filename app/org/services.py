@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import false, select, update
 
 from app.audit.log import record
+from app.db import transaction
 from app.extensions import db
 from app.org.auth import current_session_hash, end_sessions
 from app.org.models import OFFICE_ONLY_ROLES, Department, Role, User, UserRole
@@ -43,14 +44,14 @@ def save_department(actor: User | None, data: dict, department: Department | Non
         other = db.session.scalar(select(Department.id).where(Department.is_office.is_(True)))
         if other is not None and other != dept.id:
             raise FieldErrors({"is_office": ["已存在主管部门，一个平台只有一个主管部门"]})
-    for key in ("code", "name", "level", "parent_id", "is_office"):
-        if key in data:
-            setattr(dept, key, data[key])
-    db.session.add(dept)
-    db.session.flush()
-    record("org.department_updated" if before else "org.department_created", "department",
-           dept.id, before=before, after=dept.audit_view(), actor=actor)
-    db.session.commit()
+    with transaction():
+        for key in ("code", "name", "level", "parent_id", "is_office"):
+            if key in data:
+                setattr(dept, key, data[key])
+        db.session.add(dept)
+        db.session.flush()
+        record("org.department_updated" if before else "org.department_created", "department",
+               dept.id, before=before, after=dept.audit_view(), actor=actor)
     return dept
 
 
@@ -114,20 +115,20 @@ def save_user(actor: User | None, data: dict, user: User | None = None) -> User:
     roles = _check_roles(data.get("roles", [r.value for r in account.roles]), department)
     active = data.get("active", account.active if user else True)
     _keep_an_administrator(account, roles, active)
-    if user is not None and (data.get("password") or not active):
-        own = actor is not None and actor.id == account.id and active
-        end_sessions(account.id, keep=current_session_hash() if own else None)
-    for key in ("username", "display_name", "department_id", "active"):
-        if key in data:
-            setattr(account, key, data[key])
-    if data.get("password"):
-        account.password_hash = hash_password(data["password"])
-    _set_roles(account, roles)
-    db.session.add(account)
-    db.session.flush()
-    record("org.user_updated" if before else "org.user_created", "user", account.id,
-           before=before, after=account.audit_view(), actor=actor)
-    db.session.commit()
+    with transaction():
+        if user is not None and (data.get("password") or not active):
+            own = actor is not None and actor.id == account.id and active
+            end_sessions(account.id, keep=current_session_hash() if own else None)
+        for key in ("username", "display_name", "department_id", "active"):
+            if key in data:
+                setattr(account, key, data[key])
+        if data.get("password"):
+            account.password_hash = hash_password(data["password"])
+        _set_roles(account, roles)
+        db.session.add(account)
+        db.session.flush()
+        record("org.user_updated" if before else "org.user_created", "user", account.id,
+               before=before, after=account.audit_view(), actor=actor)
     return account
 
 
@@ -135,10 +136,10 @@ def issue_api_token(actor: User, user: User) -> str:
     """A new token replaces the old one; it is returned once and only its hash kept."""
     if actor.id != user.id:
         _require_admin(actor)
-    token, digest = new_api_token()
-    user.api_token_hash = digest
-    record("org.api_token_issued", "user", user.id, actor=actor)
-    db.session.commit()
+    with transaction():
+        token, digest = new_api_token()
+        user.api_token_hash = digest
+        record("org.api_token_issued", "user", user.id, actor=actor)
     return token
 
 

@@ -43,7 +43,6 @@ def read(notification_id: int):
     """Mark read, then open what it is about (or go back to the list)."""
     if not mark_read(current_user, notification_id):
         abort(404)
-    db.session.commit()
     if request.form.get("open") == "1":
         link = db.session.get(Notification, notification_id).link
         return redirect(safe_next(link) if link else url_for(".index"))
@@ -54,5 +53,4 @@ def read(notification_id: int):
 @login_required
 def read_all():
     mark_all_read(current_user)
-    db.session.commit()
     return redirect(url_for(".index"))

@@ -1,12 +1,16 @@
 """Conditional-share flow tests: the real BPMN, driven through the HTTP API, on a frozen clock."""
 from __future__ import annotations
 
+import contextlib
 import io
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 import time_machine
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from app.clock import LOCAL_TZ
 from app.engine import deploy
@@ -180,3 +184,36 @@ def cases(client, city):
 
 def titles(notes: list[dict]) -> list[str]:
     return [n["title"] for n in notes]
+
+
+# ---- nothing after the commit: the database goes away once the request has committed
+
+class DatabaseGone(Exception):
+    pass
+
+
+@pytest.fixture()
+def db_gone_after_commit():
+    """`with db_gone_after_commit(): …` — after the first COMMIT inside, every statement fails."""
+
+    @contextlib.contextmanager
+    def armed():
+        state = {"committed": False}
+
+        def committed(_session):
+            state["committed"] = True
+
+        def refuse(*_args, **_kwargs):
+            if state["committed"]:
+                raise DatabaseGone("the database went away after the commit")
+
+        event.listen(Session, "after_commit", committed)
+        event.listen(Engine, "before_cursor_execute", refuse)
+        try:
+            yield state
+        finally:
+            event.remove(Engine, "before_cursor_execute", refuse)
+            event.remove(Session, "after_commit", committed)
+        assert state["committed"], "the request never committed"
+
+    return armed

@@ -8,13 +8,9 @@ record, and the record is there.
 """
 from __future__ import annotations
 
-import contextlib
 import io
 
-import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
 
 from app.extensions import db
 from app.flows.models import Application, Case
@@ -24,37 +20,6 @@ from tests.flows.conftest import PDF
 APPLICATION = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
                "legal_basis": "《母婴保健法》第二十三条", "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
 NOTICE = {"violation_category": "data_inaccurate", "description": "人口数据长期未更新", "deadline": "2026-10-16"}
-
-
-class DatabaseGone(Exception):
-    pass
-
-
-@pytest.fixture()
-def db_gone_after_commit():
-    """`with db_gone_after_commit(): …` — after the first COMMIT inside, every statement fails."""
-
-    @contextlib.contextmanager
-    def armed():
-        state = {"committed": False}
-
-        def committed(_session):
-            state["committed"] = True
-
-        def refuse(*_args, **_kwargs):
-            if state["committed"]:
-                raise DatabaseGone("the database went away after the commit")
-
-        event.listen(Session, "after_commit", committed)
-        event.listen(Engine, "before_cursor_execute", refuse)
-        try:
-            yield state
-        finally:
-            event.remove(Engine, "before_cursor_execute", refuse)
-            event.remove(Session, "after_commit", committed)
-        assert state["committed"], "the request never committed"
-
-    return armed
 
 
 def _count(model) -> int:
