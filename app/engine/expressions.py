@@ -191,7 +191,10 @@ class _Compiler:
             mapping = target(scope)
             if type(mapping) is not dict:
                 raise ExpressionError(f".get 只能用于字典数据，而不是 {type(mapping).__name__}")
-            return mapping.get(*(a(scope) for a in args))
+            key, *default = (a(scope) for a in args)
+            if not _hashable(key):
+                return default[0] if default else None  # a list can never be a data key
+            return mapping.get(key, *default)
         return get
 
     def _Compare(self, node: ast.Compare) -> Compiled:
@@ -268,10 +271,18 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, _NUMBER) and not isinstance(value, bool)
 
 
+def _hashable(key: Any) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
 def _item(container: Any, key: Any) -> Any:
     if type(container) is dict:
-        if key not in container:
-            raise ExpressionError(f"数据中没有键 {key!r}")
+        if not _hashable(key) or key not in container:
+            raise ExpressionError(f"数据中没有键 {key!r}"[:200])
         return container[key]
     if type(container) in (list, tuple, str):
         if type(key) is not int:

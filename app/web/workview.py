@@ -262,7 +262,7 @@ def content_disposition(filename: str) -> str:
     """`attachment` with the name twice (RFC 6266): an ASCII `filename` for old clients and the
     exact name as RFC 5987 `filename*`. Stored names hold no control characters or slashes."""
     fallback = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
-    fallback = re.sub(r'["\\]', "_", fallback)
+    fallback = re.sub(r'["\\\x00-\x1f\x7f]', "_", fallback)  # rows stored before names were cleaned
     suffix = Path(filename).suffix  # ASCII: every allowed extension is
     if not fallback.removesuffix(suffix).strip(" ."):
         fallback = "attachment" + suffix

@@ -126,6 +126,11 @@ def test_what_the_flows_use_evaluates_as_python_would(source, data, expected):
     assert evaluate(source, data) == expected
 
 
+def test_get_with_an_unhashable_key_gives_the_default():
+    assert evaluate("x.get([1], 'none')", {"x": {"a": 1}}) == "none"
+    assert evaluate("x.get([1])", {"x": {"a": 1}}) is None
+
+
 def test_a_data_variable_may_share_a_function_name():
     # Bare names are data, called names are registered functions: `deadline` is both here.
     assert evaluate("deadline", {"deadline": "d"}) == "d"
@@ -144,6 +149,7 @@ def test_a_data_variable_may_share_a_function_name():
     ("1 in x", {"x": 5}, "不能比较"),
     ("-x", {"x": "a"}, "负号只能用于数字"),
     ("nothing('x')", {}, "未注册的函数 nothing"),
+    ("x[[1]]", {"x": {}}, "没有键"),  # an unhashable key is not a Python TypeError
 ])
 def test_run_time_errors_are_clear_and_bounded(source, data, message):
     with pytest.raises(ExpressionError) as err:

@@ -86,3 +86,12 @@ def test_download_has_the_detected_type_and_is_a_sandboxed_attachment(client, fl
     assert f"filename*=UTF-8''{quote('poly 申请函.pdf')}" in disposition
     assert 'filename="poly .pdf"' in disposition  # the ASCII fallback for old clients
     assert "sandbox" in [d.strip() for d in download.headers["Content-Security-Policy"].split(";")]
+
+
+def test_a_stored_name_with_control_characters_still_makes_a_valid_header():
+    # rows stored before names were cleaned may hold them; the header must never carry them
+    from app.web.workview import content_disposition
+
+    header = content_disposition("a\r\nSet-Cookie: x=1\t.pdf")
+    assert not any(ord(ch) < 32 or ord(ch) == 127 for ch in header)
+    assert header.startswith('attachment; filename="a__Set-Cookie: x=1_.pdf"')
