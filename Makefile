@@ -13,7 +13,7 @@ VENDOR := app/web/static/vendor
 
 run: setup db demo  ## set everything up and serve on http://127.0.0.1:5000 with the scheduler in-process
 	@echo "政务信息资源共享审批平台: http://$(HOST):$(PORT)/  (演示密码 Demo@2026pass)"
-	SCHEDULER_ENABLED=1 $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
+	SCHEDULER_ENABLED=1 SQLITE_CHECKPOINT_THREAD=1 $(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 test: setup browser  ## the whole suite (SQLite, and PostgreSQL when reachable; required under CI=true)
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ from pathlib import Path
 from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import db as database
 from app import extensions as ext
 from app import limits
 from app.config import build_config
@@ -38,7 +39,10 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     register_safe_input(app)  # the `int` converter must be in place before any route is added
 
     limits.init_app(app)  # database time limits: before the engine is created
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database.engine_options(app.config)
     ext.db.init_app(app)
+    database.init_app(app)  # row batch and SQLite listeners on this app's engine
+    _register_commit_steps()
     ext.migrate.init_app(app, ext.db, directory=str(Path(app.root_path).parent / "migrations"),
                          render_as_batch=True, compare_type=True)
     ext.csrf.init_app(app)
@@ -54,6 +58,17 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     # --- feature registrations ---
     _register_features(app)
     return app
+
+
+def _register_commit_steps() -> None:
+    """What every unit of work does just before its COMMIT (app/db/transaction.py)."""
+    from sqlalchemy import event
+
+    from app.audit.log import chain_pending, refuse_unchained_commit
+
+    database.before_commit(chain_pending)
+    if not event.contains(ext.db.session, "before_commit", refuse_unchained_commit):
+        event.listen(ext.db.session, "before_commit", refuse_unchained_commit)
 
 
 def _register_core(app: Flask) -> None:

@@ -9,7 +9,7 @@ reach:
    `statement_timeout`, `lock_timeout` and `idle_in_transaction_session_timeout` as startup
    options (libpq `options=-c name=value`, see `engine_options`): no round trip per request,
    and they hold for every statement on the connection — the ORM's, the row batch's
-   multi-statement queries on the raw DBAPI connection (app/rowbatch.py), the scheduler's
+   multi-statement queries on the raw DBAPI connection (app/db/rowbatch.py), the scheduler's
    lock connection. Being the session's defaults they survive a pool reset and `RESET ALL`.
    A statement the server ends reaches the caller as a DBAPIError (57014 query_canceled,
    55P03 lock_not_available, 25P03 idle_in_transaction_session_timeout; on SQLite
@@ -133,7 +133,7 @@ _UNSAFE = ("threading", "queue", "logging", "importlib", "concurrent", "weakref"
            "sqlalchemy.pool", "sqlalchemy.util.queue", "sqlalchemy.util._concurrency_py3k",
            "sqlalchemy.event", "sqlalchemy.engine.base", "sqlalchemy.engine.default",
            "sqlalchemy.orm.session", "sqlalchemy.orm.unitofwork", "sqlalchemy.orm.persistence",
-           "psycopg", "psycopg_pool", "sqlite3", "app.rowbatch", __name__)
+           "psycopg", "psycopg_pool", "sqlite3", "app.db.rowbatch", __name__)
 
 # Called (in the watchdog thread) with a limit whose thread did not stop STUCK_AFTER seconds
 # past its deadline; gunicorn.conf.py and `flask scheduler run` set `stop_process`. None: log only.

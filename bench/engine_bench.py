@@ -42,6 +42,7 @@ from sqlalchemy import create_engine, select, text
 
 from app import create_app
 from app.clock import utcnow
+from app.db import transaction
 from app.engine import (
     Actor,
     complete,
@@ -146,9 +147,9 @@ def register() -> None:
 
 def prepare(n: int) -> list[tuple[int, int]]:
     definition = deploy(BENCH_BPMN.encode(), file_name="bench.bpmn")
-    for i in range(n):
-        start("bench_review", f"BENCH-{uuid.uuid4().hex[:8]}-{i}", DATA, ACTOR, commit=False)
-    db.session.commit()
+    with transaction():
+        for i in range(n):
+            start("bench_review", f"BENCH-{uuid.uuid4().hex[:8]}-{i}", DATA, ACTOR, commit=False)
     rows = db.session.execute(select(HumanTask.id, HumanTask.instance_id)
                               .where(HumanTask.state == "ready", HumanTask.task_spec == "review")).all()
     assert definition is not None

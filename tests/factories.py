@@ -5,11 +5,19 @@ import re
 
 from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.services import create_entry
+from app.db import transaction
 from app.extensions import db
 from app.org.models import Department, Role, User
 from app.org.services import issue_api_token, save_department, save_user
 
 PASSWORD = "Test-password-1"
+
+
+def commit() -> None:
+    """Commit the test's session as the product does (app.db.transaction): queued rows sent
+    and audit rows chained with the COMMIT."""
+    with transaction():
+        pass
 
 
 def department(code: str, name: str | None = None, is_office: bool = False) -> Department:

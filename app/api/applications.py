@@ -187,6 +187,5 @@ class GrantUse(MethodView):
         grant = get_visible(Grant, grant_id, can_view_grant)
         try:
             return record_use(grant, current_user)
-        except GrantRefused as exc:
-            db.session.rollback()
+        except GrantRefused as exc:  # refused before anything was written
             abort(403, message=str(exc))

@@ -168,5 +168,7 @@ def _refuse(message: str):
 
 
 def expire_idempotency_keys() -> int:
-    """Delete the keys past their retention (a periodic job); the caller commits."""
-    return db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.created_at < _cutoff())).rowcount
+    """Delete the keys past their retention (a periodic job)."""
+    with transaction():
+        return db.session.execute(delete(IdempotencyKey).where(
+            IdempotencyKey.created_at < _cutoff())).rowcount

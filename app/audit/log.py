@@ -2,9 +2,10 @@
 
 Each row's hash covers its content and the previous row's hash, so editing, deleting or
 reordering any row breaks every hash after it. `record()` queues the row on the caller's
-session; at commit the queued rows are chained and inserted in one go, so they commit (or
-roll back) together with the change they describe, and the chain lock is held only for the
-commit itself instead of for the whole transaction. On PostgreSQL the server chains them:
+transaction; just before its commit `app.db.transaction()` calls `chain_pending`, which chains
+the queued rows and inserts them in one go, so they commit (or roll back) together with the
+change they describe, and the chain lock is held only for the commit itself instead of for the
+whole transaction. On PostgreSQL the server chains them:
 Python sends each row's canonical text around the gap where the previous hash goes, and the
 INSERT hashes it with the last row's hash, so lock, rows and COMMIT are one message.
 """
@@ -18,16 +19,17 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from app.audit.models import AuditEntry
 from app.clock import as_utc, utcnow
+from app.db.rowbatch import batch, statement
 from app.extensions import db
-from app.rowbatch import batch, statement
 
 GENESIS = "0" * 64
 # Arbitrary constant: serialises chain appends across connections on PostgreSQL.
@@ -62,7 +64,9 @@ def _digest(row: Mapping[str, Any]) -> str:
     return hashlib.sha256(_canonical(row).encode("utf-8")).hexdigest()
 
 
-_PENDING = "audit_pending"
+# Rows recorded but not yet chained, per root transaction: a rolled-back transaction takes its
+# rows with it (a new one starts empty) without anyone having to listen for the rollback.
+_PENDING: WeakKeyDictionary[SessionTransaction, list[dict]] = WeakKeyDictionary()
 _LOCK = "SELECT pg_advisory_xact_lock(%(k)s)"
 _LAST_HASH = "SELECT hash FROM audit_entry ORDER BY id DESC LIMIT 1"
 # Stands in for the previous row's hash while the canonical text is built in Python; the
@@ -95,9 +99,23 @@ def _chained_insert(dialect):
     return statement(dialect, table, keys, ("_before", "_after"), build)
 
 
-@event.listens_for(Session, "before_commit")
-def _chain_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
+def _pending(session: Session | scoped_session, *, create: bool) -> list[dict] | None:
+    if isinstance(session, scoped_session):
+        session = session()
+    root = session.get_transaction()
+    if root is None:
+        if not create:
+            return None
+        root = session.begin()  # what the first statement would do anyway
+    if create:
+        return _PENDING.setdefault(root, [])
+    return _PENDING.pop(root, None)
+
+
+def chain_pending(session: Session | scoped_session) -> None:
+    """Chain the transaction's recorded rows onto the log and queue their INSERT (sent with
+    the COMMIT). A step of every unit of work (create_app: app.db.before_commit)."""
+    pending = _pending(session, create=False)
     if not pending:
         return
     out = batch(session)
@@ -132,9 +150,12 @@ def _chain_on_server(out, pending: list[dict]) -> bool:
     return True
 
 
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_pending(session: Session, _previous_transaction) -> None:
-    session.info.pop(_PENDING, None)
+def refuse_unchained_commit(session: Session) -> None:
+    """A commit with recorded rows that did not go through `app.db.transaction()` would drop
+    them from the log: refused (Session `before_commit`, put there by create_app)."""
+    root = session.get_transaction()
+    if root is not None and _PENDING.get(root):
+        raise RuntimeError("audit rows would be lost: commit through app.db.transaction()")
 
 
 def _request_actor() -> tuple[int | None, str | None, int | None, str | None]:
@@ -168,7 +189,7 @@ def record(
         "object_id": None if object_id is None else str(object_id),
         "before": _jsonable(before), "after": _jsonable(after), "remote_addr": addr,
     }
-    db.session.info.setdefault(_PENDING, []).append(row)
+    _pending(db.session, create=True).append(row)
 
 
 @dataclass

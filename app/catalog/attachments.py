@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from app.audit.log import record
 from app.catalog.models import Attachment, AttachmentContent
 from app.clock import utcnow
+from app.db import transaction
 from app.extensions import db
 from app.org.models import User
 from app.validation import FieldErrors
@@ -293,8 +294,7 @@ def import_folder() -> tuple[int, list[str]]:
         if hashlib.sha256(data).hexdigest() != sha:
             problems.append(sha)
             continue
-        content = db.session.get(AttachmentContent, sha)
-        content.data = data
-        db.session.commit()
+        with transaction():  # one file per commit: an interrupted import keeps what it did
+            db.session.get(AttachmentContent, sha).data = data
         imported += 1
     return imported, problems

@@ -19,8 +19,10 @@ turn a committed change into an error. A view that handled a failed unit itself 
 again with its errors, a "someone else was faster" notice) has its answer sent, and nothing is
 committed.
 
-The COMMIT itself sends the queued rows and chains the audit rows (their session hooks,
-app/rowbatch.py and app/audit/log.py).
+Committing is one visible sequence (`_commit`): flush the ORM's changes, run the steps
+registered with `before_commit` (the audit log chains its queued rows: app/audit/log.py), then
+send the queued rows together with the COMMIT (app/db/rowbatch.py). A commit that goes around
+this — `db.session.commit()` with rows queued — is refused by the row batch.
 """
 from __future__ import annotations
 
@@ -30,16 +32,35 @@ from typing import TypeVar
 
 from sqlalchemy.orm import scoped_session
 
+from app.db.rowbatch import send_with_commit
 from app.extensions import db
 
 _DEPTH = "transaction.depth"
 _FAILED = "transaction.failed"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 T = TypeVar("T")
+# Work that must happen inside the transaction, just before it commits (create_app registers).
+_BEFORE_COMMIT: list[Callable[[scoped_session], None]] = []
 
 
 class TransactionFailed(RuntimeError):
     """A nested unit failed and its exception was swallowed: nothing was committed."""
+
+
+def before_commit(step: Callable[[scoped_session], None]) -> None:
+    """Run `step(session)` inside every unit of work just before its COMMIT (once per step)."""
+    if step not in _BEFORE_COMMIT:
+        _BEFORE_COMMIT.append(step)
+
+
+def _commit() -> None:
+    session = db.session
+    session.flush()
+    for step in _BEFORE_COMMIT:
+        step(session)
+    session.flush()
+    send_with_commit(session)
+    session.commit()
 
 
 def in_transaction() -> bool:
@@ -66,7 +87,7 @@ def transaction() -> Iterator[scoped_session]:
         yield db.session
         if info.get(_FAILED):
             raise TransactionFailed("事务中的一步已失败，未提交任何更改")
-        db.session.commit()
+        _commit()
     except BaseException:
         db.session.rollback()
         raise
@@ -88,7 +109,7 @@ def request_unit(answer: Callable[[], T]) -> T:
         if info.get(_FAILED):
             db.session.rollback()
         else:
-            db.session.commit()
+            _commit()
         return response
     except BaseException:
         db.session.rollback()

@@ -3,7 +3,7 @@
 A completion touches a handful of rows (instance, two or three mirror rows, history, audit),
 and the ORM unit of work costs several times what those statements cost
 (bench/engine_bench.py). So the engine queues them on the session's row batch
-(app/rowbatch.py): the optimistic-lock UPDATE of the instance first, then inserts (ids
+(app/db/rowbatch.py): the optimistic-lock UPDATE of the instance first, then inserts (ids
 returned) and updates, all sent together. The session's objects are kept in step with what
 was written (committed values, persistent identities), so the ORM has nothing left to flush
 and readers in the same transaction see the same rows.
@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.db.rowbatch import Batch, attach, batch, with_defaults
 from app.engine.errors import Conflict
 from app.extensions import db
-from app.rowbatch import Batch, attach, batch, with_defaults
 
 
 def row_batch() -> Batch:

@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.log import record
 from app.clock import as_utc, utcnow
+from app.db.rowbatch import persistent
 from app.db.transaction import in_transaction, transaction
 from app.engine import persistence
 from app.engine.definitions import (
@@ -56,7 +57,6 @@ from app.engine.registry import emit, validate_form
 from app.engine.rows import RowWriter, row_batch
 from app.engine.scripting import EngineScriptEngine
 from app.extensions import db
-from app.rowbatch import persistent
 
 log = logging.getLogger(__name__)
 
@@ -151,22 +151,17 @@ def _event_values(instance_id: int, event_type: str, *, task: HumanTask | None =
 
 @contextmanager
 def _unit(commit: bool) -> Iterator[None]:
-    """One step = one unit of work: with `commit`, a `transaction()` of its own (or the caller's
-    open one, which it joins); without, the caller's, flushed. Any exception rolls back."""
+    """One step = one unit of work, a `transaction()`: with `commit` its own (or the caller's
+    open one, which it joins); without, the caller's open one, which it must join (flushed, so
+    the caller sees the step's rows). Any exception rolls the unit back."""
+    if not commit and not in_transaction():
+        raise RuntimeError("commit=False joins the caller's transaction(): open one first")
     try:
-        if commit:
-            with transaction():
-                yield
-        else:
-            try:
-                yield
+        with transaction():
+            yield
+            if not commit:
                 db.session.flush()
-            except BaseException:
-                if not in_transaction():  # an open unit rolls back itself, as the exception passes
-                    db.session.rollback()
-                raise
     except StaleDataError:
-        db.session.rollback()
         raise Conflict("流程已被其他操作更新，请刷新后重试") from None
 
 
@@ -563,7 +558,7 @@ def _objects(model, columns, rows, offset: int) -> dict[int, Any]:
 def _load_for_completion(task_id: int) -> tuple[HumanTask, ProcessInstance, list[HumanTask],
                                                  list[WorkflowTimer], str]:
     """The task, its instance, the instance's open mirror rows (ready tasks, waiting or
-    claimed timers) and its definition's content hash in one read, sent with any queued writes (app/rowbatch.py) and turned into
+    claimed timers) and its definition's content hash in one read, sent with any queued writes (app/db/rowbatch.py) and turned into
     the session's objects directly: the ORM's loading machinery costs several times the query."""
     out = row_batch()
     result = out.select(_COMPLETION_QUERY, {"task_id": task_id})
@@ -609,8 +604,7 @@ def start(process_id: str, business_key: str, data: dict | None = None,
         db.session.add(inst)
         try:
             db.session.flush()
-        except IntegrityError:
-            db.session.rollback()
+        except IntegrityError:  # the unit rolls back as the Conflict passes
             raise Conflict(f"业务编号 {business_key} 已有流程实例") from None
         step = Step(inst, actor, compiled(definition))
         step.now = now

@@ -72,8 +72,7 @@ def run_periodic(app, name: str) -> bool:
             with limit, _job_lock(name) as acquired:
                 if not acquired:
                     return False
-                fn()
-                db.session.commit()
+                fn()  # commits its own units of work (app.db.transaction)
                 return True
         except TimeLimitExceeded:
             _stopped(limit)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app.audit.log import record
 from app.clock import as_utc, utcnow
+from app.db import transaction
 from app.engine.errors import Conflict
 from app.engine.models import (
     EventType,
@@ -130,15 +131,16 @@ def _park(timer_ids: list[int], instance_id: int, exc: BaseException) -> None:
     if not timer_ids:
         return
     try:
-        for row in db.session.scalars(select(WorkflowTimer).where(WorkflowTimer.id.in_(timer_ids))):
-            if row.state == TimerState.WAITING:
-                row.state = TimerState.ERROR
-                row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                _event(instance_id, EventType.TIMER_ERROR, task_spec=row.task_spec, name=row.name,
-                       data={"error": row.last_error})
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
+        with transaction():
+            for row in db.session.scalars(select(WorkflowTimer).where(
+                    WorkflowTimer.id.in_(timer_ids))):
+                if row.state == TimerState.WAITING:
+                    row.state = TimerState.ERROR
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                    _event(instance_id, EventType.TIMER_ERROR, task_spec=row.task_spec,
+                           name=row.name, data={"error": row.last_error})
+    except SQLAlchemyError:  # the next poll claims them again and parks them then
+        log.warning("parking the timers of instance %s failed", instance_id, exc_info=True)
 
 
 def fire_due_timers(now: datetime | None = None, worker_id: str | None = None,

@@ -108,19 +108,15 @@ def check() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def load(file: Path) -> None:
     """Validate FILE, install it as CALENDAR_DIR/YYYY.yaml and recompute provisional deadlines."""
-    from app.extensions import db
+    from app.db import transaction
     from app.legaltime.tracking import recompute_provisional
 
     try:
         data = load_year(file)
     except CalendarDataError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
+    with transaction():
         changes = recompute_provisional(data.year)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
     click.echo(f"loaded {data.year} from {file} ({len(data.holidays)} holiday ranges, "
                f"{len(data.makeup_workdays)} make-up working days)")
     click.echo(f"{len(changes)} stored deadline(s) changed")

@@ -5,9 +5,9 @@ from sqlalchemy import DateTime, Select, and_, exists, false, func, insert, lite
 
 from app.clock import utcnow
 from app.db import transaction
+from app.db.rowbatch import batch
 from app.extensions import db
 from app.notifications.models import Notification, NotificationReceipt
-from app.rowbatch import batch
 
 
 def _write(**values) -> None:

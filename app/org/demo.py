@@ -8,6 +8,7 @@ from app.catalog import labels
 from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.services import create_entry
 from app.clock import utcnow
+from app.db import transaction
 from app.extensions import db
 from app.org import demo_data
 from app.org.models import Department, Role, User
@@ -38,18 +39,18 @@ def _entry(approver: User, row: tuple) -> None:
     _dept, code, name, share_type, method, fmt, cycle, mode, items, extra = row
     if db.session.scalar(select(CatalogEntry.id).where(CatalogEntry.resource_code == code)):
         return
-    entry = create_entry(approver, {
-        "resource_code": code, "name": name, "share_type": share_type, "share_method": method,
-        "resource_format": fmt, "update_cycle": cycle, "authorisation_mode": mode,
-        "summary": f"{name}，由{approver.department.name}提供，{labels.UPDATE_CYCLE[cycle]}更新。",
-        "items": [{"name": n, "data_type": t} for n, t in items], **extra,
-    })
-    before = entry.audit_view()
-    entry.publish_state = PublishState.PUBLISHED.value
-    entry.published_at = utcnow()
-    record("catalog.entry_published", "catalog_entry", entry.id, before=before,
-           after=entry.audit_view(), actor_name="demo-seed")
-    db.session.commit()
+    with transaction():  # one entry per commit: a seed run again skips what it made
+        entry = create_entry(approver, {
+            "resource_code": code, "name": name, "share_type": share_type, "share_method": method,
+            "resource_format": fmt, "update_cycle": cycle, "authorisation_mode": mode,
+            "summary": f"{name}，由{approver.department.name}提供，{labels.UPDATE_CYCLE[cycle]}更新。",
+            "items": [{"name": n, "data_type": t} for n, t in items], **extra,
+        })
+        before = entry.audit_view()
+        entry.publish_state = PublishState.PUBLISHED.value
+        entry.published_at = utcnow()
+        record("catalog.entry_published", "catalog_entry", entry.id, before=before,
+               after=entry.audit_view(), actor_name="demo-seed")
 
 
 def seed() -> dict[str, int]:

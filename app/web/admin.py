@@ -58,8 +58,7 @@ def department_form(department_id: int | None = None):
         form = _department_form()
         try:
             save_department(current_user, load(DepartmentIn(), form, partial=False), dept)
-        except FieldErrors as exc:
-            db.session.rollback()
+        except FieldErrors as exc:  # refused before anything was written
             errors = exc.errors
         else:
             flash(_("部门已保存"), "success")
@@ -87,8 +86,7 @@ def user_form(user_id: int | None = None):
         form = _user_form()
         try:
             save_user(current_user, load(UserIn(), form, partial=account is not None), account)
-        except FieldErrors as exc:
-            db.session.rollback()
+        except FieldErrors as exc:  # refused before anything was written
             errors = exc.errors
         else:
             flash(_("账号已保存"), "success")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.audit.log import verify_chain
 from app.audit.models import AuditEntry
+from app.db import transaction
 from app.engine import Actor, Conflict, complete, deploy, fire_due_timers, register_form, start
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent, WorkflowTimer
 from app.extensions import db
@@ -90,10 +91,10 @@ def test_parallel_workers_fire_each_timer_exactly_once(app, bpmn):
     n_instances, n_workers = 240, 4
     with time_machine.travel(T0, tick=False) as traveller:
         deploy(bpmn("timer_flow.bpmn"))
-        for i in range(n_instances):
-            start("engine_timer_flow", f"TIMER-{i}",
-                  {"fire_at": (T0 + timedelta(minutes=i % 7)).isoformat()}, None, commit=False)
-        db.session.commit()
+        with transaction():
+            for i in range(n_instances):
+                start("engine_timer_flow", f"TIMER-{i}",
+                      {"fire_at": (T0 + timedelta(minutes=i % 7)).isoformat()}, None, commit=False)
         assert count(WorkflowTimer, WorkflowTimer.state == "waiting") == n_instances
         traveller.move_to(T0 + timedelta(hours=1))
         fired = _run_threads(app, n_workers, lambda i: fire_due_timers(worker_id=f"worker-{i}", limit=25))

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from app.audit.models import AuditEntry
+from app.db import transaction
 from app.engine import (
     Actor,
     Conflict,
@@ -306,19 +307,19 @@ def test_a_step_writes_its_rows_itself_and_leaves_the_session_clean(approval):
     [task] = ready_tasks(approval.id)
     created = []
     callback = on("task_created", lambda task, instance: created.append(task))
-    try:
-        complete(task.id, {"approved": False, "comment": "补正"}, REVIEWER, commit=False)
-    finally:
-        off("task_created", callback)
-    assert not db.session.new and not db.session.dirty
-    [amend] = created
-    assert inspect(amend).persistent and amend in db.session and amend.task_spec == "amend"
-    assert db.session.get(HumanTask, amend.id) is amend
-    stored = db.session.connection().execute(
-        select(HumanTask.__table__.c.state, HumanTask.__table__.c.completed_by)
-        .where(HumanTask.__table__.c.id == task.id)).one()
-    assert tuple(stored) == ("completed", 7)
-    db.session.commit()
+    with transaction():  # the step joins it; what it wrote is read before the commit
+        try:
+            complete(task.id, {"approved": False, "comment": "补正"}, REVIEWER, commit=False)
+        finally:
+            off("task_created", callback)
+        assert not db.session.new and not db.session.dirty
+        [amend] = created
+        assert inspect(amend).persistent and amend in db.session and amend.task_spec == "amend"
+        assert db.session.get(HumanTask, amend.id) is amend
+        stored = db.session.connection().execute(
+            select(HumanTask.__table__.c.state, HumanTask.__table__.c.completed_by)
+            .where(HumanTask.__table__.c.id == task.id)).one()
+        assert tuple(stored) == ("completed", 7)
     db.session.expire_all()
     assert [t.task_spec for t in ready_tasks(approval.id)] == ["amend"]
     assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.id.desc())) == "engine.task_completed"

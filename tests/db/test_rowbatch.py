@@ -1,5 +1,6 @@
 """The row batch: queued writes store what SQLAlchemy would store, are seen by every later
-reader in the transaction, go out with the commit and vanish with a rollback."""
+reader in the transaction, go out with the commit that transaction() makes and vanish with a
+rollback."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -11,9 +12,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.audit.log import verify_chain
 from app.audit.models import AuditEntry
+from app.db.rowbatch import CHECKED_SQLALCHEMY, attach, batch, persistent
 from app.engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from app.extensions import db
-from app.rowbatch import attach, batch, persistent
+from tests.factories import commit
 
 AT = datetime(2026, 11, 23, 1, 2, 3, 456789, tzinfo=timezone.utc)
 
@@ -25,7 +27,7 @@ def _instance() -> int:
     inst = ProcessInstance(definition_id=definition.id, process_id="p", business_key="K-1",
                            state="{}", version=1)
     db.session.add(inst)
-    db.session.commit()
+    commit()
     return inst.id
 
 
@@ -42,7 +44,7 @@ def test_batched_rows_read_back_like_orm_rows(app):
     # Core insert of the same values, for comparison.
     core_id = db.session.execute(insert(HumanTask.__table__).values(
         **_task_values(instance_id, spiff_task_id="t-2")).returning(HumanTask.id)).scalar()
-    db.session.commit()
+    commit()
     db.session.expunge_all()
     ours, theirs = (db.session.get(HumanTask, result.ids[0]), db.session.get(HumanTask, core_id))
     for column in HumanTask.__table__.columns:
@@ -62,11 +64,43 @@ def test_a_later_statement_sees_queued_writes_and_rollback_drops_them(app):
     assert db.session.scalar(count) == 0
 
 
+def test_the_installed_sqlalchemy_is_the_one_the_batch_was_checked_against():
+    # attach() and persistent() use SQLAlchemy internals: read them against the new release
+    # (orm/loading.py, orm/state.py, orm/identity.py), then update CHECKED_SQLALCHEMY.
+    import sqlalchemy
+
+    assert sqlalchemy.__version__ == CHECKED_SQLALCHEMY
+
+
+def test_a_commit_around_transaction_with_rows_queued_is_refused(app):
+    instance_id = _instance()
+    batch(db.session).insert(HumanTask.__table__, _task_values(instance_id))
+    with pytest.raises(RuntimeError, match="transaction"):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 0
+
+
+def test_audit_rows_of_a_rolled_back_transaction_are_never_chained(app):
+    from app.audit.log import record
+
+    record("test.rolled_back", "thing", 1)
+    with pytest.raises(RuntimeError, match="audit"):
+        db.session.commit()  # around transaction(): the rows would be lost, so refused
+    db.session.rollback()
+    record("test.kept", "thing", 2)
+    commit()
+    actions = db.session.scalars(select(AuditEntry.action).where(
+        AuditEntry.action.like("test.%"))).all()
+    assert actions == ["test.kept"]
+    assert verify_chain()[1] == []
+
+
 def test_commit_sends_what_is_still_queued(app):
     instance_id = _instance()
     batch(db.session).insert(HumanTask.__table__, [_task_values(instance_id),
                                                    _task_values(instance_id, spiff_task_id="t-2")])
-    db.session.commit()
+    commit()
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 2
 
@@ -99,7 +133,7 @@ def test_persistent_reuses_the_session_object_and_builds_loaded_ones(app):
     instance_id = _instance()
     loaded = db.session.get(ProcessInstance, instance_id)
     assert persistent(db.session, ProcessInstance, {"id": instance_id}) is loaded
-    db.session.commit()  # expires `loaded`: its columns come from the values given
+    commit()  # expires `loaded`: its columns come from the values given
     values = {c.key: getattr(loaded, c.key) for c in ProcessInstance.__table__.columns}
     db.session.expire(loaded)
     assert persistent(db.session, ProcessInstance, {**values, "business_key": "K-9"}) is loaded
@@ -122,7 +156,7 @@ def test_attach_makes_a_written_object_persistent_and_tracks_later_changes(app):
     with pytest.raises(ValueError):
         attach(db.session, task)
     task.name = "复核"  # an ordinary ORM change afterwards is flushed as an UPDATE
-    db.session.commit()
+    commit()
     db.session.expunge_all()
     assert db.session.get(HumanTask, result.ids[0]).name == "复核"
 
@@ -132,7 +166,7 @@ def test_audit_rows_chain_through_the_batch(app):
 
     for n in range(3):
         record("test.batched", "thing", n)
-        db.session.commit()
+        commit()
     checked, problems = verify_chain()
     assert checked == db.session.scalar(select(func.count()).select_from(AuditEntry)) >= 3
     assert problems == []
@@ -149,11 +183,11 @@ def test_audit_rows_chained_by_the_server_hash_like_python(app):
                "嵌套": {"b": [1, None, 2.5, True], "a": {"空": None}}, "零宽": "a\u200bb"}
     log.record("test.awkward", "thing", "甲", before={"n": 1}, after=awkward, actor_name="测试")
     log.record("test.second_in_one_commit", "thing", 2, after={"list": [awkward]})
-    db.session.commit()
+    commit()
     log.record("test.quotes_the_mark", "thing", 3, after={"text": log._PREV_MARK})
-    db.session.commit()
+    commit()
     log.record("test.after_fallback", "thing", 4, after={"ok": True})
-    db.session.commit()
+    commit()
     rows = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
     assert [r.action for r in rows[-4:]] == ["test.awkward", "test.second_in_one_commit",
                                              "test.quotes_the_mark", "test.after_fallback"]
@@ -163,36 +197,6 @@ def test_audit_rows_chained_by_the_server_hash_like_python(app):
     assert verify_chain() == (len(rows), [])
 
 
-def _two_statements(instance_id: int, tag: str) -> None:
-    out = batch(db.session)  # two statements: one multi-statement query with prepared ones
-    out.insert(HumanTask.__table__, _task_values(instance_id, spiff_task_id=f"t-{tag}"))
-    out.update(ProcessInstance.__table__, {"summary": {"tag": tag}}, {"id": instance_id})
-    out.send()
-
-
-def test_prepared_statements_survive_the_drivers_deallocate_all_on_rollback(app):
-    # psycopg answers the rollback of an open transaction with DEALLOCATE ALL once it has
-    # prepared statements of its own; the batch must notice and prepare its own again. The
-    # DEALLOCATE is issued here directly, so the test does not hang on psycopg's cache state.
-    if app.config["BACKEND"] != "postgresql":
-        pytest.skip("server-side prepared statements are PostgreSQL's")
-    from sqlalchemy import text
-
-    db.engine.dispose()  # one pooled connection: prepared statements belong to a connection
-    instance_id = _instance()
-    ours = text("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'rowbatch%'")
-    for n in range(2):
-        _two_statements(instance_id, str(n))
-        assert db.session.scalar(ours) >= 2
-        db.session.connection().connection.dbapi_connection.execute("DEALLOCATE ALL")
-        db.session.rollback()
-        assert db.session.scalar(ours) == 0
-    _two_statements(instance_id, "kept")
-    db.session.commit()
-    assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 1
-    assert db.session.get(ProcessInstance, instance_id).summary == {"tag": "kept"}
-
-
 def test_a_write_failing_at_commit_fails_the_commit_and_keeps_nothing(app):
     instance_id = _instance()
     out = batch(db.session)
@@ -200,9 +204,9 @@ def test_a_write_failing_at_commit_fails_the_commit_and_keeps_nothing(app):
     out.insert(ProcessInstance.__table__, {"definition_id": 1, "process_id": "p",
                                            "business_key": "K-1", "state": "{}"})  # duplicate key
     with pytest.raises(IntegrityError):
-        db.session.commit()  # the queued writes travel with the COMMIT
+        commit()  # the queued writes travel with the COMMIT
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 0
     batch(db.session).insert(HumanTask.__table__, _task_values(instance_id))
-    db.session.commit()  # the session and its connection work on
+    commit()  # the session and its connection work on
     assert db.session.scalar(select(func.count()).select_from(HumanTask)) == 1

@@ -1,11 +1,15 @@
-"""The background WAL checkpointer moves committed pages into the database file, only when
-the log changed, and forgets removed databases."""
+"""SQLite's connection settings, and the opt-in background WAL checkpointer: it moves committed
+pages into the database file, only when the log changed, and forgets removed databases."""
 from __future__ import annotations
 
 import os
 import sqlite3
 
-from app import sqlite_checkpoint
+import pytest
+from sqlalchemy import text
+
+from app.db import sqlite as sqlite_checkpoint
+from app.extensions import db
 
 
 def _database(tmp_path):
@@ -50,3 +54,12 @@ def test_a_removed_database_is_forgotten_and_not_recreated(tmp_path):
             os.remove(path + suffix)
     sqlite_checkpoint._pass()
     assert path not in sqlite_checkpoint._files and not os.path.exists(path)
+
+
+def test_the_apps_connections_get_the_pragmas_and_no_thread_by_default(app):
+    if app.config["BACKEND"] != "sqlite":
+        pytest.skip("SQLite's settings")
+    assert db.session.scalar(text("PRAGMA foreign_keys")) == 1
+    assert db.session.scalar(text("PRAGMA journal_mode")).lower() in ("wal", "memory")
+    assert app.config["SQLITE_CHECKPOINT_THREAD"] is False
+    assert db.engine.url.database not in sqlite_checkpoint._files  # not handed to the thread

@@ -1,11 +1,16 @@
-"""WAL checkpoints for the embedded SQLite database, off the request path.
+"""The embedded SQLite database: its pragmas, and (opt-in) WAL checkpoints off the request path.
+
+Every connection enforces foreign keys and uses WAL, so readers never block the writer and a
+commit costs one sync instead of two.
 
 In WAL mode a commit appends pages to the log; every so often the pages are copied back into
 the database file (a checkpoint), which also syncs the file. SQLite runs that checkpoint
 inside whichever commit crosses the threshold, so one user's step in a hundred paid several
 milliseconds (bench/engine_bench.py). Here one daemon thread per process checkpoints every
 database file it writes once a second instead (PASSIVE: it never blocks readers or writers),
-and the commit-time threshold stays only as a backstop for bursts or a stalled thread.
+and the commit-time threshold stays only as a backstop for bursts or a stalled thread. The
+thread is opt-in (SQLITE_CHECKPOINT_THREAD, set by `make run`): tests and command-line tools
+keep SQLite's own checkpointing and start no thread.
 """
 from __future__ import annotations
 
@@ -14,7 +19,11 @@ import os
 import sqlite3
 import threading
 import time
+from functools import partial
 from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,22 @@ def _run() -> None:
             _pass()
         except Exception:  # never let the thread die: commits would checkpoint at the backstop
             log.exception("WAL checkpoint pass failed")
+
+
+def _on_connect(dbapi_connection, _record, *, checkpoint_thread: bool) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+    if checkpoint_thread:
+        start_for(dbapi_connection)
+
+
+def register(engine: Engine, *, checkpoint_thread: bool) -> None:
+    """Put the pragmas (and, when asked, the checkpoint thread) on a SQLite engine's connections."""
+    event.listen(engine, "connect", partial(_on_connect, checkpoint_thread=checkpoint_thread))
 
 
 def start_for(dbapi_connection) -> None:

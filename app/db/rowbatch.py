@@ -9,37 +9,36 @@ SQLite back to back on the connection.
 
 Statements are built once per dialect, table and column set, and values go through the column
 types' own bind processors, so the rows stored are exactly the rows SQLAlchemy would store.
-Queued writes are sent before any other statement runs on the connection and before commit,
-so every reader in the transaction sees them; a rollback drops them.
+Queued writes are sent before any other statement runs on the connection and with the
+commit `app.db.transaction()` makes, so every reader in the transaction sees them; a rollback
+drops them. The listeners doing so are put on the app's engine by `register()` (create_app).
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
-from threading import Lock
 from typing import Any
-from weakref import WeakKeyDictionary, WeakSet
 
 from sqlalchemy import Select, Table, event, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.pool import Pool
 
 _KEY = "rowbatch"
+# `attach()` and `persistent()` use SQLAlchemy internals (state._commit_all, the identity
+# map's _add_unpresent, Session._autobegin_t) as of this release; tests/db/test_rowbatch.py
+# fails when another version is installed, so each upgrade is checked against them first.
+CHECKED_SQLALCHEMY = "2.1.9"
 
 
 class _Statement:
-    """SQL text for one dialect plus, per parameter, the column key and its bind processor.
-    `numbered` is the same statement with $1, $2 … placeholders, for a server-side PREPARE."""
+    """SQL text for one dialect plus, per parameter, the column key and its bind processor."""
 
-    def __init__(self, build: Callable[[Callable[[int, str], str]], str], dialect,
+    def __init__(self, build: Callable[[Callable[[str], str]], str], dialect,
                  binds: list[tuple[str, str, Callable | None]]):
-        self.sql = build(lambda _index, name: _placeholder(dialect, name))
-        self.numbered = build(lambda index, _name: f"${index + 1}")
+        self.sql = build(lambda name: _placeholder(dialect, name))
         self.binds = binds
-        self.names = [name for name, _, _ in binds]
 
     def params(self, values: Mapping[str, Any], where: Mapping[str, Any] | None = None
                ) -> dict[str, Any]:
@@ -74,10 +73,9 @@ def _update(dialect, table: Table, keys: tuple[str, ...], where: tuple[str, ...]
     binds = [(f"s{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
     conds = [(f"w{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(where)]
 
-    def build(mark: Callable[[int, str], str]) -> str:
-        sets = ", ".join(f"{quote(k)} = {mark(i, n)}" for i, (n, k, _) in enumerate(binds))
-        cond = " AND ".join(f"{quote(k)} = {mark(len(binds) + i, n)}"
-                            for i, (n, k, _) in enumerate(conds))
+    def build(mark: Callable[[str], str]) -> str:
+        sets = ", ".join(f"{quote(k)} = {mark(n)}" for n, k, _ in binds)
+        cond = " AND ".join(f"{quote(k)} = {mark(n)}" for n, k, _ in conds)
         return f"UPDATE {quote(table.name)} SET {sets} WHERE {cond}"
     return _Statement(build, dialect, binds + conds)
 
@@ -86,12 +84,12 @@ def statement(dialect, table: Table, keys: tuple[str, ...], extra: tuple[str, ..
               build: Callable[[list[str]], str]) -> _Statement:
     """A statement of the caller's own shape for `Batch.write()`: `build(marks)` gets one
     placeholder per column of `keys` (bound through the column's type) then per plain
-    parameter of `extra`. Build it once per dialect: on PostgreSQL it is PREPAREd by name."""
+    parameter of `extra`. Build it once per dialect."""
     binds = [(f"p{i}", key, _processor(dialect, table.c[key])) for i, key in enumerate(keys)]
     binds += [(f"x{i}", key, None) for i, key in enumerate(extra)]
 
-    def sql(mark: Callable[[int, str], str]) -> str:
-        return build([mark(i, name) for i, (name, _, _) in enumerate(binds)])
+    def sql(mark: Callable[[str], str]) -> str:
+        return build([mark(name) for name, _, _ in binds])
     return _Statement(sql, dialect, binds)
 
 
@@ -270,83 +268,26 @@ def _send_alone(raw, op: _Op) -> None:
         cursor.close()
 
 
-# Server-side prepared statements (PostgreSQL). Each of our statements has one name per
-# process; each connection remembers which names its server session holds. PREPAREd
-# statements outlive a ROLLBACK, but psycopg answers a rollback of an open transaction with
-# DEALLOCATE ALL when it had prepared statements of its own, so after such a rollback the
-# connection asks the server once which of ours are left.
-_NAMES: dict[_Statement, str] = {}
-_NAME_LOCK = Lock()
-_KNOWN: WeakKeyDictionary[Any, set[str]] = WeakKeyDictionary()
-_UNSURE: WeakSet[Any] = WeakSet()
-_OURS = "SELECT name FROM pg_prepared_statements WHERE name LIKE 'rowbatch\\_%'"
-
-
-def _name(statement: _Statement) -> str:
-    name = _NAMES.get(statement)
-    if name is None:
-        with _NAME_LOCK:
-            name = _NAMES.setdefault(statement, f"rowbatch_{len(_NAMES) + 1}")
-    return name
-
-
-def _known(raw) -> set[str]:
-    known = _KNOWN.get(raw)
-    if known is None or raw in _UNSURE:
-        with raw.cursor() as cursor:
-            known = _KNOWN[raw] = {row[0] for row in cursor.execute(_OURS)}
-        _UNSURE.discard(raw)
-    return known
-
-
-def _forget_prepared_if_rolled_back(raw) -> None:
-    """Called before a rollback: one of an open transaction may deallocate our statements."""
-    status = getattr(getattr(raw, "info", None), "transaction_status", None)
-    if status is not None and status.name != "IDLE" and raw in _KNOWN:
-        _UNSURE.add(raw)
-
-
-def _statement_text(cursor, known: set[str], prepare: list[str], op: _Op, params) -> str:
-    """One statement, values bound client-side by the driver (its own literal quoting). Our
-    INSERT/UPDATE statements run as EXECUTE of a statement PREPAREd once per connection: on
-    PostgreSQL planning them costs about as much as running them."""
-    statement = op.statement
-    if not isinstance(statement, _Statement):
-        return cursor.mogrify(_sql(op), params or None)
-    name = _name(statement)
-    if name not in known:
-        known.add(name)
-        prepare.append(f"PREPARE {name} AS {statement.numbered}")
-    marks = ", ".join(["%s"] * len(statement.names))
-    return cursor.mogrify(f"EXECUTE {name}({marks})", [params[n] for n in statement.names])
-
-
 def _send_as_one_query(raw, ops: list[_Op], commit: bool) -> None:
     """psycopg: all statements as one simple query, one round trip; results come back one set
     per statement. (psycopg's pipeline mode waits on the socket per statement, which on a busy
     host cost as much as separate round trips.)"""
     from psycopg import ClientCursor
 
-    known = _known(raw)
-    cursor = ClientCursor(raw)
+    cursor = ClientCursor(raw)  # values bound client-side, with the driver's own quoting
     try:
-        texts, owners, prepare = [], [], []
+        texts, owners = [], []
         for op in ops:
             for params in (op.params if op.fetch == "many" else [op.params]):
-                texts.append(_statement_text(cursor, known, prepare, op, params))
+                texts.append(cursor.mogrify(_sql(op), params or None))
                 owners.append(op)
         if commit:
             texts.append("COMMIT")
-        cursor.execute(";\n".join(prepare + texts))
-        for _ in prepare:  # PREPARE gives an empty result each
-            cursor.nextset()
+        cursor.execute(";\n".join(texts))
         for index, op in enumerate(owners):
             if index:
                 cursor.nextset()
             _collect(op, cursor)
-    except BaseException:
-        _UNSURE.add(raw)  # which PREPAREs ran is unknown now
-        raise
     finally:
         cursor.close()
 
@@ -418,36 +359,55 @@ def batch(session: Session) -> Batch:
 
 
 # Queued writes go out before anything else runs on the connection (so readers see them) and
-# before commit; a rollback forgets them.
+# with the COMMIT that `app.db.transaction()` makes (`send_with_commit`); a rollback forgets
+# them. A commit that bypasses transaction() while rows are queued is refused: they would
+# otherwise go out as a round trip of their own, or — when nothing else runs — be lost.
 
-def _send_pending(connection: Connection, *, commit: bool = False) -> None:
+def _pending(connection: Connection) -> Batch | None:
     pending = connection.info.get(_KEY)
-    if pending:
-        if pending._connection is connection:
-            pending.send(commit=commit)
-        else:  # left by an earlier checkout that neither committed nor rolled back
-            connection.info.pop(_KEY, None)
+    if pending is not None and pending._connection is not connection:
+        # left by an earlier checkout that neither committed nor rolled back
+        connection.info.pop(_KEY, None)
+        return None
+    return pending
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _send_before_statement(connection, _cursor, _statement, _params, _context, _many) -> None:
-    _send_pending(connection)
-
-
-@event.listens_for(Engine, "commit")
-def _send_with_commit(connection) -> None:
-    _send_pending(connection, commit=True)
-
-
-@event.listens_for(Engine, "rollback")
-def _forget_on_rollback(connection) -> None:
-    if connection.invalidated:  # the pool drops the DBAPI connection with its info
+def send_with_commit(session: Session) -> None:
+    """Send the session's queued rows together with its COMMIT (one round trip on PostgreSQL;
+    the driver's own commit then finds nothing left to do). Called by transaction() only."""
+    if isinstance(session, scoped_session):
+        session = session()
+    if not session.in_transaction():
         return
-    connection.info.pop(_KEY, None)
-    _forget_prepared_if_rolled_back(connection.connection.dbapi_connection)
+    pending = _pending(session.connection())
+    if pending:
+        pending.send(commit=True)
 
 
-@event.listens_for(Pool, "reset")
-def _forget_on_reset(dbapi_connection, record, _reset_state) -> None:
+def _send_before_statement(connection, _cursor, _statement, _params, _context, _many) -> None:
+    pending = _pending(connection)
+    if pending:
+        pending.send()
+
+
+def _refuse_commit_with_queued_rows(connection) -> None:
+    if _pending(connection):
+        connection.info.pop(_KEY, None)
+        raise RuntimeError("queued rows would be lost: commit through app.db.transaction()")
+
+
+def _forget_on_rollback(connection) -> None:
+    if not connection.invalidated:  # an invalidated one is dropped by the pool with its info
+        connection.info.pop(_KEY, None)
+
+
+def _forget_on_reset(_dbapi_connection, record, _reset_state) -> None:
     record.info.pop(_KEY, None)
-    _forget_prepared_if_rolled_back(dbapi_connection)
+
+
+def register(engine: Engine) -> None:
+    """Put the batch's listeners on the app's engine (create_app, through app.db.init_app)."""
+    event.listen(engine, "before_cursor_execute", _send_before_statement)
+    event.listen(engine, "commit", _refuse_commit_with_queued_rows)
+    event.listen(engine, "rollback", _forget_on_rollback)
+    event.listen(engine.pool, "reset", _forget_on_reset)
