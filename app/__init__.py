@@ -91,8 +91,10 @@ def _register_features(app: Flask) -> None:
     """Feature packages plug in here."""
     from app.engine import register_engine
     from app.flows import register_flows
+    from app.sla import register_sla
     from app.web.calendar_page import register_calendar
 
     register_engine(app)  # workflow engine: `flask bpmn`, `flask scheduler`
+    register_sla()  # deadline()/reminder() for timer expressions, recompute on a new notice
     register_flows(app)  # conditional share: forms, verbs, deadline()/reminder(), notifications
     register_calendar(app)  # legal time: /calendar and `flask calendar`

@@ -6,7 +6,6 @@ import re
 from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.services import create_entry
 from app.db import transaction
-from app.extensions import db
 from app.org.models import Department, Role, User
 from app.org.services import issue_api_token, save_department, save_user
 
@@ -49,7 +48,7 @@ def entry(approver: User, code: str = "T-001", published: bool = True, **extra) 
     created = create_entry(approver, entry_data(code, **extra))
     if published:
         created.publish_state = PublishState.PUBLISHED.value
-        db.session.commit()
+        commit()
     return created
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     DDL,
@@ -93,9 +94,14 @@ class TaskState:
     CANCELLED = "cancelled"
 
 
-class SlaState:
+class SlaState(StrEnum):
+    """Where a task stands against its deadline: the engine mirror stores on_time, due_soon
+    (its reminder passed) and overdue; pages also show due_today (the period's last day,
+    app/sla/remaining.py), which is never stored."""
+
     ON_TIME = "on_time"
     DUE_SOON = "due_soon"
+    DUE_TODAY = "due_today"
     OVERDUE = "overdue"
 
 

@@ -1,4 +1,4 @@
-"""Per-flow forms, service verbs and script functions (thin: they call catalog/org services).
+"""Per-flow forms and service verbs (thin: they call catalog/org services).
 
 `register_flows()` (from create_app) plugs them into the engine; the flows themselves are
 the BPMN files in bpmn/ (deploy with `flask bpmn deploy`).
@@ -7,26 +7,21 @@ from __future__ import annotations
 
 
 def register_flows(app=None) -> None:
-    """Register forms, verbs, script functions and notification hooks with the engine."""
+    """Register forms, verbs and notification hooks with the engine (the deadline functions
+    the flows' timers use come from app.sla, registered before)."""
     from app.catalog.grants import expire_due_grants
-    from app.engine import register_form, register_script_function, register_service
+    from app.engine import register_form, register_service
     from app.engine.scheduler import register_periodic
     from app.flows.cases import propose_idle_grants
     from app.flows.forms import FORMS, validator
-    from app.flows.recompute import apply_deadline_change
-    from app.flows.scripting import SCRIPT_FUNCTIONS
     from app.flows.verbs import VERBS
-    from app.legaltime import on_deadline_changed
     from app.notifications.hooks import register_notification_hooks
 
-    for name, fn in SCRIPT_FUNCTIONS.items():
-        register_script_function(name, fn)
     for name, fn in VERBS.items():
         register_service(name, fn)
     for name, schema in FORMS.items():
         register_form(name, validator(schema))
     register_notification_hooks()
-    on_deadline_changed(apply_deadline_change)
     # 南通 art. 26: the platform proposes idle-grant withdrawals itself, once a day
     register_periodic("propose_idle_grants", propose_idle_grants, 24 * 3600)
     # Grants end by their flow's timer; this sweep also ends those whose instance was cancelled

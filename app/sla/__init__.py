@@ -1,0 +1,17 @@
+"""Service levels: the legal deadlines flows ask for (`deadline()` / `reminder()` in timer
+expressions, app/sla/deadlines.py), their recomputation when a holiday notice arrives
+(app/sla/recompute.py) and the working days a task has left (app/sla/remaining.py)."""
+from __future__ import annotations
+
+
+def register_sla() -> None:
+    """Plug the deadline functions into the engine's expression language and follow deadline
+    changes of a newly loaded calendar year (create_app, before the flows)."""
+    from app.engine import register_script_function
+    from app.legaltime import on_deadline_changed
+    from app.sla.deadlines import SCRIPT_FUNCTIONS
+    from app.sla.recompute import apply_deadline_change
+
+    for name, fn in SCRIPT_FUNCTIONS.items():
+        register_script_function(name, fn)
+    on_deadline_changed(apply_deadline_change)

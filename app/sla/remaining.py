@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from app.clock import as_utc, to_local, utcnow
+from app.engine.models import SlaState
 from app.legaltime import get_calendar
-
-ON_TIME, DUE_SOON, DUE_TODAY, OVERDUE = "on_time", "due_soon", "due_today", "overdue"
 
 
 @dataclass(frozen=True)
 class Remaining:
-    state: str            # on_time | due_soon | due_today | overdue
+    state: SlaState
     days: int             # working days left (on time, due soon) or past the last day (overdue)
     last_day: date        # the period's last day, local
     provisional: bool     # counted on a provisional calendar year (SPEC §3.6)
 
     @property
     def urgent(self) -> bool:
-        return self.state in (DUE_SOON, DUE_TODAY)
+        return self.state in (SlaState.DUE_SOON, SlaState.DUE_TODAY)
 
 
 def last_day(due_at: datetime) -> date:
@@ -44,9 +43,9 @@ def remaining(due_at: datetime | None, reminder_at: datetime | None = None,
     calendar = get_calendar()
     if as_utc(due_at) <= now:
         count = calendar.working_days_between(final, today)
-        return Remaining(OVERDUE, max(count.count, 0), final, count.provisional)
+        return Remaining(SlaState.OVERDUE, max(count.count, 0), final, count.provisional)
     count = calendar.working_days_between(today, final)
     if count.count <= 0:
-        return Remaining(DUE_TODAY, 0, final, count.provisional)
+        return Remaining(SlaState.DUE_TODAY, 0, final, count.provisional)
     soon = reminder_at is not None and as_utc(reminder_at) <= now
-    return Remaining(DUE_SOON if soon else ON_TIME, count.count, final, count.provisional)
+    return Remaining(SlaState.DUE_SOON if soon else SlaState.ON_TIME, count.count, final, count.provisional)

@@ -16,6 +16,7 @@ from app.clock import to_local, utcnow
 from app.engine import deploy
 from app.extensions import db
 from app.flows import register_flows
+from app.sla import register_sla
 from tests import factories as f
 
 INT32_MAX = 2**31 - 1
@@ -99,6 +100,7 @@ def test_a_page_query_id_past_integer_is_ignored(client, city):
 
 @pytest.mark.parametrize("body", ["0", "true", "[1, 2]", "null"])
 def test_a_json_body_that_is_not_an_object_is_a_field_error(client, city, body):
+    register_sla()
     register_flows(current_app)
     deploy(BPMN_DIR / "conditional_share.bpmn")
     entry = f.entry(city.police_approver, "GA-9")

@@ -42,7 +42,9 @@ from app.org.demo import seed
 from app.org.models import Department, Role, User
 from app.org.passwords import token_hash
 from app.org.services import issue_api_token, save_user
+from app.sla import register_sla
 from tests import factories as f
+from tests.factories import commit
 
 # Per operation, besides the coverage cases: about 35 s per backend for all 36 operations.
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "50"))
@@ -72,7 +74,7 @@ class Caller:
         office = Role.ADMINISTRATOR.value in self.roles
         if department.suspended or department.is_office != office:
             department.suspended, department.is_office = False, office
-            db.session.commit()
+            commit()
         if user.api_token_hash != token_hash(self.token):
             self.token = issue_api_token(user, user)
         return {"Authorization": f"Bearer {self.token}"}
@@ -103,6 +105,7 @@ def _city_with_work(app) -> dict[str, Caller]:
     """The demo city, every flow deployed, and work in flight for the police department (gaj):
     its own application, drafts and grant, applications to its entries waiting in its approvers'
     group (one claimed), a grant it provides, a case, and the notifications all of that sent."""
+    register_sla()
     register_flows(app)  # engine tests register stand-in deadline()/reminder() process-wide
     seed()
     deploy_directory(app.config["BPMN_DIR"])
@@ -131,7 +134,7 @@ def _city_with_work(app) -> dict[str, Caller]:
     for entry, grantee in ((_entry("WJ-002"), gaj), (_entry("GA-003"), wjw)):
         issue_grant(entry, grantee, purpose="履职核验", scope="全部信息项", valid_from=now - timedelta(days=1),
                     valid_until=now + timedelta(days=365), authorised_by="provider")
-    db.session.commit()
+    commit()
     response = client.post("/api/cases/unpublished_demand", headers=mine, data={
         "resource_name": "流动人口居住登记信息", "description": "按月提供居住登记变动",
         "purpose": "户籍与居住证办理", "letter": (io.BytesIO(PDF), "需求函.pdf")},

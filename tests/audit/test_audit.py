@@ -6,6 +6,7 @@ from app.audit.models import AuditEntry, AuditLogIsAppendOnly
 from app.catalog.services import update_entry
 from app.extensions import db
 from tests import factories as f
+from tests.factories import commit
 
 
 def _actions():
@@ -58,7 +59,7 @@ def test_verify_passes_then_detects_an_edited_row(city, runner):
     assert "审计日志完整" in ok.output
     victim = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()[3]
     db.session.execute(text("UPDATE audit_entry SET actor_name = 'mallory' WHERE id = :i"), {"i": victim.id})
-    db.session.commit()
+    commit()
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1
     assert f"记录 #{victim.id}" in bad.output and "篡改" in bad.output
@@ -67,6 +68,6 @@ def test_verify_passes_then_detects_an_edited_row(city, runner):
 def test_verify_detects_a_deleted_row(city, runner):
     ids = db.session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
     db.session.execute(text("DELETE FROM audit_entry WHERE id = :i"), {"i": ids[2]})
-    db.session.commit()
+    commit()
     bad = runner.invoke(args=["audit", "verify"])
     assert bad.exit_code == 1 and f"记录 #{ids[3]}" in bad.output

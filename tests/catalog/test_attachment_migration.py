@@ -15,6 +15,7 @@ from app.catalog.attachments import import_folder, open_attachment
 from app.catalog.models import Attachment, AttachmentContent
 from app.extensions import db
 from tests.conftest import PG_ADMIN_URL, make_app
+from tests.factories import commit
 
 BEFORE = "b3c1d9e0a7f2"
 PDF = b"%PDF-1.4\n<html><script>alert(1)</script></html>\n"
@@ -36,7 +37,7 @@ def _legacy_rows(now) -> None:
             "created_at) VALUES (:id, :sha, :name, :type, :size, 1, 1, :now)"),
             {"id": id_, "sha": hashlib.sha256(content).hexdigest(), "name": name, "type": claimed,
              "size": len(content), "now": now})
-    db.session.commit()
+    commit()
 
 
 def _upgrade_with_legacy_files(url: str, tmp_path_factory) -> None:

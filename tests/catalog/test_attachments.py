@@ -15,6 +15,7 @@ from app.catalog.models import Attachment, AttachmentContent
 from app.extensions import db
 from app.org.models import User
 from app.validation import FieldErrors
+from tests.factories import commit
 
 PDF = b"%PDF-1.7\n" + b"sealed letter " * 100
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -58,7 +59,7 @@ def test_default_storage_is_the_database(app):
 def test_stores_content_once_by_hash_and_reads_back(app, city, storage):
     first = store_attachment(io.BytesIO(PDF), "申请函.pdf", city.police_applicant)
     again = store_attachment(io.BytesIO(PDF), "再次上传.pdf", city.health_applicant)
-    db.session.commit()
+    commit()
     sha = hashlib.sha256(PDF).hexdigest()
     assert first.sha256 == again.sha256 == sha and first.size == len(PDF) and first.id != again.id
     assert _count(AttachmentContent) == 1  # stored once however often attached
@@ -101,12 +102,12 @@ def test_refuses_oversized_files(app, city, storage):
 
 def test_detects_tampered_content(app, city, storage):
     att = store_attachment(io.BytesIO(PDF), "a.pdf", city.police_applicant)
-    db.session.commit()
+    commit()
     if storage == "folder":
         (Path(app.config["ATTACHMENT_DIR"]) / att.sha256).write_bytes(PDF + b"x")
     else:
         db.session.execute(update(AttachmentContent).values(data=PDF + b"x"))
-        db.session.commit()
+        commit()
     with pytest.raises(OSError, match="篡改"):
         open_attachment(att)
 
@@ -115,7 +116,7 @@ def test_missing_content_is_an_oserror(app, city):
     app.config["ATTACHMENT_STORAGE"] = "folder"
     try:
         att = store_attachment(io.BytesIO(PDF), "a.pdf", city.police_applicant)
-        db.session.commit()
+        commit()
     finally:
         app.config["ATTACHMENT_STORAGE"] = "database"
     (Path(app.config["ATTACHMENT_DIR"]) / att.sha256).unlink()
@@ -141,7 +142,7 @@ def test_a_session_closed_without_commit_leaves_no_file(app, city, storage):
 
 def test_rollback_keeps_content_another_attachment_stored_before(app, city, storage):
     kept = store_attachment(io.BytesIO(PDF), "先前的申请函.pdf", city.police_applicant)
-    db.session.commit()
+    commit()
     store_attachment(io.BytesIO(PDF), "同一内容.pdf", city.health_applicant)
     store_attachment(io.BytesIO(PNG), "新内容.png", city.health_applicant)
     db.session.rollback()
@@ -153,7 +154,7 @@ def test_rollback_keeps_content_another_attachment_stored_before(app, city, stor
 
 def test_commit_keeps_the_file_and_later_rollbacks_do_not_touch_it(app, city, storage):
     att = store_attachment(io.BytesIO(PDF), "申请函.pdf", city.police_applicant)
-    db.session.commit()
+    commit()
     db.session.rollback()  # a later, unrelated transaction of the same session
     assert open_attachment(att).read() == PDF
 
@@ -170,7 +171,7 @@ def test_two_uploads_of_new_content_at_once_keep_the_file_of_the_one_that_commit
         with app.app_context():
             try:
                 att = store_attachment(io.BytesIO(PDF), "同时上传.pdf", db.session.get(User, user_id))
-                db.session.commit()
+                commit()
                 done["id"] = att.id
             finally:
                 db.session.remove()
@@ -205,7 +206,7 @@ def test_content_kept_in_the_folder_is_read_in_database_mode_and_imported(app, c
     app.config["ATTACHMENT_STORAGE"] = "folder"
     try:
         att = store_attachment(io.BytesIO(PDF), "旧附件.pdf", city.police_applicant)
-        db.session.commit()
+        commit()
     finally:
         app.config["ATTACHMENT_STORAGE"] = "database"
     assert open_attachment(att).read() == PDF  # database mode still reads what the folder holds
@@ -224,11 +225,11 @@ def test_folder_kept_content_uploaded_again_in_database_mode_goes_into_the_datab
     app.config["ATTACHMENT_STORAGE"] = "folder"
     try:
         store_attachment(io.BytesIO(PDF), "旧附件.pdf", city.police_applicant)
-        db.session.commit()
+        commit()
     finally:
         app.config["ATTACHMENT_STORAGE"] = "database"
     again = store_attachment(io.BytesIO(PDF), "新上传.pdf", city.health_applicant)
-    db.session.commit()
+    commit()
     assert db.session.scalar(select(AttachmentContent.data)) == PDF and _count(AttachmentContent) == 1
     _clear_folder(app)
     assert open_attachment(again).read() == PDF
@@ -238,7 +239,7 @@ def test_import_refuses_a_file_whose_content_does_not_match(app, city, runner):
     app.config["ATTACHMENT_STORAGE"] = "folder"
     try:
         att = store_attachment(io.BytesIO(PDF), "旧附件.pdf", city.police_applicant)
-        db.session.commit()
+        commit()
     finally:
         app.config["ATTACHMENT_STORAGE"] = "database"
     (Path(app.config["ATTACHMENT_DIR"]) / att.sha256).write_bytes(PDF + b"x")
@@ -266,7 +267,7 @@ def test_file_names_are_normalised(raw, clean):
 
 def test_long_file_names_are_shortened_keeping_the_extension(app, city, storage):
     att = store_attachment(io.BytesIO(PDF), "长" * 300 + ".PDF", city.police_applicant)
-    db.session.commit()
+    commit()
     limit = Attachment.__table__.c.filename.type.length
     assert len(att.filename) == min(255, limit) and att.filename == "长" * (min(255, limit) - 4) + ".PDF"
     db.session.expire_all()
@@ -276,5 +277,5 @@ def test_long_file_names_are_shortened_keeping_the_extension(app, city, storage)
 def test_stores_the_detected_type_never_the_uploaders(app, city, storage):
     pdf = store_attachment(io.BytesIO(PDF), "poly.pdf", city.police_applicant)
     png = store_attachment(io.BytesIO(PNG), "seal.png", city.police_applicant)
-    db.session.commit()
+    commit()
     assert (pdf.content_type, png.content_type) == ("application/pdf", "image/png")

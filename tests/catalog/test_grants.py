@@ -5,8 +5,8 @@ import pytest
 import time_machine
 
 from app.catalog.grants import GrantRefused, authorises, expire_due_grants, issue_grant, record_use
-from app.extensions import db
 from tests import factories as f
+from tests.factories import commit
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 
@@ -17,7 +17,7 @@ def grant(city):
     g = issue_grant(entry, city.health, purpose="出生登记核验", scope="姓名、身份号码",
                     valid_from=T0, valid_until=T0 + timedelta(days=90), authorised_by="provider",
                     authorised_by_user=city.police_approver, business_key="APP-1")
-    db.session.commit()
+    commit()
     return g
 
 
@@ -40,7 +40,7 @@ def test_use_is_recorded_and_refused_for_suspended_departments(grant, city):
         record_use(grant, city.health_applicant)
         assert grant.last_used_at is not None
         city.health.suspended = True
-        db.session.commit()
+        commit()
         with pytest.raises(GrantRefused, match="暂停"):
             record_use(grant, city.health_applicant)
 

@@ -8,6 +8,7 @@ from app.catalog.services import create_entry, update_entry
 from app.extensions import db
 from app.validation import FieldErrors
 from tests import factories as f
+from tests.factories import commit
 
 
 def _count():
@@ -54,7 +55,7 @@ def test_database_refuses_a_conditional_entry_without_scope(city):
     entry = f.entry(city.police_approver)
     entry.share_scope = None
     with pytest.raises(IntegrityError):
-        db.session.commit()
+        commit()
     db.session.rollback()
 
 

@@ -17,6 +17,7 @@ from app.extensions import db
 from tests.engine.conftest import T0, review_form
 from tests.engine.helpers import count, ready_tasks
 from tests.engine.test_runtime import DATA, REQUESTER
+from tests.factories import commit
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,7 @@ def test_two_people_complete_same_task_one_wins(app, bpmn):
     inst = start("engine_approval", "RACE-1", DATA, REQUESTER)
     [task] = ready_tasks(inst.id)
     task_id, inst_id = task.id, inst.id
-    db.session.commit()
+    commit()
     # Both threads get past "is the task still ready?" before either writes.
     barrier = threading.Barrier(2, timeout=30)
 

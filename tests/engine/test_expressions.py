@@ -22,6 +22,7 @@ from app.engine.scripting import ENVIRONMENT, evaluate
 from app.extensions import db
 from tests.engine.helpers import count
 from tests.engine.test_deploy import SCRIPT_TEMPLATE, script_bpmn
+from tests.factories import commit
 
 # The escape the attacker used: an exception's traceback walks up to a frame whose builtins
 # hold __import__. As a script task it deployed and ran `id > pwned.txt` in the web worker.
@@ -240,7 +241,7 @@ def test_deploy_refuses_calls_of_unregistered_functions(app, bpmn):
 def test_every_shipped_flow_deploys():
     # (the product's own flows, with the product's functions: tests/flows run them end to end)
     root = Path(__file__).resolve().parents[2] / "bpmn"
-    from app.flows.scripting import SCRIPT_FUNCTIONS
+    from app.sla.deadlines import SCRIPT_FUNCTIONS
 
     for path in sorted(root.glob("*.bpmn")):
         definitions_module.compile_bpmn(path.read_bytes(), path.name, check_registries=False)
@@ -265,7 +266,7 @@ def _plant(xml: bytes, process_id: str = "engine_template", version: int = 1) ->
     db.session.execute(insert(ProcessDefinition).values(
         process_id=process_id, name="planted", version=version, bpmn_xml=text,
         content_hash=hashlib.sha256(xml).hexdigest(), file_name="planted.bpmn"))
-    db.session.commit()
+    commit()
     return db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_id == process_id,
                                                              ProcessDefinition.version == version))
 
@@ -292,7 +293,7 @@ def test_a_definition_edited_in_the_database_is_refused(app, bpmn):
     row = deploy(bpmn("approval.bpmn"))
     definitions_module._SPEC_CACHE.clear()  # a fresh worker: nothing parsed yet
     row.bpmn_xml = row.bpmn_xml.replace("审核申请", "审核申请（改）")  # hash left as it was
-    db.session.commit()
+    commit()
     with pytest.raises(DefinitionRefused) as err:
         start("engine_approval", "EDIT-1", {}, None)
     assert "哈希不符" in str(err.value)

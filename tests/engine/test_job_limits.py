@@ -18,6 +18,7 @@ from app.engine.scheduler import PERIODIC_JOBS, register_periodic, run_due_work,
 from app.extensions import db
 from tests.engine.conftest import T0
 from tests.engine.helpers import count
+from tests.factories import commit
 
 LIMIT = 0.3
 SLACK = 1.5
@@ -47,7 +48,7 @@ def _two_timer_instances(bpmn, frozen):
     deploy(bpmn("timer_flow.bpmn"))
     stuck = start("engine_timer_flow", "T-SPIN", {"fire_at": (T0 + timedelta(hours=1)).isoformat()})
     fine = start("engine_timer_flow", "T-OK", {"fire_at": (T0 + timedelta(hours=2)).isoformat()})
-    db.session.commit()
+    commit()
     frozen.move_to(T0 + timedelta(hours=3))
     return stuck.id, fine.id
 

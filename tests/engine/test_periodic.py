@@ -5,6 +5,7 @@ from sqlalchemy import create_engine, text
 
 from app.engine.scheduler import PERIODIC_JOBS, register_periodic, run_periodic
 from app.extensions import db
+from tests.factories import commit
 
 
 def test_a_periodic_job_runs_and_commits(app):
@@ -44,7 +45,7 @@ def test_the_lock_holds_across_the_commits_a_job_makes(app):
     seen = []
 
     def job():
-        db.session.commit()  # e.g. one case opened and committed; the next one follows
+        commit()  # e.g. one case opened and committed; the next one follows
         with other.begin() as conn:  # another scheduler trying the same job now
             seen.append(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
 

@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from app.clock import LOCAL_TZ
 from app.engine import deploy
-from app.extensions import db
 from app.flows import register_flows
 from app.org.models import Role
+from app.sla import register_sla
 from tests import factories as f
+from tests.factories import commit
 
 BPMN_FILE = Path(__file__).resolve().parents[2] / "bpmn" / "conditional_share.bpmn"
 # Wednesday 30 September 2026, 10:00 in Shanghai: the next day starts the National Day holiday
@@ -33,6 +34,7 @@ def local(*args) -> datetime:
 @pytest.fixture(autouse=True)
 def _flows_registered(app):
     # Engine tests register stand-in deadline()/reminder() functions process-wide: put ours back.
+    register_sla()
     register_flows(app)
 
 
@@ -141,7 +143,7 @@ def second(city):
         outsider_dept = f.department("zjj", "市住建局")
         outsider = f.user(outsider_dept, "zjj.approver", Role.PROVIDER_APPROVER, Role.APPLICANT)
 
-    db.session.commit()
+    commit()
     return Second
 
 

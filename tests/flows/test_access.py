@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from app.extensions import db
 from tests import factories as f
+from tests.factories import commit
 
 APPROVE = {"decision": "approve", "scope": "姓名", "valid_from": "2026-10-01", "valid_until": "2027-03-31"}
 
@@ -14,7 +14,7 @@ APPROVE = {"decision": "approve", "scope": "姓名", "valid_from": "2026-10-01",
 def test_a_suspended_department_cannot_apply(flow, entries, city, clock):
     city.health.suspended = True
     city.health.suspended_reason = "逾期未整改（宝鸡 art. 29）"
-    db.session.commit()
+    commit()
     response = flow.submit(city.health_applicant, entries.conditional)
     assert response.status_code == 403
     assert "暂停共享数据使用资格" in response.json["message"]

@@ -15,6 +15,7 @@ from app.catalog.models import Attachment
 from app.engine.models import HumanTask, ProcessInstance
 from app.extensions import db
 from app.flows.models import Application
+from tests.factories import commit
 from tests.flows.conftest import PDF
 
 FULL = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
@@ -188,7 +189,7 @@ def test_deleting_a_draft_is_audited_and_a_submitted_application_is_not_a_draft(
 def test_a_suspended_department_may_save_a_draft_but_not_submit_it(flow, city, entries, clock):
     city.health.suspended = True
     city.health.suspended_reason = "逾期未整改（宝鸡 art. 29）"
-    db.session.commit()
+    commit()
     draft = _create(flow, city.health_applicant, entries.conditional, **FULL)
     assert _patch(flow, city.health_applicant, draft["id"], data=_letter(),
                   content_type="multipart/form-data").status_code == 200

@@ -12,6 +12,7 @@ import pytest
 
 from app.engine import fire_due_timers
 from app.extensions import db
+from tests.factories import commit
 from tests.flows.conftest import local
 
 APPROVE = {"decision": "approve", "scope": "姓名、公民身份号码", "valid_from": "2026-10-01",
@@ -284,7 +285,7 @@ def test_use_is_refused_once_the_department_is_suspended(flow, entries, city, cl
     clock.move_to(local(2026, 10, 8, 10, 0))
     assert flow.post(city.health_applicant, f"/api/grants/{grant_id}/use").status_code == 200
     city.health.suspended = True
-    db.session.commit()
+    commit()
     refused = flow.post(city.health_applicant, f"/api/grants/{grant_id}/use")
     assert refused.status_code == 403 and "暂停" in refused.json["message"]
 
@@ -293,7 +294,7 @@ def test_a_step_computes_each_legal_deadline_once_and_its_timers_agree(
         flow, entries, city, clock, profile, monkeypatch):
     # The provider review's due date, its reminder and its escalation timer all ask for
     # deadline('provider_reply'): one step, one instant, one answer.
-    import app.flows.scripting as scripting
+    import app.sla.deadlines as scripting
     from app.clock import as_utc
     from app.engine.models import HumanTask, WorkflowTimer
 

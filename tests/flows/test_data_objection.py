@@ -10,9 +10,9 @@ import pytest
 
 from app.catalog.grants import issue_grant
 from app.engine import fire_due_timers
-from app.extensions import db
 from app.org.models import Role
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import local, titles
 
 
@@ -31,7 +31,7 @@ def world(city):
     for dept in (city.health, World.housing):
         issue_grant(World.entry, dept, purpose="履职", scope="全部", valid_from=local(2026, 1, 1),
                     valid_until=local(2027, 12, 31), authorised_by="provider")
-    db.session.commit()
+    commit()
     return World
 
 

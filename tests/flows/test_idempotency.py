@@ -20,6 +20,7 @@ from app.extensions import db
 from app.flows import applications as service
 from app.flows.models import Application, Case
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import PDF
 
 APPLICATION = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
@@ -178,7 +179,7 @@ def test_keys_expire_after_the_retention(app, flow, city, entries, clock):
     assert _counts()["IdempotencyKey"] == 1  # the expired row was replaced
     clock.shift(timedelta(hours=25))
     assert expire_idempotency_keys() == 1
-    db.session.commit()
+    commit()
     assert _counts()["IdempotencyKey"] == 0
 
 
@@ -213,7 +214,7 @@ def test_a_duplicate_sent_while_the_first_runs_waits_and_gets_its_answer(app, fl
     if app.config["BACKEND"] != "postgresql":
         pytest.skip("a concurrent duplicate needs two real transactions")
     flow.headers(city.health_applicant)
-    db.session.commit()
+    commit()
     inside, release = threading.Event(), threading.Event()
     real_view, views = service.view, []
 

@@ -12,6 +12,7 @@ from app.catalog.models import Grant
 from app.extensions import db
 from app.flows.models import Case
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import local, titles
 
 
@@ -37,7 +38,7 @@ def world(city, cases):
         idle = grant(other, local(2026, 6, 29, 15, 0))
         recent = grant(other, local(2026, 6, 30, 15, 0))
 
-    db.session.commit()
+    commit()
     return World
 
 

@@ -11,6 +11,7 @@ from app.engine.models import ProcessDefinition, ProcessInstance
 from app.extensions import db
 from app.flows.models import Application
 from tests.engine.test_expressions import FRAME_WALK
+from tests.factories import commit
 from tests.flows.conftest import BPMN_FILE
 
 
@@ -24,7 +25,7 @@ def test_applying_on_a_planted_script_answers_503_and_runs_nothing(flow, entries
     db.session.execute(insert(ProcessDefinition).values(
         process_id="conditional_share", name="planted", version=2, bpmn_xml=xml,
         content_hash=hashlib.sha256(xml.encode()).hexdigest(), file_name="conditional_share.bpmn"))
-    db.session.commit()
+    commit()
     _SPEC_CACHE.clear()
 
     response = flow.submit(city.health_applicant, entries.conditional)

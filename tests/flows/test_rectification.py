@@ -15,6 +15,7 @@ from app.engine import fire_due_timers
 from app.extensions import db
 from app.org.models import Department
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import local, titles
 
 NOTICE = {"violation_category": "data_inaccurate", "description": "人口数据长期未更新", "deadline": "2026-10-16"}
@@ -33,7 +34,7 @@ def world(city, cases):
                             valid_until=local(2027, 12, 31), authorised_by="provider").id
         notice = {**NOTICE, "rectified_department_id": city.health.id}
 
-    db.session.commit()
+    commit()
     return World
 
 

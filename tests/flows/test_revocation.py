@@ -14,6 +14,7 @@ from app.engine import fire_due_timers
 from app.extensions import db
 from app.org.models import Role
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import local, titles
 
 REVOKE = {"reasons": "数据来源系统停用", "effective_date": "2026-10-15"}
@@ -26,7 +27,7 @@ def utc(dt: datetime) -> str:
 def grant(entry, department) -> int:
     row = issue_grant(entry, department, purpose="履职", scope="全部", valid_from=local(2026, 1, 1),
                       valid_until=local(2027, 12, 31), authorised_by="provider")
-    db.session.commit()
+    commit()
     return row.id
 
 
@@ -147,7 +148,7 @@ def test_case_listing_and_visibility(cases, city, world, clock):
     listed = cases.get(city.health_applicant, "/api/cases", query_string={"flow": "revocation"}).json
     assert [c["business_key"] for c in listed] == [key]  # a grantee of the entry sees it
     outsider = f.user(f.department("sfj", "市司法局"), "sfj.applicant", Role.APPLICANT)
-    db.session.commit()
+    commit()
     assert cases.get(outsider, "/api/cases").json == []
     assert cases.get(outsider, f"/api/cases/{key}").status_code == 403
     flows = {fl["flow"]: fl for fl in cases.get(city.police_approver, "/api/cases/flows").json}

@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 import pytest
 
 from app.engine import fire_due_timers
-from app.extensions import db
 from app.org.models import Role
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import PDF, local, titles
 
 NEED = {"resource_name": "不动产登记信息", "description": "权利人、坐落、面积", "purpose": "住房保障资格审核"}
@@ -104,7 +104,7 @@ def test_unanswered_demand_is_reminded_then_supervised(cases, city, demand, cloc
 def test_office_routes_an_unaddressed_demand_and_reroutes_one_outside_the_remit(cases, city, demand, clock):
     housing = f.department("zjj", "市住建局")
     housing_approver = f.user(housing, "zjj.approver", Role.PROVIDER_APPROVER)
-    db.session.commit()
+    commit()
     key = demand()
     route = cases.task(key, "route_demand")
     assert route["candidate_department_id"] == city.office.id
@@ -136,6 +136,6 @@ def test_start_form_letter_role_and_suspension(cases, city, clock):
     assert own.json["errors"]["json"]["provider_department_id"] == ["不能向本部门提出资源需求"]
     assert cases.start(city.police_approver, "unpublished_demand", NEED).status_code == 403
     city.health.suspended, city.health.suspended_reason = True, "ZG-2026-000001 逾期未整改"
-    db.session.commit()
+    commit()
     refused = cases.start(city.health_applicant, "unpublished_demand", NEED)
     assert refused.status_code == 403 and "暂停共享数据使用资格" in refused.json["message"]

@@ -7,8 +7,8 @@ import time_machine
 import yaml
 
 from app.clock import LOCAL_TZ
-from app.extensions import db
 from app.legaltime import record_deadline
+from tests.factories import commit
 
 
 def test_show_prints_every_day(runner):
@@ -104,7 +104,7 @@ def test_check_fails_on_invalid_data(runner, app, calendar_copy, monkeypatch):
 def test_load_installs_year_and_recomputes(runner, app, calendar_copy, synthetic_2027, monkeypatch):
     monkeypatch.setitem(app.config, "CALENDAR_DIR", str(calendar_copy))
     record_deadline("task", "t1", datetime(2026, 12, 28, 10, 0, tzinfo=LOCAL_TZ), 5, "workday")
-    db.session.commit()
+    commit()
     result = runner.invoke(args=["calendar", "load", str(synthetic_2027)])
     assert result.exit_code == 0, result.output
     assert "1 stored deadline(s) changed" in result.stdout

@@ -16,6 +16,7 @@ from app.legaltime import (
     remove_deadline_listener,
 )
 from app.legaltime.models import LegalDeadline
+from tests.factories import commit
 
 
 @pytest.fixture()
@@ -38,7 +39,7 @@ def local(*args) -> datetime:
 
 def test_record_deadline_stores_the_computation(app, tmp_calendars):
     row = record_deadline("task", 42, local(2026, 9, 30, 10, 0), 3, "workday", policy_key="provider_reply")
-    db.session.commit()
+    commit()
     stored = db.session.get(LegalDeadline, row.id)
     assert stored.owner_type == "task" and stored.owner_id == "42"
     assert as_utc(stored.due_at) == local(2026, 10, 11, 0, 0)  # end of make-up Saturday 10-10
@@ -49,7 +50,7 @@ def test_loading_a_year_recomputes_provisional_deadlines(app, tmp_calendars, syn
     reaching = record_deadline("task", "t1", local(2026, 12, 28, 10, 0), 5, "workday")
     month = record_deadline("timer", "m1", local(2026, 12, 1, 10, 0), 1, "month")  # 2027-01-01 -> roll
     settled = record_deadline("task", "t2", local(2026, 11, 2, 10, 0), 5, "workday")
-    db.session.commit()
+    commit()
     assert reaching.provisional and month.provisional and not settled.provisional
     assert to_local_date(reaching.due_at) == date(2027, 1, 5)  # provisional: only 01-01 is off
     assert to_local_date(month.due_at) == date(2027, 1, 4)
@@ -57,7 +58,7 @@ def test_loading_a_year_recomputes_provisional_deadlines(app, tmp_calendars, syn
     data = load_year(synthetic_2027)  # official 2027: 01-01..01-04 off
     assert data.year == 2027 and not get_calendar().is_provisional_year(2027)
     changes = recompute_provisional(2027)
-    db.session.commit()
+    commit()
 
     assert {c.deadline.owner_id for c in changes} == {"t1", "m1"}
     assert to_local_date(db.session.get(LegalDeadline, reaching.id).due_at) == date(2027, 1, 6)
@@ -71,7 +72,7 @@ def test_loading_a_year_recomputes_provisional_deadlines(app, tmp_calendars, syn
 
 def test_recompute_for_another_year_leaves_rows_alone(app, tmp_calendars):
     record_deadline("task", "t1", local(2026, 12, 28, 10, 0), 5, "workday")
-    db.session.commit()
+    commit()
     assert recompute_provisional(2030) == []
 
 
@@ -79,7 +80,7 @@ def test_provisional_row_that_does_not_move_still_loses_its_flag(app, tmp_calend
     row = record_deadline("task", "t1", local(2026, 12, 1, 10, 0), 3, "workday")  # stays in 2026
     assert not row.provisional
     far = record_deadline("task", "t2", local(2027, 1, 15, 10, 0), 1, "workday")  # 2027-01-18 either way
-    db.session.commit()
+    commit()
     assert far.provisional
     load_year(synthetic_2027)
     changes = recompute_provisional()

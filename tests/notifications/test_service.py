@@ -14,6 +14,7 @@ from app.notifications import (
     read_ids,
     unread_count,
 )
+from tests.factories import commit
 
 
 def _statements(fn) -> int:
@@ -36,18 +37,18 @@ def test_mark_all_read_and_read_ids(city):
         notify_user(me.id, "decision", f"个人 {n}")
         notify_group(me.department_id, "applicant", "decision", f"组 {n}")
     notify_group(me.department_id, "provider_approver", "decision", "不是我的组")
-    db.session.commit()
+    commit()
     assert unread_count(me) == 6
     notes = db.session.scalars(for_user(me)).all()
     mark_read(me, notes[0].id)
-    db.session.commit()
+    commit()
     assert len(read_ids(me, notes)) == 1
     assert _statements(lambda: read_ids(me, notes)) <= 1
     assert _statements(lambda: mark_all_read(me)) == 2
-    db.session.commit()
+    commit()
     assert unread_count(me) == 0
     assert read_ids(me, db.session.scalars(for_user(me)).all()) == {n.id for n in notes}
     mark_all_read(me)  # nothing left: no duplicate receipts
-    db.session.commit()
+    commit()
     assert unread_count(me) == 0
     assert unread_count(colleague) >= 1  # a group receipt is the reader's own

@@ -4,13 +4,14 @@ from datetime import UTC, datetime
 from app.catalog.models import Grant
 from app.extensions import db
 from tests import factories as f
+from tests.factories import commit
 
 
 def _grant(entry, grantee):
     g = Grant(entry_id=entry.id, grantee_department_id=grantee.id, purpose="履职核验",
               valid_from=datetime(2026, 1, 1, tzinfo=UTC), authorised_by="provider")
     db.session.add(g)
-    db.session.commit()
+    commit()
     return g
 
 

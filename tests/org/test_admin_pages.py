@@ -7,6 +7,7 @@ from app.extensions import db
 from app.org.models import Department, Role, User
 from app.validation import FieldErrors
 from tests import factories as f
+from tests.factories import commit
 
 
 def test_non_administrators_get_403(city, client):
@@ -111,7 +112,7 @@ def test_two_administrators_demoting_each_other_at_once_leave_one(city, app, mon
 
     deputy = f.user(city.office, "dsj.deputy", Role.ADMINISTRATOR)
     ids = {"admin": city.admin.id, "deputy": deputy.id}
-    db.session.commit()
+    commit()
     first_held, second_locks, release = threading.Event(), threading.Event(), threading.Event()
     real_record = services.record
 

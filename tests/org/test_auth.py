@@ -12,6 +12,7 @@ from app.org.models import Department
 from app.org.services import save_user
 from tests import factories as f
 from tests.conftest import make_app
+from tests.factories import commit
 
 
 def test_sign_in_and_out(city, client):
@@ -87,7 +88,7 @@ def test_a_requests_user_comes_with_roles_and_department_in_one_select(city, app
     f.login(client, "gaj.approver")
     cookie = app.session_interface.get_signing_serializer(app).loads(client.get_cookie("session").value)
     user_id, headers = city.police_approver.id, f.bearer(city.police_approver)
-    db.session.commit()
+    commit()
     code = city.police.code
 
     def from_cookie():

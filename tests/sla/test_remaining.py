@@ -2,7 +2,8 @@
 from datetime import datetime
 
 from app.clock import LOCAL_TZ
-from app.sla.remaining import DUE_SOON, DUE_TODAY, ON_TIME, OVERDUE, last_day, remaining
+from app.engine.models import SlaState
+from app.sla.remaining import last_day, remaining
 
 
 def at(*args) -> datetime:
@@ -17,18 +18,18 @@ def test_end_of_day_deadline_belongs_to_its_last_day(app):
 def test_holidays_do_not_count_and_make_up_saturdays_do(app):
     due = at(2026, 10, 21, 0, 0)  # end of Tuesday 20 October
     r = remaining(due, now=at(2026, 9, 30, 10, 0))
-    assert (r.state, r.days) == (ON_TIME, 10)  # 1–7 Oct holiday, Sat 10 Oct a working day
+    assert (r.state, r.days) == (SlaState.ON_TIME, 10)  # 1–7 Oct holiday, Sat 10 Oct a working day
     assert remaining(due, now=at(2026, 10, 9, 10, 0)).days == 8
 
 
 def test_due_soon_today_and_overdue(app):
     due, reminder = at(2026, 10, 21, 0, 0), at(2026, 10, 16, 9, 0)
-    assert remaining(due, reminder, now=at(2026, 10, 16, 8, 59)).state == ON_TIME
+    assert remaining(due, reminder, now=at(2026, 10, 16, 8, 59)).state == SlaState.ON_TIME
     assert (remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).state,
-            remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).days) == (DUE_SOON, 2)
-    assert remaining(due, reminder, now=at(2026, 10, 20, 23, 59)).state == DUE_TODAY
+            remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).days) == (SlaState.DUE_SOON, 2)
+    assert remaining(due, reminder, now=at(2026, 10, 20, 23, 59)).state == SlaState.DUE_TODAY
     late = remaining(due, reminder, now=at(2026, 10, 23, 10, 0))
-    assert (late.state, late.days) == (OVERDUE, 3)
+    assert (late.state, late.days) == (SlaState.OVERDUE, 3)
     assert remaining(None) is None
 
 

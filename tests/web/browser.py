@@ -52,6 +52,9 @@ class LiveServer:
             from app.engine import deploy_directory
             from app.flows import register_flows
             from app.org.demo import seed
+            from app.sla import register_sla
+
+            register_sla()
 
             register_flows(self.app)  # engine tests may have swapped script functions process-wide
             db.create_all()

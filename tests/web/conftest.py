@@ -7,11 +7,13 @@ import pytest
 
 from app.engine import deploy
 from app.flows import register_flows
+from app.sla import register_sla
 from tests.flows.conftest import BPMN_FILE, cases, clock, entries, flow, profile, second  # noqa: F401  (fixtures)
 
 
 @pytest.fixture()
 def deployed(app):
+    register_sla()
     register_flows(app)  # engine tests may have swapped the script functions process-wide
     deploy(BPMN_FILE)
 

@@ -15,6 +15,7 @@ from app.engine.models import HumanTask, ProcessInstance
 from app.extensions import db
 from app.flows.models import Application
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import PDF
 
 pytestmark = pytest.mark.usefixtures("deployed")
@@ -147,7 +148,7 @@ def test_deleting_a_draft_asks_first(client, city, entries, clock):
 def test_a_suspended_department_saves_a_draft_but_cannot_submit_it(client, city, entries, clock):
     city.health.suspended = True
     city.health.suspended_reason = "逾期未整改（宝鸡 art. 29）"
-    db.session.commit()
+    commit()
     f.login(client, "wjw.applicant")
     saved = _save_new(client, entries.conditional, **FULL, letter=_letter())
     assert saved.status_code == 302

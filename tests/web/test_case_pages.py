@@ -23,6 +23,7 @@ from app.notifications.models import Notification
 from app.org.models import Role
 from app.web import task_forms, workview
 from tests import factories as f
+from tests.factories import commit
 from tests.flows.conftest import PDF, local
 
 REVOKE = {"reasons": "数据来源系统停用", "effective_date": "2026-10-15"}
@@ -48,7 +49,7 @@ def world(city, cases):
         grant = issue_grant(entry, city.health, purpose="履职", scope="全部", valid_from=local(2026, 1, 1),
                             valid_until=local(2027, 12, 31), authorised_by="provider")
 
-    db.session.commit()
+    commit()
     return World
 
 
@@ -186,7 +187,7 @@ def test_demand_with_letter_and_who_may_see_it(client, cases, city, world, clock
 
 def test_suspended_department_is_refused_with_its_reason(client, city, world, clock):
     city.health.suspended, city.health.suspended_reason = True, "逾期未整改"
-    db.session.commit()
+    commit()
     f.login(client, "wjw.applicant")
     response = f.post_form(client, "/cases/new/unpublished_demand",
                      {"resource_name": "不动产登记信息", "description": "房屋坐落", "purpose": "住房保障",

@@ -9,9 +9,9 @@ from app.clock import as_utc
 from app.engine import move_timer, update_task_due
 from app.engine.models import HumanTask, TaskState, TimerState, WorkflowTimer
 from app.extensions import db
-from app.flows.scripting import OWNER_TYPE
 from app.legaltime.tracking import DeadlineChange
 from app.policy import reminder_for
+from app.sla.deadlines import OWNER_TYPE
 
 REASON = "节假日安排加载后按正式日历重新计算期限"
 

@@ -4,7 +4,7 @@ Both answer an aware ISO-8601 instant for an event happening now (the instant of
 that creates the task or its boundary timer; one answer per step and name), under the
 active jurisdiction profile (SPEC §3, §5). An answer that used a provisional year (SPEC §3.6:
 no holiday notice loaded yet) is stored against the running instance, so loading that year's
-notice moves the instance's timers and due dates (see app/flows/recompute.py).
+notice moves the instance's timers and due dates (see app/sla/recompute.py).
 """
 from __future__ import annotations
 
