@@ -54,10 +54,36 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     # `app.api` (the package) would shadow a module-level `api` name here, hence `ext.`
     ext.api.init_app(app)
 
+    _register_error_handlers(app)
     _register_core(app)
     # --- feature registrations ---
     _register_features(app)
     return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    """Every error answered in one place: JSON under /api/ (app.api.error_response), the page
+    in Chinese elsewhere (app.web.errors.error_page). A flow fault (app.errors.Unavailable) is
+    the definition's doing, not the request's: logged for the administrators."""
+    from werkzeug.exceptions import HTTPException
+
+    from app.api import error_response
+    from app.errors import PlatformError, Unavailable
+    from app.web.errors import error_page
+
+    def answer(exc):
+        if isinstance(exc, Unavailable):
+            app.logger.error("flow fault (%s): %s", type(exc).__name__, exc)
+        rendered = error_response(exc) if request.path.startswith("/api/") else error_page(exc)
+        response = app.make_response(rendered)
+        # keep the headers an HTTP error carries (`Allow` on a 405, RFC 9110; `Retry-After` …)
+        for name, value in exc.get_headers() if isinstance(exc, HTTPException) else ():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
+
+    app.register_error_handler(HTTPException, answer)
+    app.register_error_handler(PlatformError, answer)
 
 
 def _register_commit_steps() -> None:

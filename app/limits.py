@@ -297,32 +297,38 @@ class _Watchdog:
                 continue
             for limit in stack:
                 limit.expired = limit.expired or limit.deadline <= now
-            interruptible = _interruptible(frames[ident], stack[0].boundary)
-            if overrun.cancelled_at is None or now - overrun.cancelled_at >= GRACE:
-                if overrun.cancelled_at is None:
-                    log.warning("%s: over its time limit of %gs, stopping it", overrun.what,
-                                overrun.seconds)
-                overrun.cancelled_at = now
-                if self._cancel_statements(ident) and not interruptible:
-                    # Most likely waiting on the database: let it unwind from the cancelled
-                    # statement by the ordinary error path, which keeps its connection.
-                    overrun.next_raise = max(overrun.next_raise, now + GRACE)
-            wake.append(overrun.cancelled_at + GRACE)
-            if now >= overrun.next_raise:
-                if interruptible:
-                    overrun.raised_at = now
-                    overrun.next_raise = now + GRACE
-                    _set_async_exc(ident, TimeLimitExceeded)
-                else:
-                    overrun.next_raise = now + _RETRY
-            wake.append(overrun.next_raise)
-            if not overrun.escalated:
-                if now >= overrun.deadline + STUCK_AFTER:
-                    overrun.escalated = True
-                    self._give_up(overrun, frames[ident])
-                else:
-                    wake.append(overrun.deadline + STUCK_AFTER)
+            wake.extend(self._stop(ident, overrun, frames[ident], stack[0].boundary, now))
         return min(wake) if wake else None
+
+    def _stop(self, ident: int, overrun: TimeLimit, frame, boundary, now: float) -> list[float]:
+        """One overrun limit: cancel its statements, raise in its thread once it can take an
+        exception, escalate when it stays stuck. Returns when to look at it again."""
+        interruptible = _interruptible(frame, boundary)
+        if overrun.cancelled_at is None or now - overrun.cancelled_at >= GRACE:
+            if overrun.cancelled_at is None:
+                log.warning("%s: over its time limit of %gs, stopping it", overrun.what,
+                            overrun.seconds)
+            overrun.cancelled_at = now
+            if self._cancel_statements(ident) and not interruptible:
+                # Most likely waiting on the database: let it unwind from the cancelled
+                # statement by the ordinary error path, which keeps its connection.
+                overrun.next_raise = max(overrun.next_raise, now + GRACE)
+        wake = [overrun.cancelled_at + GRACE]
+        if now >= overrun.next_raise:
+            if interruptible:
+                overrun.raised_at = now
+                overrun.next_raise = now + GRACE
+                _set_async_exc(ident, TimeLimitExceeded)
+            else:
+                overrun.next_raise = now + _RETRY
+        wake.append(overrun.next_raise)
+        if not overrun.escalated:
+            if now >= overrun.deadline + STUCK_AFTER:
+                overrun.escalated = True
+                self._give_up(overrun, frame)
+            else:
+                wake.append(overrun.deadline + STUCK_AFTER)
+        return wake
 
     def _cancel_statements(self, ident: int) -> bool:
         """Cancel what runs on the thread's connections; False when it holds none."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, ValidationError, fields, validate
 from marshmallow import Schema as _Schema
 
+from app.errors import Invalid
 from app.safe_input import INT32_MAX, INT32_MIN, NUL, NUL_MESSAGE
 
 _ZH = {
@@ -80,12 +81,8 @@ def choice(values: list[str], labels: dict[str, str] | None = None, **kwargs) ->
     return fields.String(validate=validate.OneOf(values, error=f"请从以下选项中选择：{shown}"), **kwargs)
 
 
-class FieldErrors(Exception):
-    """Validation failed; `errors` maps field name → list of Chinese messages."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__(errors)
-        self.errors = errors
+class FieldErrors(Invalid):
+    """Validation failed; `errors` maps field name → list of Chinese messages (HTTP 422)."""
 
 
 def load(schema, data: dict, **kwargs) -> dict:

@@ -7,27 +7,20 @@ token (X-CSRFToken), so a cookie alone never authorises a write.
 """
 from __future__ import annotations
 
-from flask import Flask, make_response, request
+from flask import Flask, request
 from flask_login import current_user
 from flask_smorest import Api, Blueprint, abort
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import Select
-from werkzeug.exceptions import BadRequest, HTTPException
-from werkzeug.exceptions import Forbidden as HTTPForbidden
+from werkzeug.exceptions import BadRequest
 from wtforms import ValidationError as WTFValidationError
 
 from app.api.docs import ApiBlueprint
 from app.catalog.queries import count
 from app.extensions import csrf, db
 from app.org.auth import authenticated_by_token
-from app.org.permissions import Forbidden
 from app.safe_input import BusinessKeyConverter
 from app.validation import FieldErrors
-
-
-class Forbidden403(HTTPForbidden):
-    pass
-
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -126,93 +119,13 @@ def register_api(app: Flask, api: Api) -> None:
         csrf.exempt(blp)
         api.register_blueprint(blp)
 
-    @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException):
-        if request.path.startswith("/api/"):
-            return _with_headers_of(exc, api.handle_http_exception(exc))
-        from app.web.errors import error_page
 
-        return _with_headers_of(exc, error_page(exc))
+def error_response(exc):
+    """The API's answer to an error: flask-smorest's JSON body for an HTTP error, the same shape
+    for the platform's own (app/errors.py, with the field errors of an `Invalid`)."""
+    from app.errors import PlatformError, json_body
+    from app.extensions import api
 
-    @app.errorhandler(FieldErrors)
-    def _field_errors(exc: FieldErrors):
-        if request.path.startswith("/api/"):
-            return {"code": 422, "status": "Unprocessable Entity",
-                    "message": "提交的数据有误", "errors": {"json": exc.errors}}, 422
-        raise exc
-
-    @app.errorhandler(Forbidden)
-    def _forbidden(exc: Forbidden):
-        if request.path.startswith("/api/"):
-            return {"code": 403, "status": "Forbidden", "message": str(exc)}, 403
-        from app.web.errors import error_page
-
-        return error_page(Forbidden403(str(exc)))
-
-    _register_engine_errors(app)
-
-
-def _with_headers_of(exc: HTTPException, rendered):
-    """The JSON body and the error page are new responses: keep the headers the exception
-    carries (`Allow` on a 405, as RFC 9110 requires, `Retry-After` …)."""
-    response = make_response(rendered)
-    for name, value in exc.get_headers():
-        if name.lower() != "content-type":
-            response.headers[name] = value
-    return response
-
-
-def _register_engine_errors(app: Flask) -> None:
-    """Engine errors on API paths: Conflict → 409, FormError → 422 (field errors), NotFound → 404;
-    a flow definition refused at load or failing at run time (ScriptError, StepLimitExceeded)
-    → 503 on both pages and API (not the user's doing)."""
-    from werkzeug.exceptions import ServiceUnavailable
-
-    from app.engine.errors import (
-        Conflict,
-        DefinitionRefused,
-        EngineError,
-        FormError,
-        NotFound,
-        ScriptError,
-        StepLimitExceeded,
-    )
-
-    def _api_only(exc):
-        if not request.path.startswith("/api/"):
-            raise exc
-
-    @app.errorhandler(Conflict)
-    def _conflict(exc: Conflict):
-        _api_only(exc)
-        return {"code": 409, "status": "Conflict", "message": str(exc)}, 409
-
-    @app.errorhandler(FormError)
-    def _form_error(exc: FormError):
-        _api_only(exc)
-        return {"code": 422, "status": "Unprocessable Entity",
-                "message": "提交的数据有误", "errors": {"json": exc.errors}}, 422
-
-    def _flow_fault(exc: EngineError, message: str):
-        # The flow's definition is at fault, not the request: nothing was applied; 503 says
-        # "not now", and the administrators find the cause in the log.
-        app.logger.error("flow fault (%s): %s", type(exc).__name__, exc)
-        if request.path.startswith("/api/"):
-            return {"code": 503, "status": "Service Unavailable", "message": message}, 503
-        from app.web.errors import error_page
-
-        return error_page(ServiceUnavailable(message))
-
-    @app.errorhandler(DefinitionRefused)
-    def _definition_refused(exc: DefinitionRefused):
-        return _flow_fault(exc, "该流程的定义未通过安全检查，暂时无法办理，请联系系统管理员")
-
-    @app.errorhandler(ScriptError)
-    @app.errorhandler(StepLimitExceeded)
-    def _flow_failed(exc: EngineError):
-        return _flow_fault(exc, f"流程运行出错，本次操作未生效，请联系系统管理员（{exc}）")
-
-    @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound):
-        _api_only(exc)
-        return {"code": 404, "status": "Not Found", "message": str(exc)}, 404
+    if isinstance(exc, PlatformError):
+        return json_body(exc), int(exc.status)
+    return api.handle_http_exception(exc)

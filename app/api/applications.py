@@ -11,7 +11,7 @@ from app.api import api_blueprint, form_with_letter, paginated
 from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import ApplicationDetailOut, ApplicationOut, GrantBrief
-from app.catalog.grants import GrantRefused, record_use
+from app.catalog.grants import record_use
 from app.catalog.models import CatalogEntry, Grant
 from app.db import transaction
 from app.extensions import db
@@ -61,13 +61,6 @@ def _draft_saved(draft: Application, status: int = 201):
     """A saved draft's answer, read inside its transaction (a new one's names it in `Location`)."""
     return prepared(DraftOut(), draft, status,
                     location=url_for(".DraftDetail", draft_id=draft.id) if status == 201 else None)
-
-
-def _draft_call(fn, *args, **kwargs):
-    try:
-        return fn(*args, **kwargs)
-    except service.NotADraft as exc:
-        abort(409, message=str(exc))
 
 
 _DRAFT_BODY = {"description": "JSON，或 multipart/form-data（letter 为盖章申请函扫描件）",
@@ -139,14 +132,14 @@ class DraftDetail(MethodView):
         """Change the given fields (a blank or null one is cleared); a `letter` file replaces the stored one."""
         data, letter = form_with_letter(keep_missing_items=True)
         with transaction():
-            draft = _draft_call(service.save_draft, current_user, None, data, letter, draft=_draft(draft_id))
+            draft = service.save_draft(current_user, None, data, letter, draft=_draft(draft_id))
             return _draft_saved(draft, 200)
 
     @refuses(403, 409)
     @blp.response(204)
     def delete(self, draft_id: int):
         """Delete a draft (audited); a submitted application cannot be deleted (409)."""
-        _draft_call(service.delete_draft, current_user, _draft(draft_id))
+        service.delete_draft(current_user, _draft(draft_id))
 
 
 @blp.route("/applications/drafts/<int:draft_id>/submit")
@@ -163,8 +156,8 @@ class DraftSubmit(MethodView):
         A repeat with the same `Idempotency-Key` returns the first answer (not 409).
         """
         data, letter = form_with_letter(keep_missing_items=True)
-        return idempotent(lambda: _submitted(_draft_call(
-            service.start_application, current_user, None, data, letter, draft=_draft(draft_id))))
+        return idempotent(lambda: _submitted(service.start_application(
+            current_user, None, data, letter, draft=_draft(draft_id))))
 
 
 @blp.route("/applications/<key:business_key>")
@@ -185,7 +178,4 @@ class GrantUse(MethodView):
     def post(self, grant_id: int):
         """Record one use of a grant; refused (403) when expired, withdrawn or the department is suspended."""
         grant = get_visible(Grant, grant_id, can_view_grant)
-        try:
-            return record_use(grant, current_user)
-        except GrantRefused as exc:  # refused before anything was written
-            abort(403, message=str(exc))
+        return record_use(grant, current_user)  # GrantRefused is a 403 (app/errors.py)

@@ -9,13 +9,14 @@ from app.audit.log import record
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.clock import as_utc, to_local, utcnow
 from app.db import transaction
+from app.errors import Forbidden
 from app.extensions import db
 from app.legaltime.periods import add_months
 from app.org.models import Department, User
 
 
-class GrantRefused(Exception):
-    """Use of a grant is refused; the message says why, in Chinese."""
+class GrantRefused(Forbidden):
+    """Use of a grant is refused (403); the message says why, in Chinese."""
 
 
 def issue_grant(entry: CatalogEntry, grantee: Department, *, purpose: str, scope: str | None,

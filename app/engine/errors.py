@@ -1,6 +1,8 @@
-"""Exceptions raised by the engine. Messages are user-facing (zh_CN first)."""
+"""Exceptions raised by the engine. Messages are user-facing (zh_CN first); each is also one
+of the platform's error types (app/errors.py), which gives it its HTTP status."""
 from __future__ import annotations
 
+from app import errors
 from app.validation import flat_errors
 
 
@@ -8,15 +10,13 @@ class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
 
 
-class NotFound(EngineError):
+class NotFound(EngineError, errors.NotFound):
     """Unknown definition, instance or task."""
 
 
-class Conflict(EngineError):
-    """The thing moved under the caller (task already completed, version changed, key taken).
-
-    The web/API layers map it to HTTP 409. Nothing was written.
-    """
+class Conflict(EngineError, errors.Conflict):
+    """The thing moved under the caller (task already completed, version changed, key taken):
+    HTTP 409. Nothing was written."""
 
 
 class DeployError(EngineError):
@@ -42,7 +42,15 @@ class DeployError(EngineError):
         self.message = message
 
 
-class ScriptError(EngineError):
+class FlowFault(EngineError, errors.Unavailable):
+    """The flow's definition is at fault, not the request (HTTP 503): nothing was applied."""
+
+    @property
+    def message(self) -> str:
+        return f"流程运行出错，本次操作未生效，请联系系统管理员（{self}）"
+
+
+class ScriptError(FlowFault):
     """A BPMN expression or script is not allowed or failed inside the restricted environment."""
 
     def __init__(self, message: str, element_id: str | None = None):
@@ -50,7 +58,7 @@ class ScriptError(EngineError):
         super().__init__(f"[{element_id}] {message}" if element_id else message)
 
 
-class DefinitionRefused(EngineError):
+class DefinitionRefused(FlowFault):
     """A stored definition version failed its check when loaded; nothing of it runs.
 
     Not the user's fault (the database was changed behind deploy's back): HTTP 503, and the
@@ -60,8 +68,12 @@ class DefinitionRefused(EngineError):
         self.element_id = element_id
         super().__init__(message)
 
+    @property
+    def message(self) -> str:
+        return "该流程的定义未通过安全检查，暂时无法办理，请联系系统管理员"
 
-class StepLimitExceeded(EngineError):
+
+class StepLimitExceeded(FlowFault):
     """One step ran more engine tasks (gateways, service tasks, events) than allowed: a BPMN
     cycle with no wait (user task, timer) in it, which SpiffWorkflow would run forever within
     one call. The step was rolled back; nothing was stored."""
@@ -76,10 +88,10 @@ class StepLimitExceeded(EngineError):
             "请修改流程图后重新部署。")
 
 
-class FormError(EngineError):
-    """Form validation failed; `errors` maps field name → list of messages."""
+class FormError(EngineError, errors.Invalid):
+    """Form validation failed (HTTP 422); `errors` maps field name → list of messages."""
 
     def __init__(self, errors: dict[str, list[str]]):
-        self.errors = flat_errors(errors)
-        super().__init__("表单填写有误：" + "；".join(
-            f"{k}: {'，'.join(v)}" for k, v in self.errors.items()))
+        flat = flat_errors(errors)
+        super().__init__(flat, "表单填写有误：" + "；".join(
+            f"{k}: {'，'.join(v)}" for k, v in flat.items()))

@@ -418,54 +418,53 @@ class Step:
         return created
 
     def _sync_timers(self) -> None:
-        inst = self.instance
+        """Mirror the instance's timers: waiting ones get (or keep) a row with their due
+        instant, rows whose timer is gone are cancelled, the ones that fired are marked fired."""
         waiting = {str(t.id): t for t in self._active_tasks()
                    if t.state == SpiffState.WAITING and _is_timer(t)}
         fired = {str(t.id): t for t in self.ran if _is_timer(t)}
-        if self.timer_rows is not None:
-            rows = [row for row in self.timer_rows
-                    if row.state in (TimerState.WAITING, TimerState.CLAIMED)]
-        else:
-            rows = db.session.scalars(select(WorkflowTimer).where(
-                WorkflowTimer.instance_id == inst.id,
-                WorkflowTimer.state.in_((TimerState.WAITING, TimerState.CLAIMED)))).all()
-        by_task = {row.spiff_task_id: row for row in rows}
+        by_task = {row.spiff_task_id: row for row in self._open_timer_rows()}
         for tid, row in by_task.items():
-            task = waiting.get(tid)
-            if task is not None:
-                due = _timer_due(task)
-                changes = {}
-                if due is not None and (row.due_at is None or as_utc(row.due_at) != due):
-                    changes["due_at"] = due
-                if row.state != TimerState.WAITING:
-                    changes["state"] = TimerState.WAITING
-                if changes:
-                    self.rows.set(row, **changes)
+            if tid in waiting:
+                self._keep_waiting(row, waiting[tid])
             elif tid not in fired:
                 self.rows.set(row, state=TimerState.CANCELLED)
         for tid, task in waiting.items():
-            if tid not in by_task:
-                due = _timer_due(task)
-                if due is None:
-                    continue
-                meta = self.definition.timers.get(task.task_spec.name)
-                self.rows.add(WorkflowTimer(
-                    instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
-                    name=getattr(task.task_spec, "bpmn_name", None),
-                    kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
-                    due_at=due, state=TimerState.WAITING))
+            due = _timer_due(task)
+            if tid not in by_task and due is not None:
+                self.rows.add(self._timer_row(task, due, TimerState.WAITING))
         for tid, task in fired.items():
             row = by_task.get(tid)
             if row is None:  # was due the moment it was reached: record it anyway
-                meta = self.definition.timers.get(task.task_spec.name)
-                row = WorkflowTimer(
-                    instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
-                    name=getattr(task.task_spec, "bpmn_name", None),
-                    kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
-                    due_at=_timer_due(task) or self.now)
+                row = self._timer_row(task, _timer_due(task) or self.now, TimerState.WAITING)
                 self.rows.add(row)
             self.rows.set(row, state=TimerState.FIRED, fired_at=self.now)
             self._timer_fired(row, task)
+
+    def _open_timer_rows(self) -> list[WorkflowTimer]:
+        open_states = (TimerState.WAITING, TimerState.CLAIMED)
+        if self.timer_rows is not None:
+            return [row for row in self.timer_rows if row.state in open_states]
+        return list(db.session.scalars(select(WorkflowTimer).where(
+            WorkflowTimer.instance_id == self.instance.id, WorkflowTimer.state.in_(open_states))))
+
+    def _keep_waiting(self, row: WorkflowTimer, task) -> None:
+        due = _timer_due(task)
+        changes = {}
+        if due is not None and (row.due_at is None or as_utc(row.due_at) != due):
+            changes["due_at"] = due
+        if row.state != TimerState.WAITING:
+            changes["state"] = TimerState.WAITING
+        if changes:
+            self.rows.set(row, **changes)
+
+    def _timer_row(self, task, due: datetime, state: str) -> WorkflowTimer:
+        meta = self.definition.timers.get(task.task_spec.name)
+        return WorkflowTimer(
+            instance_id=self.instance.id, spiff_task_id=str(task.id), task_spec=task.task_spec.name,
+            name=getattr(task.task_spec, "bpmn_name", None),
+            kind=meta.kind if meta else None, attached_to=meta.attached_to if meta else None,
+            due_at=due, state=state)
 
     def _timer_fired(self, row: WorkflowTimer, task) -> None:
         inst = self.instance

@@ -19,6 +19,7 @@ from app.catalog.models import CatalogEntry, Grant, PublishState
 from app.clock import to_local, utcnow
 from app.db import transaction
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
+from app.errors import Conflict
 from app.extensions import db
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
@@ -34,7 +35,7 @@ DRAFT_FIELDS = ("purpose", "scope", "items", "legal_basis", "valid_from", "valid
 _TEXT_FIELDS = ("purpose", "scope", "legal_basis")
 
 
-class NotADraft(Exception):
+class NotADraft(Conflict):
     """The application is no longer a draft (submitted, or deleted meanwhile): 409."""
 
     def __init__(self, message: str = "该申请已提交，不再是草稿"):
@@ -163,24 +164,7 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
     office = office_department("entry_id")
     now = utcnow()
     with transaction():  # joins the caller's, e.g. an API handler that answers before the commit
-        fields = dict(
-            entry_id=entry.id, applicant_department_id=user.department_id,
-            provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
-            purpose=data["purpose"].strip(), scope=data["scope"].strip(), items=data["items"],
-            legal_basis=data["legal_basis"].strip(), valid_from=data["valid_from"],
-            valid_until=data["valid_until"], status=ApplicationStatus.IN_PROGRESS.value,
-            policy_key=policy.key, created_at=now, updated_at=now)
-        if draft is None:
-            before = None
-            application = Application(business_key=f"tmp-{uuid.uuid4().hex}", **fields)
-            db.session.add(application)
-            db.session.flush()
-        else:
-            before = draft.audit_view()
-            _claim_draft(draft, status=ApplicationStatus.IN_PROGRESS.value)
-            application = draft
-            for name, value in fields.items():
-                setattr(application, name, value)
+        application, before = _submitted_row(user, entry, data, policy.key, now, draft)
         application.business_key = f"SQ-{to_local(now).year}-{application.id:06d}"
         if letter_file is not None:
             application.letter_attachment_id = store_letter(letter_file, user, "share_application",
@@ -195,6 +179,29 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
                                 commit=False)
         application.instance_id = instance.id
     return application
+
+
+def _submitted_row(user: User, entry: CatalogEntry, data: dict, policy_key: str, now,
+                   draft: Application | None) -> tuple[Application, dict | None]:
+    """The application's row as submitted — a new one, or the draft claimed and filled in —
+    with the audit view it had before (None for a new one)."""
+    fields = dict(
+        entry_id=entry.id, applicant_department_id=user.department_id,
+        provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
+        purpose=data["purpose"].strip(), scope=data["scope"].strip(), items=data["items"],
+        legal_basis=data["legal_basis"].strip(), valid_from=data["valid_from"],
+        valid_until=data["valid_until"], status=ApplicationStatus.IN_PROGRESS.value,
+        policy_key=policy_key, created_at=now, updated_at=now)
+    if draft is None:
+        application = Application(business_key=f"tmp-{uuid.uuid4().hex}", **fields)
+        db.session.add(application)
+        db.session.flush()
+        return application, None
+    before = draft.audit_view()
+    _claim_draft(draft, status=ApplicationStatus.IN_PROGRESS.value)
+    for name, value in fields.items():
+        setattr(draft, name, value)
+    return draft, before
 
 
 def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_file=None,

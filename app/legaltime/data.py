@@ -126,12 +126,23 @@ def parse_year(raw, source: str | Path, expected_year: int | None = None) -> Yea
     """Validate one year's parsed YAML document; raise CalendarDataError on the first problem."""
     file = str(source)
     doc = _mapping(raw, file, "(document)")
+    year = _year(doc, file, expected_year)
+    notices = _notices(doc, file)
+    ranges = _holiday_ranges(doc, file, year, notices)
+    makeups = _makeup_workdays(doc, file, year, notices, {d for r in ranges for d in r.days()})
+    return YearData(year, file, notices, tuple(ranges), tuple(makeups))
+
+
+def _year(doc: dict, file: str, expected_year: int | None) -> int:
     year = doc.get("year")
     if not isinstance(year, int) or isinstance(year, bool) or not 1900 <= year <= 2099:
         raise CalendarDataError(file, "year", f"required 4-digit year, got {year!r}")
     if expected_year is not None and year != expected_year:
         raise CalendarDataError(file, "year", f"file is named for {expected_year} but says {year}")
+    return year
 
+
+def _notices(doc: dict, file: str) -> dict[str, Notice]:
     notices: dict[str, Notice] = {}
     for key, item in _mapping(doc.get("notices"), file, "notices").items():
         field = f"notices.{key}"
@@ -144,34 +155,42 @@ def parse_year(raw, source: str | Path, expected_year: int | None = None) -> Yea
                                    _date(item.get("date"), file, f"{field}.date"))
     if not notices:
         raise CalendarDataError(file, "notices", "at least one notice must be cited")
+    return notices
 
-    def notice_of(item: dict, field: str) -> Notice:
-        key = _text(item, "notice", file, field)
-        if key not in notices:
-            raise CalendarDataError(file, f"{field}.notice",
-                                    f"cites {key!r}, which is not listed under notices")
-        return notices[key]
 
-    def own_year(day: date, field: str) -> None:
-        if day.year != year:
-            raise CalendarDataError(file, field, f"date belongs to {day.year}.yaml, not {year}.yaml "
-                                    "(every date is filed under its own calendar year)", day)
+def _notice_of(item: dict, file: str, field: str, notices: dict[str, Notice]) -> Notice:
+    key = _text(item, "notice", file, field)
+    if key not in notices:
+        raise CalendarDataError(file, f"{field}.notice",
+                                f"cites {key!r}, which is not listed under notices")
+    return notices[key]
 
+
+def _own_year(day: date, year: int, file: str, field: str) -> date:
+    if day.year != year:
+        raise CalendarDataError(file, field, f"date belongs to {day.year}.yaml, not {year}.yaml "
+                                "(every date is filed under its own calendar year)", day)
+    return day
+
+
+def _list(doc: dict, key: str, file: str, missing: str) -> list:
+    value = doc.get(key)
+    if not isinstance(value, list):
+        raise CalendarDataError(file, key, missing)
+    return value
+
+
+def _holiday_ranges(doc: dict, file: str, year: int, notices: dict[str, Notice]) -> list[HolidayRange]:
     ranges: list[HolidayRange] = []
-    raw_ranges = doc.get("holidays")
-    if not isinstance(raw_ranges, list):
-        raise CalendarDataError(file, "holidays", "required list is missing")
-    for i, item in enumerate(raw_ranges):
+    for i, item in enumerate(_list(doc, "holidays", file, "required list is missing")):
         field = f"holidays[{i}]"
         item = _mapping(item, file, field)
-        start = _date(item.get("start"), file, f"{field}.start")
-        end = _date(item.get("end"), file, f"{field}.end")
-        own_year(start, f"{field}.start")
-        own_year(end, f"{field}.end")
+        start = _own_year(_date(item.get("start"), file, f"{field}.start"), year, file, f"{field}.start")
+        end = _own_year(_date(item.get("end"), file, f"{field}.end"), year, file, f"{field}.end")
         if end < start:
             raise CalendarDataError(file, f"{field}.end", f"range ends before it starts ({start})", end)
         ranges.append(HolidayRange(_festival(item, file, field), _text(item, "name", file, field),
-                                   start, end, notice_of(item, field),
+                                   start, end, _notice_of(item, file, field, notices),
                                    _text(item, "note", file, field, required=False)))
     ranges.sort(key=lambda r: r.start)
     for before, after in pairwise(ranges):
@@ -179,30 +198,34 @@ def parse_year(raw, source: str | Path, expected_year: int | None = None) -> Yea
             raise CalendarDataError(file, "holidays", f"ranges overlap: {before.name} "
                                     f"{before.start}..{before.end} and {after.name} "
                                     f"{after.start}..{after.end}", after.start)
+    return ranges
 
-    off_days = {d for r in ranges for d in r.days()}
+
+def _makeup_workdays(doc: dict, file: str, year: int, notices: dict[str, Notice],
+                     off_days: set[date]) -> list[MakeupWorkday]:
     makeups: list[MakeupWorkday] = []
     seen: set[date] = set()
-    raw_makeups = doc.get("makeup_workdays")
-    if not isinstance(raw_makeups, list):
-        raise CalendarDataError(file, "makeup_workdays", "required list is missing (write [] if none)")
-    for i, item in enumerate(raw_makeups):
+    raw = _list(doc, "makeup_workdays", file, "required list is missing (write [] if none)")
+    for i, item in enumerate(raw):
         field = f"makeup_workdays[{i}]"
         item = _mapping(item, file, field)
-        day = _date(item.get("date"), file, f"{field}.date")
-        own_year(day, f"{field}.date")
-        if day.weekday() < 5:
-            raise CalendarDataError(file, f"{field}.date", "a make-up working day (调休上班) must be a "
-                                    f"Saturday or Sunday, this is 星期{WEEKDAY_ZH[day.weekday()]}", day)
-        if day in off_days:
-            raise CalendarDataError(file, f"{field}.date", "make-up working day lies inside a holiday range", day)
-        if day in seen:
-            raise CalendarDataError(file, f"{field}.date", "make-up working day listed twice", day)
+        day = _own_year(_date(item.get("date"), file, f"{field}.date"), year, file, f"{field}.date")
+        _check_makeup_day(day, file, f"{field}.date", off_days, seen)
         seen.add(day)
         makeups.append(MakeupWorkday(day, _festival(item, file, field), _text(item, "name", file, field),
-                                     notice_of(item, field)))
+                                     _notice_of(item, file, field, notices)))
     makeups.sort(key=lambda m: m.day)
-    return YearData(year, file, notices, tuple(ranges), tuple(makeups))
+    return makeups
+
+
+def _check_makeup_day(day: date, file: str, field: str, off_days: set[date], seen: set[date]) -> None:
+    if day.weekday() < 5:
+        raise CalendarDataError(file, field, "a make-up working day (调休上班) must be a "
+                                f"Saturday or Sunday, this is 星期{WEEKDAY_ZH[day.weekday()]}", day)
+    if day in off_days:
+        raise CalendarDataError(file, field, "make-up working day lies inside a holiday range", day)
+    if day in seen:
+        raise CalendarDataError(file, field, "make-up working day listed twice", day)
 
 
 def load_year_file(path: str | Path, expected_year: int | None = None) -> YearData:

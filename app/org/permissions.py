@@ -11,12 +11,11 @@ from flask_smorest import abort as smorest_abort
 from sqlalchemy import Select, and_, or_, select
 
 from app.catalog.models import CatalogEntry, Grant, PublishState
+from app.errors import Forbidden
 from app.extensions import db
 from app.org.models import Role, User
 
-
-class Forbidden(Exception):
-    """Raised by service code; web and API turn it into 403."""
+__all__ = ["Forbidden"]  # raised by the checks here; web and API turn it into 403
 
 
 def is_office_member(user: User) -> bool:

@@ -176,14 +176,39 @@ def _close_of_business(item: dict, file) -> time | None:
 def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> Policy:
     file = str(source)
     doc = _mapping(raw, file, "(document)")
+    key = _key(doc, file, expected_key)
+    city = _text(doc, "city", file, "(document)")
+    title, number, issued = _regulation(_mapping(doc.get("regulation"), file, "regulation"), file)
+    office = _mapping(doc.get("coordinating_office"), file, "coordinating_office")
+    office_name = _text(office, "name", file, "coordinating_office")
+    _citation(office, file, "coordinating_office")
+    cob = _close_of_business(_mapping(doc.get("close_of_business"), file, "close_of_business"), file)
+    deadlines = _deadlines(doc, file)
+    lead = _mapping(doc.get("reminder_lead"), file, "reminder_lead")
+    if lead.get("unit") != "workday":
+        raise PolicyError(file, "reminder_lead.unit", f"must be workday, got {lead.get('unit')!r}")
+    _citation(lead, file, "reminder_lead")
+    reminder_lead = _int(lead, "amount", file, "reminder_lead", 0)
+    figures = {}
+    for name in ("idle_grant_months", "log_retention_years"):
+        item = _mapping(doc.get(name), file, name)
+        _citation(item, file, name)
+        figures[name] = _int(item, "amount", file, name, 1)
+    return Policy(key, city, title, number, issued, office_name, cob, deadlines, reminder_lead,
+                  figures["idle_grant_months"], figures["log_retention_years"],
+                  _switches(doc, file), file)
+
+
+def _key(doc: dict, file: str, expected_key: str | None) -> str:
     key = _text(doc, "key", file, "(document)")
     if not KEY.match(key):
         raise PolicyError(file, "key", f"must be lower_snake_case, got {key!r}")
     if expected_key is not None and key != expected_key:
         raise PolicyError(file, "key", f"file is named {expected_key}.yaml but key is {key!r}")
-    city = _text(doc, "city", file, "(document)")
+    return key
 
-    regulation = _mapping(doc.get("regulation"), file, "regulation")
+
+def _regulation(regulation: dict, file: str) -> tuple[str, str | None, date | None]:
     title = _text(regulation, "title", file, "regulation")
     for required in ("number", "issued"):
         if required not in regulation:
@@ -192,55 +217,43 @@ def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> P
     issued = regulation.get("issued")
     if issued is not None and not isinstance(issued, date):
         raise PolicyError(file, "regulation.issued", f"expected a date YYYY-MM-DD or null, got {issued!r}")
+    return title, number, issued
 
-    office = _mapping(doc.get("coordinating_office"), file, "coordinating_office")
-    office_name = _text(office, "name", file, "coordinating_office")
-    _citation(office, file, "coordinating_office")
 
-    cob = _close_of_business(_mapping(doc.get("close_of_business"), file, "close_of_business"), file)
-
-    raw_deadlines = _mapping(doc.get("deadlines"), file, "deadlines")
-    unknown = sorted(set(map(str, raw_deadlines)) - set(DEADLINE_NAMES))
+def _named_section(doc: dict, file: str, section: str, known: tuple[str, ...], what: str) -> dict:
+    """The section's mapping, refusing names outside `known` (a typo would silently not apply)."""
+    raw = _mapping(doc.get(section), file, section)
+    unknown = sorted(set(map(str, raw)) - set(known))
     if unknown:
-        raise PolicyError(file, f"deadlines.{unknown[0]}",
-                          f"unknown deadline name; known: {', '.join(DEADLINE_NAMES)}")
+        raise PolicyError(file, f"{section}.{unknown[0]}", f"{what}; known: {', '.join(known)}")
+    return raw
+
+
+def _deadlines(doc: dict, file: str) -> dict[str, DeadlineRule]:
+    raw = _named_section(doc, file, "deadlines", DEADLINE_NAMES, "unknown deadline name")
     deadlines = {}
     for name in DEADLINE_NAMES:
         field = f"deadlines.{name}"
-        item = _mapping(raw_deadlines.get(name), file, field)
+        item = _mapping(raw.get(name), file, field)
         amount = _int(item, "amount", file, field, 1)
         unit = item.get("unit")
         if unit not in UNITS:
             raise PolicyError(file, f"{field}.unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
         deadlines[name] = DeadlineRule(amount, unit, *_citation(item, file, field))
+    return deadlines
 
-    lead = _mapping(doc.get("reminder_lead"), file, "reminder_lead")
-    if lead.get("unit") != "workday":
-        raise PolicyError(file, "reminder_lead.unit", f"must be workday, got {lead.get('unit')!r}")
-    _citation(lead, file, "reminder_lead")
-    reminder_lead = _int(lead, "amount", file, "reminder_lead", 0)
 
-    figures = {}
-    for name in ("idle_grant_months", "log_retention_years"):
-        item = _mapping(doc.get(name), file, name)
-        _citation(item, file, name)
-        figures[name] = _int(item, "amount", file, name, 1)
-
-    raw_switches = _mapping(doc.get("switches"), file, "switches")
-    unknown = sorted(set(map(str, raw_switches)) - set(SWITCH_NAMES))
-    if unknown:
-        raise PolicyError(file, f"switches.{unknown[0]}", f"unknown switch; known: {', '.join(SWITCH_NAMES)}")
+def _switches(doc: dict, file: str) -> dict[str, Switch]:
+    raw = _named_section(doc, file, "switches", SWITCH_NAMES, "unknown switch")
     switches = {}
     for name in SWITCH_NAMES:
         field = f"switches.{name}"
-        item = _mapping(raw_switches.get(name), file, field)
+        item = _mapping(raw.get(name), file, field)
         value = item.get("value")
         if not isinstance(value, bool):
             raise PolicyError(file, f"{field}.value", f"expected true or false, got {value!r}")
         switches[name] = Switch(value, *_citation(item, file, field))
-
-    return Policy(key, city, title, number, issued, office_name, cob, deadlines, reminder_lead,
-                  figures["idle_grant_months"], figures["log_retention_years"], switches, file)
+    return switches
 
 
 # ---- loading ----------------------------------------------------------------------------------
