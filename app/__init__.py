@@ -51,8 +51,9 @@ def create_app(config_overrides: dict | None = None) -> Flask:
     from app.web.i18n import select_locale
 
     ext.babel.init_app(app, locale_selector=select_locale)
-    # `app.api` (the package) would shadow a module-level `api` name here, hence `ext.`
-    ext.api.init_app(app)
+    from app.api.docs import api
+
+    api.init_app(app)
 
     _register_error_handlers(app)
     _register_core(app)
@@ -101,12 +102,12 @@ def _register_core(app: Flask) -> None:
     from app.api import register_api
     from app.audit.cli import audit_cli
     from app.catalog.cli import attachments_cli
+    from app.demo.cli import demo_cli
     from app.org.auth import register_auth
-    from app.org.cli import demo_cli
     from app.web import register_web
 
     register_auth(app)
-    register_api(app, ext.api)
+    register_api(app)
     register_web(app)
     app.cli.add_command(audit_cli)
     app.cli.add_command(attachments_cli)

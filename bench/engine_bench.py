@@ -220,9 +220,9 @@ def prepare_product(n: int) -> tuple[list[tuple[int, int]], object]:
     from werkzeug.datastructures import FileStorage
 
     from app.catalog.models import CatalogEntry
+    from app.demo.seed import seed
     from app.engine import deploy_directory
     from app.flows.applications import start_application
-    from app.org.demo import seed
     from app.org.models import User
 
     seed()

@@ -10,8 +10,8 @@ from app import errors
 from app.catalog.grants import GrantRefused
 from app.engine.errors import Conflict as EngineConflict
 from app.engine.errors import FormError, StepLimitExceeded
+from app.errors import Forbidden
 from app.flows.applications import NotADraft
-from app.org.permissions import Forbidden
 from app.validation import FieldErrors
 from tests.conftest import make_app
 

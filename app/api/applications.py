@@ -7,18 +7,20 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
-from app.api import api_blueprint, form_with_letter, paginated
+from app.api.common import api_blueprint, form_with_letter, paginated
 from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import ApplicationDetailOut, ApplicationOut, GrantBrief
 from app.catalog.grants import record_use
 from app.catalog.models import CatalogEntry, Grant
+from app.catalog.permissions import can_view_grant
 from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import Application
-from app.org.permissions import can_view_application, can_view_grant, get_visible, visible_or_abort
+from app.flows.permissions import can_view_application
+from app.org.permissions import get_visible, visible_or_abort
 from app.safe_input import as_id
 from app.validation import Schema, choice
 

@@ -7,14 +7,15 @@ from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import fields
 
-from app.api import api_blueprint, form_with_letter, paginated
+from app.api.common import api_blueprint, form_with_letter, paginated
 from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
 from app.flows.models import CASE_STATUS_LABELS, Case
-from app.org.permissions import can_view_case, visible_or_abort
+from app.flows.permissions import can_view_case
+from app.org.permissions import visible_or_abort
 from app.validation import Schema, choice
 
 blp = api_blueprint("cases_api", __name__, url_prefix="/api/cases",

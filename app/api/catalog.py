@@ -6,21 +6,17 @@ from flask_login import current_user
 from marshmallow import fields
 from sqlalchemy import select
 
-from app.api import api_blueprint, json_object, past_the_end
+from app.api.common import api_blueprint, json_object, past_the_end
 from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.catalog import labels
 from app.catalog.models import CatalogEntry, Grant
+from app.catalog.permissions import can_view_entry, can_view_grant, visible_grants
 from app.catalog.queries import search_entries
 from app.catalog.schemas import CatalogEntryInput
 from app.catalog.services import create_entry, update_entry
 from app.extensions import db
-from app.org.permissions import (
-    can_view_entry,
-    can_view_grant,
-    get_visible,
-    visible_grants,
-)
+from app.org.permissions import get_visible
 from app.validation import Schema, choice
 
 blp = api_blueprint("catalog_api", __name__, url_prefix="/api/catalog",

@@ -13,7 +13,8 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from apispec import BasePlugin
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
+from flask_smorest.utils import prepare_response
 from marshmallow import fields
 
 from app.validation import Schema
@@ -76,3 +77,34 @@ class ErrorResponses(BasePlugin):
             for code in codes:
                 if code not in responses and str(code) not in responses:
                     responses[str(code)] = HTTPStatus(code).name
+
+
+class PlatformApi(Api):
+    """flask-smorest would answer every HTTP error in JSON, web pages included; we register
+    one dispatcher ourselves (app.api.register_api) that sends JSON only under /api/.
+
+    The document lists each operation's error responses (app.api.docs) instead of a catch-all
+    `default`, in Chinese, with the error body's shape."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_error_handlers(self):
+        pass
+
+    def _init_spec(self, *args, extra_plugins=None, **kwargs):
+        self.ERROR_SCHEMA = ErrorOut
+        super()._init_spec(*args, extra_plugins=[ErrorResponses(), *(extra_plugins or ())], **kwargs)
+
+    def _register_responses(self):
+        """One shared response per error status (referenced, hence emitted, only where used)."""
+        for status in HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": ERROR_DESCRIPTIONS.get(status, status.phrase),
+                        "schema": self.ERROR_SCHEMA}
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+
+
+# The app's one API object (bound in create_app).
+api = PlatformApi()

@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
-from app.api import api_blueprint, paginated
+from app.api.common import api_blueprint, paginated
 from app.api.workflow_schemas import NotificationOut
 from app.notifications import for_user, is_read, mark_read, unread_count
 from app.validation import Schema

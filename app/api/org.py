@@ -6,11 +6,12 @@ from flask_login import current_user
 from marshmallow import fields
 from sqlalchemy import select
 
-from app.api import api_blueprint
+from app.api.common import api_blueprint
 from app.api.docs import refuses
+from app.errors import Forbidden
 from app.extensions import db
 from app.org.models import Department, User
-from app.org.permissions import Forbidden, can_manage_org
+from app.org.permissions import can_manage_org
 from app.org.schemas import DepartmentIn, DepartmentPatch, UserIn, UserPatch
 from app.org.services import issue_api_token, save_department, save_user
 from app.validation import Schema

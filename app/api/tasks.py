@@ -6,7 +6,7 @@ from flask_login import current_user
 from flask_smorest import abort
 from marshmallow import fields
 
-from app.api import api_blueprint, json_object, paginated
+from app.api.common import api_blueprint, json_object, paginated
 from app.api.docs import refuses
 from app.api.workflow_schemas import TaskOut
 from app.engine import inbox
@@ -14,7 +14,7 @@ from app.engine.models import HumanTask, ProcessInstance
 from app.extensions import db
 from app.flows import tasks as service
 from app.flows.applications import actor_for
-from app.org.permissions import can_view_task
+from app.flows.permissions import can_view_task
 from app.validation import Schema, choice
 
 blp = api_blueprint("tasks_api", __name__, url_prefix="/api/tasks",

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, func, or_, select
 
 from app.catalog.models import CatalogEntry, InformationItem
+from app.catalog.permissions import visible_entries
 from app.extensions import db
 from app.org.models import User
-from app.org.permissions import visible_entries
 
 
 @dataclass

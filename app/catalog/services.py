@@ -6,12 +6,14 @@ from sqlalchemy import select
 from app.audit.log import record
 from app.catalog.grants import end_grant
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, InformationItem, PublishState
+from app.catalog.permissions import can_edit_entry
 from app.catalog.schemas import CatalogEntryInput
 from app.clock import utcnow
 from app.db import transaction
+from app.errors import Forbidden
 from app.extensions import db
 from app.org.models import Role, User
-from app.org.permissions import Forbidden, can_edit_entry, require_role
+from app.org.permissions import require_role
 from app.validation import FieldErrors, load
 
 _EDITABLE = [

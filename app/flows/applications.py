@@ -16,16 +16,17 @@ from app import engine
 from app.audit.log import record
 from app.catalog.attachments import store_attachment
 from app.catalog.models import CatalogEntry, Grant, PublishState
+from app.catalog.permissions import can_view_entry
 from app.clock import to_local, utcnow
 from app.db import transaction
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
-from app.errors import Conflict
+from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.flows.forms import ApplicationDraftForm, ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import office_department
+from app.flows.permissions import can_edit_draft, visible_applications
 from app.org.models import Department, Role, User
-from app.org.permissions import Forbidden, can_edit_draft, can_view_entry, visible_applications
 from app.org.services import suspension_refusal
 from app.policy import active_policy
 from app.validation import FieldErrors, is_blank, load

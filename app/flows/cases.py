@@ -23,18 +23,21 @@ from app import engine
 from app.audit.log import record
 from app.catalog.grants import idle_since, is_idle
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
+from app.catalog.permissions import can_view_entry
 from app.catalog.services import checked_changes
 from app.clock import as_utc, to_local, utcnow
 from app.db import transaction
 from app.engine.models import ProcessInstance
+from app.errors import Forbidden
 from app.extensions import db
 from app.flows import case_forms as forms
 from app.flows.applications import LETTER_FIELD, actor_for, check_items, history, open_tasks, store_letter
 from app.flows.models import Case, CaseStatus
 from app.flows.parties import office_department
+from app.flows.permissions import visible_cases
 from app.legaltime.periods import Due, end_of_day, start_of_day
 from app.org.models import Department, Role, User
-from app.org.permissions import Forbidden, can_view_entry, is_office_member, visible_cases
+from app.org.permissions import is_office_member
 from app.org.services import suspension_refusal
 from app.policy import Policy, active_policy, deadline_for, reminder_before
 from app.validation import FieldErrors, load

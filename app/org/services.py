@@ -5,11 +5,12 @@ from sqlalchemy import false, select, update
 
 from app.audit.log import record
 from app.db import transaction
+from app.errors import Forbidden
 from app.extensions import db
 from app.org.auth import current_session_hash, end_sessions
 from app.org.models import OFFICE_ONLY_ROLES, Department, Role, User, UserRole
 from app.org.passwords import hash_password, new_api_token
-from app.org.permissions import Forbidden, can_manage_org
+from app.org.permissions import can_manage_org
 from app.validation import FieldErrors
 
 MIN_PASSWORD = 10

@@ -15,19 +15,15 @@ from flask_login import current_user, login_required
 
 from app.catalog import labels
 from app.catalog.models import CatalogEntry, PublishState
+from app.catalog.permissions import can_view_entry
 from app.clock import to_local, utcnow
 from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
 from app.flows.models import STATUS_LABELS, Application
+from app.flows.permissions import can_edit_draft, can_view_application
 from app.org.models import Role
-from app.org.permissions import (
-    can_edit_draft,
-    can_view_application,
-    can_view_entry,
-    is_office_member,
-    visible_or_abort,
-)
+from app.org.permissions import is_office_member, visible_or_abort
 from app.policy import active_policy
 from app.safe_input import as_id
 from app.sla.remaining import last_day

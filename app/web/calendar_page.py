@@ -45,6 +45,7 @@ def year_view(year: int | None = None):
 def register_calendar(app) -> None:
     """Install the legal-time feature: this page and the `flask calendar` CLI group."""
     from app.legaltime.cli import calendar_cli
+    from app.policy import cli as _policy_commands  # noqa: F401  (adds due/check to the group)
 
     app.register_blueprint(calendar_page)
     app.cli.add_command(calendar_cli)

@@ -19,15 +19,18 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
+from app.catalog.permissions import can_view_entry
 from app.clock import to_local
 from app.db import transaction
 from app.engine.models import HumanTask
+from app.errors import Forbidden
 from app.extensions import db
 from app.flows import cases as service
 from app.flows.case_verbs import OUTCOME_LABELS
 from app.flows.models import CASE_STATUS_LABELS, Case
+from app.flows.permissions import can_view_case
 from app.org.models import Department, User
-from app.org.permissions import Forbidden, can_view_case, can_view_entry, is_office_member, visible_or_abort
+from app.org.permissions import is_office_member, visible_or_abort
 from app.policy import active_policy
 from app.safe_input import as_id
 from app.validation import FieldErrors, flat_errors

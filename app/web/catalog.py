@@ -7,10 +7,11 @@ from sqlalchemy import select
 
 from app.catalog import labels
 from app.catalog.models import CatalogEntry
+from app.catalog.permissions import can_view_entry
 from app.catalog.queries import search_entries
 from app.extensions import db
 from app.org.models import Department
-from app.org.permissions import can_view_entry, get_visible
+from app.org.permissions import get_visible
 from app.safe_input import as_id
 from app.web.applications import flow_steps, may_apply
 

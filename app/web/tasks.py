@@ -11,19 +11,19 @@ from sqlalchemy import select
 from app import engine
 from app.clock import to_local, utcnow
 from app.engine.models import HumanTask
+from app.errors import Forbidden
 from app.extensions import db
 from app.flows import tasks as service
 from app.flows.applications import history
 from app.flows.models import STATUS_LABELS, Application
-from app.org.models import User
-from app.org.permissions import (
-    Forbidden,
+from app.flows.permissions import (
     can_act_on_task,
     can_claim_task,
     can_delegate_task,
     can_release_task,
     can_view_task,
 )
+from app.org.models import User
 from app.safe_input import as_id
 from app.validation import FieldErrors
 from app.web import task_forms, workview

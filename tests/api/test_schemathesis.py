@@ -31,6 +31,7 @@ from app import create_app
 from app.catalog.grants import issue_grant
 from app.catalog.models import CatalogEntry, Grant
 from app.clock import to_local, utcnow
+from app.demo.seed import seed
 from app.engine.definitions import deploy_directory
 from app.engine.models import HumanTask
 from app.extensions import db
@@ -38,7 +39,6 @@ from app.flows import register_flows
 from app.flows.cases import FLOWS
 from app.flows.models import Application, Case
 from app.notifications import for_user
-from app.org.demo import seed
 from app.org.models import Department, Role, User
 from app.org.passwords import token_hash
 from app.org.services import issue_api_token, save_user

@@ -1,7 +1,7 @@
 """A real server and Debian's Chromium for the browser tests (no browser download).
 
 The app runs in a background thread (werkzeug `make_server`, a random free port on 127.0.0.1)
-on a fresh SQLite file: schema from `db.create_all()`, the demo city from `app.org.demo.seed()`,
+on a fresh SQLite file: schema from `db.create_all()`, the demo city from `app.demo.seed.seed()`,
 the flows from `deploy_directory(BPMN_DIR)` — what `make run` serves, minus the scheduler.
 """
 from __future__ import annotations
@@ -49,9 +49,9 @@ class LiveServer:
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         })
         with self.app.app_context():
+            from app.demo.seed import seed
             from app.engine import deploy_directory
             from app.flows import register_flows
-            from app.org.demo import seed
             from app.sla import register_sla
 
             register_sla()

@@ -9,8 +9,8 @@ from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.services import create_entry
 from app.clock import utcnow
 from app.db import transaction
+from app.demo import data as demo_data
 from app.extensions import db
-from app.org import demo_data
 from app.org.models import Department, Role, User
 from app.org.services import save_department, save_user
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.org.demo import seed
-from app.org.demo_data import DEMO_PASSWORD
+from app.demo.data import DEMO_PASSWORD
+from app.demo.seed import seed
 
 demo_cli = AppGroup("demo", help="演示数据 / demo data")
 

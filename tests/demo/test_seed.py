@@ -2,9 +2,9 @@
 from sqlalchemy import func, select
 
 from app.catalog.models import CatalogEntry
+from app.demo.data import DEMO_PASSWORD
+from app.demo.seed import seed
 from app.extensions import db
-from app.org.demo import seed
-from app.org.demo_data import DEMO_PASSWORD
 from app.org.models import Role, User
 from tests import factories as f
 
