@@ -33,7 +33,7 @@ from app.engine.models import (
     WorkflowTimer,
 )
 from app.engine.registry import emit
-from app.engine.runtime import _event, _step_for, _unit
+from app.engine.step import history_event, step_for, unit_of_work
 from app.extensions import db
 from app.limits import TimeLimit, TimeLimitExceeded, discard_session
 
@@ -88,12 +88,12 @@ def _fire_instance(instance_id: int, now: datetime, worker_id: str) -> int:
     limit = TimeLimit(current_app.config.get("REQUEST_TIME_LIMIT") or 0,
                       f"timer step of instance {instance_id}")
     try:
-        with limit, _unit(commit=True):
+        with limit, unit_of_work(commit=True):
             inst, rows = _claim(instance_id, now, worker_id)
             if inst is None or not rows:
                 return 0
             claimed_ids = [r.id for r in rows]
-            step = _step_for(inst, None)
+            step = step_for(inst, None)
             if _is_postgres():  # merged with the fired state into one UPDATE per row
                 for row in rows:
                     step.rows.set(row, state=TimerState.CLAIMED, claimed_by=worker_id)
@@ -137,7 +137,7 @@ def _park(timer_ids: list[int], instance_id: int, exc: BaseException) -> None:
                 if row.state == TimerState.WAITING:
                     row.state = TimerState.ERROR
                     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    _event(instance_id, EventType.TIMER_ERROR, task_spec=row.task_spec,
+                    history_event(instance_id, EventType.TIMER_ERROR, task_spec=row.task_spec,
                            name=row.name, data={"error": row.last_error})
     except SQLAlchemyError:  # the next poll claims them again and parks them then
         log.warning("parking the timers of instance %s failed", instance_id, exc_info=True)
@@ -170,7 +170,7 @@ def fire_due_timers(now: datetime | None = None, worker_id: str | None = None,
 
 def retry_timer(timer_id: int) -> None:
     """Put a timer parked in `error` back to `waiting` (after the flow or data was fixed)."""
-    with _unit(commit=True):
+    with unit_of_work(commit=True):
         row = db.session.get(WorkflowTimer, timer_id)
         if row is not None and row.state == TimerState.ERROR:
             row.state = TimerState.WAITING
@@ -195,7 +195,7 @@ def refresh_sla_states(now: datetime | None = None) -> int:
     db.session.rollback()
     changed = 0
     for task_id, old, new in changes:
-        with _unit(commit=True):
+        with unit_of_work(commit=True):
             result = db.session.execute(
                 update(HumanTask).where(HumanTask.id == task_id, HumanTask.sla_state == old,
                                         HumanTask.state == TaskState.READY)
@@ -204,7 +204,7 @@ def refresh_sla_states(now: datetime | None = None) -> int:
                 continue
             task = db.session.get(HumanTask, task_id)
             db.session.refresh(task)
-            _event(task.instance_id, EventType.SLA_CHANGED, task=task, at=now,
+            history_event(task.instance_id, EventType.SLA_CHANGED, task=task, at=now,
                    data={"from": old, "to": new})
             emit("sla_changed", task=task, previous=old, current=new)
             changed += 1

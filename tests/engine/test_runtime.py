@@ -330,7 +330,7 @@ def test_instance_moved_between_load_and_write_is_a_conflict_with_nothing_writte
 
     [task] = ready_tasks(approval.id)
     before = snapshot(approval.id)
-    real_load = runtime._load_for_completion
+    real_load = runtime.load_for_completion
 
     def load_then_someone_else_writes(task_id):
         loaded = real_load(task_id)
@@ -339,7 +339,7 @@ def test_instance_moved_between_load_and_write_is_a_conflict_with_nothing_writte
                                         .values(version=ProcessInstance.__table__.c.version + 1))
         return loaded
 
-    monkeypatch.setattr(runtime, "_load_for_completion", load_then_someone_else_writes)
+    monkeypatch.setattr(runtime, "load_for_completion", load_then_someone_else_writes)
     with pytest.raises(Conflict):
         complete(task.id, {"approved": True}, REVIEWER)
     assert snapshot(approval.id) == before
