@@ -66,8 +66,12 @@ def test_a_conflict_page_says_so_in_chinese_and_shows_the_reason(raising_app):
 
 
 def test_a_flow_fault_is_logged_and_told_as_not_the_users_doing(raising_app, caplog):
-    with caplog.at_level(logging.ERROR):
-        body = raising_app.test_client().get("/api/raise/fault").get_json()
+    raising_app.logger.addHandler(caplog.handler)  # whatever earlier tests did to propagation
+    try:
+        with caplog.at_level(logging.ERROR, logger=raising_app.logger.name):
+            body = raising_app.test_client().get("/api/raise/fault").get_json()
+    finally:
+        raising_app.logger.removeHandler(caplog.handler)
     assert body["message"].startswith("流程运行出错，本次操作未生效，请联系系统管理员")
     assert any("flow fault (StepLimitExceeded)" in r.getMessage() for r in caplog.records)
 
