@@ -117,12 +117,17 @@ def test_update_check_sees_the_rowcount(app):
     assert seen == [1, 0]
 
 
-def test_a_failing_statement_raises_the_sqlalchemy_error_and_nothing_is_kept(app):
-    instance_id = _instance()
+def _queue_a_task_then_a_duplicate_key(instance_id: int):
     out = batch(db.session)
     out.insert(HumanTask.__table__, _task_values(instance_id))
     out.insert(ProcessInstance.__table__, {"definition_id": 1, "process_id": "p",
-                                           "business_key": "K-1", "state": "{}"})  # duplicate key
+                                           "business_key": "K-1", "state": "{}"})
+    return out
+
+
+def test_a_failing_statement_raises_the_sqlalchemy_error_and_nothing_is_kept(app):
+    instance_id = _instance()
+    out = _queue_a_task_then_a_duplicate_key(instance_id)
     with pytest.raises(IntegrityError):
         out.send()
     db.session.rollback()
@@ -199,10 +204,7 @@ def test_audit_rows_chained_by_the_server_hash_like_python(app):
 
 def test_a_write_failing_at_commit_fails_the_commit_and_keeps_nothing(app):
     instance_id = _instance()
-    out = batch(db.session)
-    out.insert(HumanTask.__table__, _task_values(instance_id))
-    out.insert(ProcessInstance.__table__, {"definition_id": 1, "process_id": "p",
-                                           "business_key": "K-1", "state": "{}"})  # duplicate key
+    _queue_a_task_then_a_duplicate_key(instance_id)
     with pytest.raises(IntegrityError):
         commit()  # the queued writes travel with the COMMIT
     db.session.rollback()
