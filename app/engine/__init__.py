@@ -38,8 +38,8 @@ pass commit=False to compose with the caller's own transaction, which the caller
     Actor(user_id, department_id=None, roles=frozenset(), name=None)   # Actor.system()
     start(process_id, business_key, data=None, actor=None, *, summary=None,
           definition=None, commit=True) -> ProcessInstance
-    complete(task_id, data, actor, expected_version=None, *, commit=True, prepare=None) -> HumanTask
-        # prepare(task, data) -> data runs on the loaded task first (the caller's checks)
+    complete(task_id | loaded, data, actor, expected_version=None, *, commit=True) -> HumanTask
+        # loaded = load_for_completion(task_id) in the caller's unit: check it, then complete
         # FormError → nothing changed; Conflict (HTTP 409) if the task is no longer ready or
         # the instance version moved (optimistic lock: UPDATE … WHERE version = :seen)
     claim(task_id, actor) / release(task_id, actor) / delegate(task_id, to_user_id, actor, note=None)
@@ -109,6 +109,7 @@ from __future__ import annotations
 import logging
 
 from app.engine import inbox
+from app.engine.completion import LoadedTask, load_for_completion
 from app.engine.definitions import deploy, deploy_directory, ensure_deployed, is_deployed, latest_definition
 from app.engine.errors import (
     Conflict,
@@ -152,7 +153,7 @@ from app.engine.timers import fire_due_timers, refresh_sla_states, retry_timer
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "Actor", "Conflict", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
+    "Actor", "Conflict", "LoadedTask", "load_for_completion", "DeployError", "EngineError", "FormError", "InstanceView", "NotFound",
     "ScriptError", "ServiceContext", "StepLimitExceeded", "cancel", "current_instance", "current_instant", "claim", "complete", "delegate", "deploy",
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",

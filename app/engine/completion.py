@@ -2,6 +2,7 @@
 definition's content hash — in one statement, as the session's objects."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
@@ -80,11 +81,22 @@ def _objects(model, columns, rows, offset: int) -> dict[int, Any]:
     return found
 
 
-def load_for_completion(task_id: int) -> tuple[HumanTask, ProcessInstance, list[HumanTask],
-                                                 list[WorkflowTimer], str]:
-    """The task, its instance, the instance's open mirror rows (ready tasks, waiting or
-    claimed timers) and its definition's content hash in one read, sent with any queued writes (app/db/rowbatch.py) and turned into
-    the session's objects directly: the ORM's loading machinery costs several times the query."""
+@dataclass(frozen=True)
+class LoadedTask:
+    """What completing a task needs, read at once: a caller may check `task` (who may act,
+    server-side form facts) and then hand the whole to `complete()`, with no read of its own."""
+
+    task: HumanTask
+    instance: ProcessInstance
+    ready_tasks: list[HumanTask]      # the instance's open mirror rows
+    timers: list[WorkflowTimer]       # its waiting or claimed timers
+    content_hash: str                 # its definition version's
+
+
+def load_for_completion(task_id: int) -> LoadedTask:
+    """The task, its instance, the instance's open mirror rows and its definition's content
+    hash in one read, sent with any queued writes (app/db/rowbatch.py) and turned into the
+    session's objects directly: the ORM's loading machinery costs several times the query."""
     out = row_batch()
     result = out.select(_COMPLETION_QUERY, {"task_id": task_id})
     out.send()
@@ -94,4 +106,4 @@ def load_for_completion(task_id: int) -> tuple[HumanTask, ProcessInstance, list[
         raise NotFound(f"待办任务 {task_id} 不存在")
     [inst] = _objects(ProcessInstance, _INSTANCE_COLUMNS, rows[:1], len(_TASK_COLUMNS)).values()
     timers = _objects(WorkflowTimer, _TIMER_COLUMNS, rows, len(_TASK_COLUMNS) + len(_INSTANCE_COLUMNS))
-    return tasks[task_id], inst, list(tasks.values()), list(timers.values()), rows[0][-1]
+    return LoadedTask(tasks[task_id], inst, list(tasks.values()), list(timers.values()), rows[0][-1])

@@ -6,7 +6,6 @@ SpiffWorkflow run, persist, commit — or roll everything back.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -21,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from app.audit.log import record
 from app.clock import as_utc, utcnow
 from app.engine import persistence
-from app.engine.completion import get_instance, load_for_completion, ready_task
+from app.engine.completion import LoadedTask, get_instance, load_for_completion, ready_task
 from app.engine.context import Actor, current_instance, current_instant, once_per_step
 from app.engine.definitions import (
     compiled,
@@ -88,19 +87,17 @@ def start(process_id: str, business_key: str, data: dict | None = None,
     return inst
 
 
-def complete(task_id: int, data: dict | None, actor: Actor | None,
-             expected_version: int | None = None, *, commit: bool = True,
-             prepare: Callable[[HumanTask, dict], dict] | None = None) -> HumanTask:
-    """Complete a ready human task with form `data` (validated by its registered form).
+def complete(task: int | LoadedTask, data: dict | None, actor: Actor | None,
+             expected_version: int | None = None, *, commit: bool = True) -> HumanTask:
+    """Complete a ready human task (its id, or what `load_for_completion` read for it in the
+    caller's open unit) with form `data`, validated by its registered form.
 
-    `prepare(task, data) -> data` runs on the loaded task before anything changes: the
-    caller's permission checks and server-side form facts, without a read of its own.
     Raises FormError (nothing changed), Conflict (already done / instance moved), NotFound.
     """
     with unit_of_work(commit):
-        row, inst, ready_rows, timer_rows, content_hash = load_for_completion(task_id)
-        if prepare is not None:
-            data = prepare(row, dict(data or {}))
+        loaded = task if isinstance(task, LoadedTask) else load_for_completion(task)
+        row, inst = loaded.task, loaded.instance
+        ready_rows, timer_rows, content_hash = loaded.ready_tasks, loaded.timers, loaded.content_hash
         ready_task(row)
         if expected_version is not None and inst.version != expected_version:
             raise Conflict("流程已被其他操作更新，请刷新后重试")

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app import engine
+from app.db import transaction
 from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
@@ -68,22 +69,26 @@ def _context(task: HumanTask) -> dict:
             "requested_valid_until": application.valid_until.isoformat()}
 
 
+def _checked(user: User, task: HumanTask, payload: dict) -> dict:
+    """Who may act on the task just read, and the server-side facts its form checks against."""
+    if not can_act_on_task(user, task):
+        raise Forbidden("您不在此任务的候选办理组中，不能办理")
+    if task.state == "ready":
+        _held_by_other(task, user)
+    if task.form in PERIOD_FORMS:
+        payload = {k: v for k, v in payload.items() if not str(k).startswith("requested_valid")}
+        payload.update(_context(task))
+    return payload
+
+
 def complete_task(user: User, task_id: int, data: dict | None) -> HumanTask:
     """Complete with form data: 403 outside the candidate group, 409 if done/held by another,
     FormError (422) when the form refuses the data."""
 
-    def prepare(task: HumanTask, payload: dict) -> dict:
-        # Runs on the task the engine has just loaded for the step: no read of its own.
-        if not can_act_on_task(user, task):
-            raise Forbidden("您不在此任务的候选办理组中，不能办理")
-        if task.state == "ready":
-            _held_by_other(task, user)
-        if task.form in PERIOD_FORMS:
-            payload = {k: v for k, v in payload.items() if not str(k).startswith("requested_valid")}
-            payload.update(_context(task))
-        return payload
-
     try:
-        return engine.complete(task_id, data, actor_for(user), prepare=prepare)
+        with transaction():  # one unit: the engine's read, our checks on it, the step
+            loaded = engine.load_for_completion(task_id)
+            payload = _checked(user, loaded.task, dict(data or {}))
+            return engine.complete(loaded, payload, actor_for(user), commit=False)
     except FieldErrors as exc:  # a service step refused the data (the step was rolled back)
         raise engine.FormError(exc.errors) from None
