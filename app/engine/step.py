@@ -32,7 +32,7 @@ from app.engine.definitions import (
     compiled,
     compiled_version,
 )
-from app.engine.errors import Conflict, EngineError, ScriptError, StepLimitExceeded
+from app.engine.errors import Conflict, EngineError, FlowFault, ScriptError, StepLimitExceeded
 from app.engine.models import (
     EventType,
     HumanTask,
@@ -235,7 +235,7 @@ class Step:
             if not any(t.state == SpiffState.READY and not t.task_spec.manual for t in active):
                 self._active = active
                 return
-        raise EngineError("流程引擎在一个步骤内循环次数过多，可能存在死循环")
+        raise FlowFault("流程引擎在一个步骤内循环次数过多，可能存在死循环")
 
     def _task_ran(self, task) -> None:
         """SpiffWorkflow's did_complete_task callback. do_engine_steps() loops until no READY

@@ -14,6 +14,7 @@ from datetime import date, datetime, time
 from sqlalchemy import select
 
 from app.clock import as_utc, to_local, utcnow
+from app.db import transaction
 from app.extensions import db
 from app.legaltime.calendar import WorkingDayCalendar
 from app.legaltime.models import LegalDeadline
@@ -80,21 +81,22 @@ def recompute_provisional(year: int | None = None,
     """Recompute every stored provisional deadline (only those whose span reaches into ``year``,
     if given) on the calendar now in use; update due_at / provisional, notify the listeners and
     return the changes. Rows whose answer is identical are left untouched."""
-    rows = db.session.scalars(
-        select(LegalDeadline).where(LegalDeadline.provisional.is_(True)).order_by(LegalDeadline.id)
-    ).all()
-    changes: list[DeadlineChange] = []
-    for row in rows:
-        if year is not None and year not in _years_touched(row):
-            continue
-        result = _compute(row, calendar)
-        old_due, old_provisional = as_utc(row.due_at), row.provisional
-        if result.at == old_due and result.provisional == old_provisional:
-            continue
-        row.due_at, row.provisional, row.computed_at = result.at, result.provisional, utcnow()
-        changes.append(DeadlineChange(row, old_due, result.at, old_provisional, result.provisional))
-    db.session.flush()
-    for change in changes:
-        for listener in _listeners:
-            listener(change)
+    with transaction():  # the rows and what the listeners move with them (joins an open unit)
+        rows = db.session.scalars(
+            select(LegalDeadline).where(LegalDeadline.provisional.is_(True)).order_by(LegalDeadline.id)
+        ).all()
+        changes: list[DeadlineChange] = []
+        for row in rows:
+            if year is not None and year not in _years_touched(row):
+                continue
+            result = _compute(row, calendar)
+            old_due, old_provisional = as_utc(row.due_at), row.provisional
+            if result.at == old_due and result.provisional == old_provisional:
+                continue
+            row.due_at, row.provisional, row.computed_at = result.at, result.provisional, utcnow()
+            changes.append(DeadlineChange(row, old_due, result.at, old_provisional, result.provisional))
+        db.session.flush()
+        for change in changes:
+            for listener in _listeners:
+                listener(change)
     return changes

@@ -3,7 +3,7 @@ limit ends the wait, the caller gets 503 "系统繁忙" within about that limit,
 is stored, and the same pooled connection serves the retry once the lock is gone.
 
 claim writes through the ORM; complete sends its writes and the COMMIT as one multi-statement
-query on the raw DBAPI connection (app/rowbatch.py): both are covered by the connection's
+query on the raw DBAPI connection (app/db/rowbatch.py): both are covered by the connection's
 startup settings."""
 from __future__ import annotations
 

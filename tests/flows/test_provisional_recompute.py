@@ -69,3 +69,23 @@ def test_loading_2027_moves_the_provider_reply_deadline_of_a_running_application
     with time_machine.travel(local(2027, 1, 8), tick=False):
         fire_due_timers()
         assert "supervise_overdue" in flow.open_tasks(key)
+
+
+def test_recompute_called_directly_moves_the_instance_in_a_unit_of_its_own(
+        flow, entries, city, profile, calendars_without_2027, tmp_path):
+    # app.legaltime.recompute_provisional is public: a caller without an open transaction()
+    # gets one (the instance's timers move with the deadline rows, or nothing does).
+    from app.legaltime import recompute_provisional
+    from app.legaltime.service import load_year
+
+    profile("baoji")
+    with time_machine.travel(local(2026, 12, 22, 10, 0), tick=False):
+        key = flow.apply(city.health_applicant, entries.conditional, valid_from="2027-01-01")
+        notice = tmp_path / "2027.yaml"
+        notice.write_text(SYNTHETIC_2027, encoding="utf-8")
+        load_year(notice)
+        db.session.rollback()  # no unit open, nothing pending
+        changes = recompute_provisional(2027)
+        assert changes
+        db.session.rollback()  # what is kept was committed
+        assert _instant(flow.task(key, "provider_review")["due_at"]) == local(2027, 1, 8)
