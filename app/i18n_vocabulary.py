@@ -47,7 +47,7 @@ VOCABULARY = (
     _l("系统管理员"),
     _l("市级"),
     _l("区县级"),
-    # case flows (app/flows/cases.py FLOW_LABELS, models.CASE_STATUS_LABELS, case_verbs.OUTCOME_LABELS)
+    # case flows (their modules' labels and outcome labels, app/flows/<flow>.py; models.CASE_STATUS_LABELS)
     _l("撤销发布"),
     _l("闲置授权收回"),
     _l("未发布资源需求"),

@@ -76,8 +76,31 @@ def required_text(max_len: int, **kwargs) -> fields.String:
     )
 
 
+def N_(text: str) -> str:
+    """Marks a label for translation (pybabel extracts `N_`) and leaves it as it is: the domain
+    keeps the Chinese text (it goes into notices and records); a page translates it when shown."""
+    return text
+
+
+def meta(label, *, hint=None, shown_when: tuple[str, str] | None = None,
+         required_when_shown: bool = False, **extra) -> dict:
+    """A field's metadata as the pages and the API read it: its label, the hint under it, and
+    the choice that reveals it (`(field, value)`: e.g. reasons only for a refusal), marked
+    required when `required_when_shown` (the schema requires it only for that choice)."""
+    out = {"label": label, **extra}
+    if hint is not None:
+        out["hint"] = hint
+    if shown_when is not None:
+        out["shown_when"] = shown_when
+        out["required_when_shown"] = required_when_shown
+    return out
+
+
 def choice(values: list[str], labels: dict[str, str] | None = None, **kwargs) -> fields.String:
+    """One of `values`; `labels` (value → label) go on the field's metadata as `choices`."""
     shown = "、".join(labels[v] for v in values) if labels else "、".join(values)
+    if labels:
+        kwargs["metadata"] = {**kwargs.get("metadata", {}), "choices": labels}
     return fields.String(validate=validate.OneOf(values, error=f"请从以下选项中选择：{shown}"), **kwargs)
 
 

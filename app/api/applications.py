@@ -17,7 +17,7 @@ from app.catalog.permissions import can_view_grant
 from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
-from app.flows.forms import ApplicationDraftForm, ApplicationForm
+from app.flows.conditional_share import ApplicationDraftForm, ApplicationForm
 from app.flows.models import Application
 from app.flows.permissions import can_view_application
 from app.org.permissions import get_visible, visible_or_abort

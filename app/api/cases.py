@@ -12,9 +12,9 @@ from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
 from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
 from app.flows import cases as service
-from app.flows.case_verbs import OUTCOME_LABELS
 from app.flows.models import CASE_STATUS_LABELS, Case
 from app.flows.permissions import can_view_case
+from app.flows.registry import CASE_FLOWS, flow_label, outcome_label
 from app.org.permissions import visible_or_abort
 from app.validation import Schema, choice
 
@@ -25,16 +25,16 @@ VIEWS = {"all": "全部可见", "mine": "我提出的", "department": "本部门
 
 
 class CaseQuery(Schema):
-    flow = choice(list(service.FLOWS), service.FLOW_LABELS)
+    flow = choice(list(CASE_FLOWS), {key: spec.label for key, spec in CASE_FLOWS.items()})
     status = choice(list(CASE_STATUS_LABELS), CASE_STATUS_LABELS)
     view = choice(list(VIEWS), VIEWS, load_default="all")
 
 
 class FlowOut(Schema):
-    flow = fields.String(metadata={"description": "流程标识 = BPMN 流程 id"})
+    flow = fields.String(attribute="process_id", metadata={"description": "流程标识 = BPMN 流程 id"})
     prefix = fields.String(metadata={"description": "业务编号前缀"})
     label = fields.String()
-    can_start = fields.Function(lambda spec: service.may_start(current_user, spec.flow))
+    can_start = fields.Function(lambda spec: service.may_start(current_user, spec.process_id))
     start_fields = fields.Function(
         lambda spec: sorted(spec.start_form().fields) if spec.start_form else [])
     letter = fields.Boolean(metadata={"description": "是否需上传盖章申请材料（按辖区开关）"})
@@ -43,11 +43,11 @@ class FlowOut(Schema):
 class CaseOut(Schema):
     business_key = fields.String()
     flow = fields.String()
-    flow_label = fields.Function(lambda c: service.FLOW_LABELS.get(c.flow, c.flow))
+    flow_label = fields.Function(lambda c: flow_label(c.flow))
     status = fields.String()
     status_label = fields.Function(lambda c: CASE_STATUS_LABELS.get(c.status, c.status))
     outcome = fields.String(allow_none=True)
-    outcome_label = fields.Function(lambda c: OUTCOME_LABELS.get(c.outcome) if c.outcome else None)
+    outcome_label = fields.Function(lambda c: outcome_label(c.flow, c.outcome))
     reasons = fields.String(allow_none=True)
     title = fields.String()
     requester_department_id = fields.Integer(allow_none=True)
@@ -87,7 +87,7 @@ class Cases(MethodView):
         return paginated(stmt.order_by(Case.id.desc()), pagination_parameters)
 
 
-@blp.route(f"/<any({', '.join(service.FLOWS)}):flow>", methods=["POST"])
+@blp.route(f"/<any({', '.join(CASE_FLOWS)}):flow>", methods=["POST"])
 class StartCase(MethodView):
     @refuses(403, 409)
     @blp.response(201, CaseDetailOut, headers=CREATED_HEADERS)

@@ -13,7 +13,7 @@ from app.engine import inbox
 from app.engine.models import HumanTask, ProcessInstance
 from app.extensions import db
 from app.flows import tasks as service
-from app.flows.applications import actor_for
+from app.flows.base import actor_for
 from app.flows.permissions import can_view_task
 from app.validation import Schema, choice
 

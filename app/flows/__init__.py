@@ -1,7 +1,9 @@
-"""Per-flow forms and service verbs (thin: they call catalog/org services).
+"""The flows: one module per BPMN file (app/flows/<flow>.py: its forms, verbs and labels,
+listed in app/flows/registry.py), the records they write (models, applications, cases) and
+acting on their tasks (tasks).
 
-`register_flows()` (from create_app) plugs them into the engine; the flows themselves are
-the BPMN files in bpmn/ (deploy with `flask bpmn deploy`).
+`register_flows()` (from create_app) plugs the forms and verbs into the engine; the flows
+themselves are the BPMN files in bpmn/ (deploy with `flask bpmn deploy`).
 """
 from __future__ import annotations
 
@@ -12,15 +14,14 @@ def register_flows(app=None) -> None:
     from app.catalog.grants import expire_due_grants
     from app.engine import register_form, register_service
     from app.engine.scheduler import register_periodic
-    from app.flows.cases import propose_idle_grants
-    from app.flows.forms import FORMS, validator
-    from app.flows.verbs import VERBS
+    from app.flows.idle_grant_review import propose_idle_grants
+    from app.flows.registry import FORMS, VERBS
     from app.notifications.hooks import register_notification_hooks
 
     for name, fn in VERBS.items():
         register_service(name, fn)
     for name, schema in FORMS.items():
-        register_form(name, validator(schema))
+        register_form(name, _validator(schema))
     register_notification_hooks()
     # 南通 art. 26: the platform proposes idle-grant withdrawals itself, once a day
     register_periodic("propose_idle_grants", propose_idle_grants, 24 * 3600)
@@ -31,3 +32,11 @@ def register_flows(app=None) -> None:
         from app.flows.cli import grants_cli
 
         app.cli.add_command(grants_cli)  # `flask grants propose-idle` (南通 art. 26)
+
+
+def _validator(schema_cls):
+    def validate_data(data: dict) -> dict:
+        return schema_cls().load(data or {})
+
+    validate_data.__name__ = f"validate_{schema_cls.__name__}"
+    return validate_data

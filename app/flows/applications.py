@@ -14,7 +14,6 @@ from sqlalchemy import Select, delete, select, update
 
 from app import engine
 from app.audit.log import record
-from app.catalog.attachments import store_attachment
 from app.catalog.models import CatalogEntry, Grant, PublishState
 from app.catalog.permissions import can_view_entry
 from app.clock import to_local, utcnow
@@ -22,7 +21,8 @@ from app.db import transaction
 from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
 from app.errors import Conflict, Forbidden
 from app.extensions import db
-from app.flows.forms import ApplicationDraftForm, ApplicationForm
+from app.flows.base import LETTER_FIELD, actor_for, check_items, store_letter
+from app.flows.conditional_share import ApplicationDraftForm, ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import office_department
 from app.flows.permissions import can_edit_draft, visible_applications
@@ -31,7 +31,6 @@ from app.org.services import suspension_refusal
 from app.policy import active_policy
 from app.validation import FieldErrors, is_blank, load
 
-LETTER_FIELD = "letter"
 DRAFT_FIELDS = ("purpose", "scope", "items", "legal_basis", "valid_from", "valid_until")
 _TEXT_FIELDS = ("purpose", "scope", "legal_basis")
 
@@ -59,14 +58,6 @@ def _check_entry(user: User, entry: CatalogEntry | None) -> None:
         raise FieldErrors({"entry_id": ["该资源不存在或未发布，不能申请"]})
     if entry.provider_department_id == user.department_id:
         raise FieldErrors({"entry_id": ["不能申请本部门提供的资源"]})
-
-
-def check_items(entry: CatalogEntry, items: list[str]) -> None:
-    """The named information items must be the entry's (an entry listing none takes any)."""
-    known = {item.name for item in entry.items}
-    unknown = [name for name in items if name not in known]
-    if known and unknown:
-        raise FieldErrors({"items": [f"资源中没有这些信息项：{'、'.join(unknown)}"]})
 
 
 def _validate(user: User, entry: CatalogEntry | None, form_data: dict) -> dict:
@@ -271,21 +262,9 @@ def delete_draft(user: User, draft: Application) -> None:
         record("application.draft_deleted", "share_application", draft_id, before=before, actor=user)
 
 
-def store_letter(letter_file, user: User, owner_type: str, owner_id: str) -> int:
-    """Store an uploaded sealed letter (南通 arts. 20, 24) for its record; returns the attachment id.
-    Its field errors name the `letter` field; the caller commits."""
-    letter = store_attachment(letter_file.stream, letter_file.filename, user,
-                              owner_type=owner_type, owner_id=owner_id, field=LETTER_FIELD)
-    return letter.id
-
-
 def draft_owner_id(draft: Application) -> str:
     """Attachment owner of a draft's letter until submission re-points it to the business key."""
     return f"draft-{draft.id}"
-
-
-def actor_for(user: User) -> engine.Actor:
-    return engine.Actor(user.id, user.department_id, frozenset(r.value for r in user.roles), user.username)
 
 
 def by_key(business_key: str) -> Application | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.flows.cases import propose_idle_grants
+from app.flows.idle_grant_review import propose_idle_grants
 from app.policy import active_policy
 
 grants_cli = AppGroup("grants", help="授权 / grants")

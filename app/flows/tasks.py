@@ -11,10 +11,10 @@ from app.db import transaction
 from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
-from app.flows.applications import actor_for
-from app.flows.forms import PERIOD_FORMS
+from app.flows.base import actor_for
 from app.flows.models import Application
 from app.flows.permissions import can_act_on_task, can_claim_task, can_delegate_task, can_release_task
+from app.flows.registry import PERIOD_FORMS
 from app.org.models import User
 from app.validation import FieldErrors
 

@@ -3,7 +3,7 @@ rectification, data objection, catalogue review — list, 发起, start form, de
 
 Starting calls the service the REST API calls (app.flows.cases.start_case); no rule is
 repeated here. The start form is built from the flow's start-form schema
-(app/flows/case_forms.py) by app.web.task_forms, as a task's form is; the detail page shows the
+(in its module app/flows/<flow>.py) by app.web.task_forms, as a task's form is; the detail page shows the
 same steps, timeline and diagram as a share application's.
 """
 from __future__ import annotations
@@ -26,9 +26,11 @@ from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import cases as service
-from app.flows.case_verbs import OUTCOME_LABELS
+from app.flows.base import LETTER_FIELD, Flow
 from app.flows.models import CASE_STATUS_LABELS, Case
 from app.flows.permissions import can_view_case
+from app.flows.registry import CASE_FLOWS, outcome_label
+from app.flows.registry import flow_label as _flow_label
 from app.org.models import Department, User
 from app.org.permissions import is_office_member, visible_or_abort
 from app.policy import active_policy
@@ -142,7 +144,7 @@ def _case_helpers():
 
 
 def flow_label(flow: str) -> str:
-    return _(service.FLOW_LABELS.get(flow, flow))
+    return _(_flow_label(flow))
 
 
 def _visible_or_abort(business_key: str) -> Case:
@@ -155,13 +157,13 @@ def _visible_or_abort(business_key: str) -> Case:
 @login_required
 def start():
     """The flows the user may start, each with what it is for."""
-    flows = [(spec, FLOW_INTROS.get(spec.flow)) for spec in service.case_flows()
-             if service.may_start(current_user, spec.flow)]
+    flows = [(spec, FLOW_INTROS.get(spec.process_id)) for spec in service.case_flows()
+             if service.may_start(current_user, spec.process_id)]
     return render_template("cases/start.html", flows=flows, flow_label=flow_label)
 
 
-def _start_spec_or_abort(flow: str) -> service.CaseFlow:
-    spec = service.FLOWS.get(flow)
+def _start_spec_or_abort(flow: str) -> Flow:
+    spec = CASE_FLOWS.get(flow)
     if spec is None:
         abort(404)
     if spec.prepare is None:
@@ -192,16 +194,16 @@ def _start_options(flow: str, entry: CatalogEntry | None) -> dict[str, list[tupl
     return {}
 
 
-def _start_fields(spec: service.CaseFlow, entry: CatalogEntry | None) -> list[task_forms.FormField]:
+def _start_fields(spec: Flow, entry: CatalogEntry | None) -> list[task_forms.FormField]:
     names = set(spec.start_form().fields)
     defaults = {k: v for k, v in request.args.items() if k in names}
-    if spec.flow == "catalogue_review":
+    if spec.process_id == "catalogue_review":
         defaults.setdefault("review_kind", "submission")
     items = [i.name for i in entry.items] if entry is not None else []
-    form_fields = task_forms.build_schema(spec.start_form, spec.flow, defaults, items, _start_options(spec.flow, entry))
+    form_fields = task_forms.build_schema(spec.start_form, defaults, items, _start_options(spec.process_id, entry))
     if spec.letter and active_policy().switch("sealed_application_letter"):
         form_fields.append(task_forms.FormField(
-            name=service.LETTER_FIELD, label=_("盖章申请材料扫描件"), widget="file", required=True,
+            name=LETTER_FIELD, label=_("盖章申请材料扫描件"), widget="file", required=True,
             hint=_("PDF、OFD 或图片，不超过 20 MB（南通细则第二十四条）。")))
     return form_fields
 
@@ -220,7 +222,7 @@ def new(flow: str):
     confirmed = False
     if request.method == "POST":
         data = task_forms.read([f for f in form_fields if f.widget != "file"], request.form)
-        letter = request.files.get(service.LETTER_FIELD)
+        letter = request.files.get(LETTER_FIELD)
         letter = letter if letter and letter.filename else None
         confirmed = request.form.get("confirm") == "y"
         if flow in CONFIRM and not confirmed:
@@ -258,15 +260,15 @@ def _views() -> dict[str, str]:
 def index():
     views = _views()
     view = request.args.get("view") if request.args.get("view") in views else "all"
-    flow = request.args.get("flow") if request.args.get("flow") in service.FLOWS else None
+    flow = request.args.get("flow") if request.args.get("flow") in CASE_FLOWS else None
     status = request.args.get("status") if request.args.get("status") in CASE_STATUS_LABELS else None
     stmt = service.listed(current_user, view, flow, status)
     page = workview.listing_page(stmt.order_by(Case.created_at.desc(), Case.id.desc()), PER_PAGE)
     page.items = _list_rows(page.items)
-    startable = any(service.may_start(current_user, s.flow) for s in service.case_flows())
+    startable = any(service.may_start(current_user, s.process_id) for s in service.case_flows())
     return render_template("cases/index.html", page=page, views=views, view=view,
-                           flow=flow, status=status, flows=service.FLOW_LABELS, status_labels=CASE_STATUS_LABELS,
-                           outcome_labels=OUTCOME_LABELS, flow_label=flow_label, startable=startable,
+                           flow=flow, status=status, flows={key: spec.label for key, spec in CASE_FLOWS.items()},
+                           status_labels=CASE_STATUS_LABELS, outcome_label=outcome_label, flow_label=flow_label, startable=startable,
                            pager_args={k: v for k, v in {"view": view, "flow": flow, "status": status}.items() if v})
 
 
@@ -301,6 +303,13 @@ def _shown_value(name: str, value, departments: dict[int, Department]):
     return value
 
 
+def _start_label(flow: str, name: str) -> str:
+    """A detail's label: the one its field has on the flow's start form."""
+    spec = CASE_FLOWS.get(flow)
+    schema = spec.start_form if spec is not None else None
+    return task_forms.label_of(name, schema._declared_fields.get(name) if schema else None)
+
+
 def detail_rows(case: Case) -> list[tuple[str, object]]:
     """What was filed (and recorded since) on the case, labelled as on its start form."""
     details = case.details or {}
@@ -311,7 +320,7 @@ def detail_rows(case: Case) -> list[tuple[str, object]]:
     for name, value in details.items():
         if value is None or value == "" or value == []:
             continue
-        label = DETAIL_LABELS.get(name) or task_forms.label_for(case.flow, name)
+        label = DETAIL_LABELS.get(name) or _start_label(case.flow, name)
         rows.append((label, _shown_value(name, value, departments)))
     return rows
 
@@ -319,7 +328,7 @@ def detail_rows(case: Case) -> list[tuple[str, object]]:
 def case_context(case: Case) -> dict:
     """What cases/_data.html needs (the case page and a case task's page)."""
     return {"rows": detail_rows(case), "flow_label": flow_label, "case_status_labels": CASE_STATUS_LABELS,
-            "outcome_labels": OUTCOME_LABELS}
+            "outcome_label": outcome_label}
 
 
 @case_pages.get("/<string:business_key>")

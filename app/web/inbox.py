@@ -16,7 +16,7 @@ from app.clock import to_local, utcnow
 from app.engine import inbox
 from app.engine.models import HumanTask
 from app.extensions import db
-from app.flows.applications import actor_for
+from app.flows.base import actor_for
 from app.sla.remaining import last_day
 from app.web import workview
 

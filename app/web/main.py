@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from app.catalog.models import CatalogEntry, Grant, GrantStatus, PublishState
 from app.clock import utcnow
 from app.extensions import db
-from app.flows.applications import actor_for
+from app.flows.base import actor_for
 from app.web.inbox import TABS
 from app.web.inbox import counts as inbox_counts
 

@@ -22,6 +22,7 @@ from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.flows.models import Application, Case
+from app.flows.registry import choice_labels
 from app.org.models import ROLE_LABELS, Department, Role, User
 from app.sla.remaining import remaining
 
@@ -39,25 +40,11 @@ EVENT_LABELS = {
     EventType.INSTANCE_COMPLETED: _l("办结"),
     EventType.INSTANCE_CANCELLED: _l("终止"),
 }
-# Decision fields of the forms (app/flows/forms.py) and how each value reads.
-DECISION_LABELS = {
-    "decision": {"approve": _l("同意"), "refuse": _l("不同意")},
-    "formal_review_result": {"accept": _l("受理"), "return": _l("退回")},
-    "amend_action": {"resubmit": _l("重新提交"), "withdraw": _l("撤回")},
-    "negotiation_outcome": {"agreed": _l("协商一致"), "failed": _l("协商未果"), "abandoned": _l("放弃申请")},
-    # the case flows (app/flows/case_forms.py; tests/web/test_case_pages.py keeps the two in step)
-    "idle_action": {"withdraw": _l("收回授权"), "keep": _l("保留授权")},
-    "demand_answer": {"not_in_remit": _l("不属于本部门履职范围"), "will_publish": _l("属于本部门职责，将发布资源"),
-                      "cannot_publish": _l("因客观原因暂时无法发布")},
-    "reroute_action": {"reroute": _l("转送其他部门"), "close": _l("办结")},
-    "verification": {"accept": _l("整改合格"), "send_back": _l("退回重新整改")},
-    "verification_result": {"corrected": _l("数据确有错误，已更正"), "confirmed": _l("经核实数据无误")},
-    "catalogue_review_result": {"approve": _l("审核通过"), "return": _l("退回修改")},
-    "revise_action": {"resubmit": _l("修改后重新提交"), "withdraw": _l("撤回")},
-}
 _ORDER_IN_STEP = {EventType.INSTANCE_STARTED: 0, EventType.CLAIMED: 1, EventType.DELEGATED: 1,
                   EventType.RELEASED: 1, EventType.COMPLETED: 2, EventType.CANCELLED: 3, EventType.STARTED: 4,
                   EventType.INSTANCE_COMPLETED: 5}
+# Choice fields of the task forms (not the start forms: a start is not a decision).
+DECISION_LABELS = choice_labels(start_forms=False)
 NEGATIVE = {"refuse", "return", "withdraw", "failed", "abandoned", "not_in_remit", "cannot_publish", "send_back"}
 REASON_FIELDS = ("reasons", "return_reasons", "negotiation_note", "amendment_note", "withdraw_reason",
                  "supervision_opinion", "note", "opinion", "verification_note", "report", "circular_note",
@@ -160,11 +147,12 @@ def current_steps(instance_ids: Iterable[int | None], now=None) -> dict[int, lis
 
 
 def decision_of(data: dict | None) -> tuple[str | None, bool]:
-    """The decision a completion recorded, as text, and whether it was negative."""
+    """The decision a completion recorded, as text, and whether it was negative (the choice
+    fields of the flows' task forms and their labels: app/flows/registry.py)."""
     for field, labels in DECISION_LABELS.items():
         value = (data or {}).get(field)
         if value in labels:
-            return labels[value], value in NEGATIVE
+            return _(labels[value]), value in NEGATIVE
     return None, False
 
 

@@ -200,7 +200,7 @@ def test_nul_on_a_page_is_a_bad_request_page(client, city):
 
 
 def test_nul_in_a_schema_field_is_a_field_error_outside_requests_too():
-    from app.flows.forms import ApplicationDraftForm
+    from app.flows.conditional_share import ApplicationDraftForm
     from app.validation import FieldErrors, load
 
     with pytest.raises(FieldErrors) as refused:

@@ -36,8 +36,8 @@ from app.engine.definitions import deploy_directory
 from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows import register_flows
-from app.flows.cases import FLOWS
 from app.flows.models import Application, Case
+from app.flows.registry import CASE_FLOWS as FLOWS
 from app.notifications import for_user
 from app.org.models import Department, Role, User
 from app.org.passwords import token_hash

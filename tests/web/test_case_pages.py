@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
+from marshmallow.validate import OneOf
 from sqlalchemy import func, select
 
 from app.catalog.grants import issue_grant
 from app.catalog.models import PublishState
 from app.engine.models import HumanTask
 from app.extensions import db
-from app.flows import case_forms
-from app.flows.cases import FLOWS, propose_idle_grants
+from app.flows import registry
+from app.flows.idle_grant_review import propose_idle_grants
 from app.flows.models import Case
+from app.flows.registry import FLOWS
 from app.notifications.models import Notification
 from app.org.models import Role
-from app.web import task_forms, workview
 from tests import factories as f
 from tests.factories import commit
 from tests.flows.conftest import PDF, local
@@ -299,26 +302,35 @@ def test_idle_grant_review_started_by_the_platform_reads_in_chinese(client, city
     assert case.business_key in inbox
 
 
-# ---- the labels stay in step with the forms ---------------------------------------------------------
+# ---- every field a user fills in is labelled on its schema -------------------------------------------
 
-def test_every_case_form_field_and_choice_has_a_chinese_label(app):
-    with app.test_request_context():  # the labels are lazy translations
-        for name, schema in case_forms.CASE_FORMS.items():
-            for field_name in schema().fields:
-                assert field_name in task_forms.LABELS or field_name in task_forms.FORM_LABELS.get(name, {}), (name, field_name)
-        for flow, spec in FLOWS.items():
-            if spec.start_form:
-                for field_name in spec.start_form().fields:
-                    assert field_name in task_forms.LABELS or field_name in task_forms.FORM_LABELS.get(flow, {}), \
-                        (flow, field_name)
-        for field_name, labels in {"decision": case_forms.DECISIONS, "idle_action": case_forms.IDLE_ACTIONS,
-                                   "demand_answer": case_forms.DEMAND_ANSWERS,
-                                   "reroute_action": case_forms.REROUTE_ACTIONS,
-                                   "verification": case_forms.VERIFICATIONS,
-                                   "verification_result": case_forms.OBJECTION_RESULTS,
-                                   "catalogue_review_result": case_forms.REVIEW_RESULTS,
-                                   "revise_action": case_forms.REVISE_ACTIONS}.items():
-            assert {k: str(v) for k, v in workview.DECISION_LABELS[field_name].items()} == labels
-        assert {k: str(v) for k, v in task_forms.CHOICE_LABELS["review_kind"].items()} == case_forms.REVIEW_KINDS
-        assert {k: str(v) for k, v in task_forms.CHOICE_LABELS["violation_category"].items()} == \
-            case_forms.VIOLATION_CATEGORIES
+def _shown_fields():
+    """(where, field name, field) of every field of every flow's task and start forms that a
+    user fills in (the requested period of a period form is the platform's)."""
+    for flow in FLOWS.values():
+        forms = {**flow.forms, **({flow.process_id: flow.start_form} if flow.start_form else {})}
+        for name, schema in forms.items():
+            for field_name, fld in schema().fields.items():
+                if not (name in flow.period_forms and field_name.startswith("requested_valid")):
+                    yield name, field_name, fld
+
+
+def test_every_form_field_and_choice_has_a_label_translated_to_english(app):
+    catalog = read_po((Path(app.root_path) / "translations/en/LC_MESSAGES/messages.po").open("rb"))
+    untranslated = []
+    for name, field_name, fld in _shown_fields():
+        texts = [fld.metadata.get("label"), fld.metadata.get("hint"), *fld.metadata.get("choices", {}).values()]
+        assert texts[0], (name, field_name)
+        untranslated += [(name, field_name, t) for t in texts if t and not (catalog.get(t) and catalog.get(t).string)]
+        for validator in fld.validators:
+            if isinstance(validator, OneOf):
+                assert set(validator.choices) == set(fld.metadata["choices"]), (name, field_name)
+    assert untranslated == []
+
+
+def test_a_revealed_field_names_a_choice_of_its_own_form():
+    for name, field_name, fld in _shown_fields():
+        when = fld.metadata.get("shown_when")
+        if when:
+            schema_fields = FLOWS[name].start_form().fields if name in FLOWS else registry.FORMS[name]().fields
+            assert when[1] in schema_fields[when[0]].metadata["choices"], (name, field_name, when)

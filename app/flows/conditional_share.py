@@ -1,0 +1,391 @@
+"""有条件共享申请 (SPEC §4.1; 南通 arts. 18–23; 宝鸡 art. 16; 西城 arts. 26, 31): the flow's
+forms, verbs and labels. bpmn/conditional_share.bpmn decides the order; the application record,
+its drafts and its submission are app/flows/applications.py.
+
+Each task form's `load()` returns JSON-able data that lands in the instance data under the
+names the BPMN gateways read (decision, reasons, scope, valid_from, valid_until …).
+`requested_valid_from` / `requested_valid_until` are filled in by the platform from the
+application (never by the client) so a decision can be held to what was asked.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
+
+from app.audit.log import record
+from app.catalog.grants import end_grant
+from app.catalog.grants import issue_grant as catalog_issue_grant
+from app.catalog.models import Grant, GrantStatus
+from app.extensions import db
+from app.flows.base import COMMON_FORMS, Flow, iso, today
+from app.flows.models import PROCESS_ID, Application, ApplicationStatus
+from app.flows.parties import actor_user, tell
+from app.legaltime.periods import end_of_day, start_of_day
+from app.org.models import User
+from app.validation import N_, Schema, choice, is_blank, meta, optional_text, required_text
+
+DECISIONS = {"approve": N_("同意"), "refuse": N_("不同意")}
+STAGE_LABELS = {
+    "formal_review": "规范性审查", "amend_application": "补正申请", "platform_authorisation": "平台授权",
+    "provider_review": "提供部门审核", "negotiation": "部门协商", "office_arbitration": "主管部门协调",
+}
+OUTCOME_LABELS = {"approved": "同意", "refused": "不予共享", "returned": "退回补正",
+                  "withdrawn": "撤回", "abandoned": "放弃申请"}
+# Who authorises when a stage approves (南通 art. 18: the provider directly, or the platform).
+PLATFORM_STAGES = frozenset({"platform_authorisation", "office_arbitration"})
+DECIDING_STAGES = frozenset({"provider_review", "platform_authorisation", "office_arbitration"})
+
+
+# ---- forms ----------------------------------------------------------------------------------------
+
+def check_period(data: dict, errors: dict, *, required: bool = True) -> None:
+    """valid_until after valid_from; within the requested period when it is known."""
+    start, end = data.get("valid_from"), data.get("valid_until")
+    if required:
+        if start is None:
+            errors.setdefault("valid_from", []).append("请填写使用期限起始日期")
+        if end is None:
+            errors.setdefault("valid_until", []).append("请填写使用期限截止日期")
+    if start and end and end <= start:
+        errors.setdefault("valid_until", []).append("截止日期须晚于起始日期")
+    asked_from, asked_until = data.get("requested_valid_from"), data.get("requested_valid_until")
+    if start and asked_from and start < asked_from:
+        errors.setdefault("valid_from", []).append(f"不得早于申请的起始日期 {asked_from:%Y-%m-%d}")
+    if end and asked_until and end > asked_until:
+        errors.setdefault("valid_until", []).append(f"授权期限不得超过申请的截止日期 {asked_until:%Y-%m-%d}")
+
+
+class _RequestedPeriod(Schema):
+    requested_valid_from = fields.Date(load_default=None, allow_none=True)
+    requested_valid_until = fields.Date(load_default=None, allow_none=True)
+
+
+def _approved_terms(decision: str, value: str) -> tuple[fields.Field, fields.Field, fields.Field]:
+    """The approved scope and period: fields revealed (and required) by `decision == value`."""
+    shown = {"shown_when": (decision, value), "required_when_shown": True}
+    return (optional_text(1000, metadata=meta(N_("批准的使用范围"), **shown)),
+            fields.Date(load_default=None, allow_none=True, metadata=meta(N_("使用期限（起）"), **shown)),
+            fields.Date(load_default=None, allow_none=True, metadata=meta(N_("使用期限（止）"), **shown)))
+
+
+class ApplicationForm(Schema):
+    """What the applicant submits (SPEC §4.1 step 1; 南通 art. 20)."""
+
+    entry_id = fields.Integer(required=True)
+    purpose = required_text(500, metadata={"description": "用途（履职事项）"})
+    scope = required_text(1000, metadata={"description": "申请的使用范围"})
+    items = fields.List(fields.String(), required=True,
+                        validate=validate.Length(min=1, error="请至少选择一个信息项"))
+    legal_basis = required_text(500, metadata={"description": "申请依据"})
+    valid_from = fields.Date(required=True)
+    valid_until = fields.Date(required=True)
+
+    @validates_schema(skip_on_field_errors=False)
+    def _period(self, data, **_):
+        errors: dict = {}
+        check_period(data, errors, required=False)  # the fields themselves are required
+        if data.get("valid_from") and data["valid_from"] < today():
+            errors.setdefault("valid_from", []).append("起始日期不得早于今天")
+        if errors:
+            raise ValidationError(errors)
+
+
+class ApplicationDraftForm(Schema):
+    """A saved, unsubmitted application: only the entry is required; whatever else is given
+    must still have its type (dates parse, texts fit). `ApplicationForm` judges it on submit."""
+
+    entry_id = fields.Integer(required=True)
+    purpose = optional_text(500, metadata={"description": "用途（履职事项）"})
+    scope = optional_text(1000, metadata={"description": "申请的使用范围"})
+    items = fields.List(fields.String(), load_default=None, allow_none=True)
+    legal_basis = optional_text(500, metadata={"description": "申请依据"})
+    valid_from = fields.Date(load_default=None, allow_none=True)
+    valid_until = fields.Date(load_default=None, allow_none=True)
+
+    @pre_load
+    def _blank_is_none(self, data, **_):
+        """An empty form field clears the value instead of failing to parse."""
+        if not isinstance(data, dict):
+            return data
+        return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()}
+
+
+class FormalReviewForm(Schema):
+    """规范性审查 (南通 art. 21): accept, or return with reasons."""
+
+    formal_review_result = choice(["accept", "return"], {"accept": N_("受理"), "return": N_("退回")},
+                                  required=True, metadata=meta(N_("审查结论")))
+    return_reasons = optional_text(2000, metadata=meta(N_("退回理由"), shown_when=("formal_review_result", "return"),
+                                                       required_when_shown=True))
+
+    @validates_schema
+    def _reasons(self, data, **_):
+        if data.get("formal_review_result") == "return" and is_blank(data.get("return_reasons")):
+            raise ValidationError({"return_reasons": ["退回时必须说明理由（南通细则第二十一条）"]})
+
+    @post_load
+    def _out(self, data, **_):
+        return {"formal_review_result": data["formal_review_result"],
+                "return_reasons": (data.get("return_reasons") or "").strip() or None}
+
+
+_RESUBMIT = ("amend_action", "resubmit")
+
+
+class AmendApplicationForm(Schema):
+    """The applicant resubmits an amended application or withdraws it."""
+
+    amend_action = choice(["resubmit", "withdraw"], {"resubmit": N_("重新提交"), "withdraw": N_("撤回")},
+                          required=True, metadata=meta(N_("处理方式")))
+    purpose = optional_text(500, metadata=meta(N_("用途（履职事项）"), shown_when=_RESUBMIT))
+    requested_scope = optional_text(1000, metadata=meta(N_("申请的使用范围"), shown_when=_RESUBMIT))
+    legal_basis = optional_text(500, metadata=meta(N_("申请依据"), shown_when=_RESUBMIT))
+    items = fields.List(fields.String(), load_default=None, allow_none=True,
+                        metadata=meta(N_("信息项"), shown_when=_RESUBMIT))
+    requested_valid_from = fields.Date(load_default=None, allow_none=True,
+                                       metadata=meta(N_("申请使用期限（起）"), shown_when=_RESUBMIT))
+    requested_valid_until = fields.Date(load_default=None, allow_none=True,
+                                        metadata=meta(N_("申请使用期限（止）"), shown_when=_RESUBMIT))
+    amendment_note = optional_text(2000, metadata=meta(N_("补正说明"), shown_when=_RESUBMIT,
+                                                       required_when_shown=True))
+    withdraw_reason = optional_text(2000, metadata=meta(N_("撤回理由"), shown_when=("amend_action", "withdraw")))
+
+    @validates_schema
+    def _check(self, data, **_):
+        errors: dict = {}
+        if data.get("amend_action") == "resubmit" and is_blank(data.get("amendment_note")):
+            errors["amendment_note"] = ["请说明补正了哪些内容"]
+        for name in ("purpose", "requested_scope", "legal_basis"):
+            if name in data and data[name] is not None and is_blank(data[name]):
+                errors[name] = ["不能只填空白"]
+        if data.get("items") is not None and not data["items"]:
+            errors["items"] = ["请至少选择一个信息项"]
+        start, end = data.get("requested_valid_from"), data.get("requested_valid_until")
+        if start and end and end <= start:
+            errors["requested_valid_until"] = ["截止日期须晚于起始日期"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _out(self, data, **_):
+        out = {"amend_action": data["amend_action"],
+               "amendment_note": data.get("amendment_note"), "withdraw_reason": data.get("withdraw_reason")}
+        for name in ("purpose", "requested_scope", "legal_basis", "items"):
+            if data.get(name) is not None:
+                out[name] = data[name].strip() if isinstance(data[name], str) else data[name]
+        for name in ("requested_valid_from", "requested_valid_until"):
+            if data.get(name) is not None:
+                out[name] = data[name].isoformat()
+        return out
+
+
+class AuthorisationDecisionForm(_RequestedPeriod):
+    """Provider review, platform authorisation and office arbitration: approve with scope and
+    period, or refuse with reasons (宝鸡 art. 16; 南通 arts. 22, 23; 西城 art. 26; 林州 art. 8)."""
+
+    decision = choice(list(DECISIONS), DECISIONS, required=True, metadata=meta(N_("审核意见")))
+    scope, valid_from, valid_until = _approved_terms("decision", "approve")
+    reasons = optional_text(2000, metadata=meta(N_("不予共享的理由"), shown_when=("decision", "refuse"),
+                                                required_when_shown=True, description="不予共享的理由"))
+
+    @validates_schema
+    def _check(self, data, **_):
+        errors: dict = {}
+        if data.get("decision") == "approve":
+            if is_blank(data.get("scope")):
+                errors["scope"] = ["同意共享时必须填写使用范围"]
+            check_period(data, errors)
+        elif is_blank(data.get("reasons")):
+            errors["reasons"] = ["不予共享的，必须说明理由"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _out(self, data, **_):
+        approve = data["decision"] == "approve"
+        return {"decision": data["decision"],
+                "scope": data["scope"].strip() if approve else None,
+                "valid_from": iso(data["valid_from"]) if approve else None,
+                "valid_until": iso(data["valid_until"]) if approve else None,
+                "reasons": None if approve else data["reasons"].strip()}
+
+
+class NegotiationForm(_RequestedPeriod):
+    """部门协商 (宝鸡 art. 16; 南通 art. 27): the applicant records the outcome."""
+
+    negotiation_outcome = choice(
+        ["agreed", "failed", "abandoned"],
+        {"agreed": N_("协商一致"), "failed": N_("协商未果"), "abandoned": N_("放弃申请")},
+        required=True, metadata=meta(N_("协商结果")))
+    negotiation_note = optional_text(2000, metadata=meta(N_("协商情况说明"), description="协商情况说明",
+                                                         shown_when=("negotiation_outcome", "failed")))
+    scope, valid_from, valid_until = _approved_terms("negotiation_outcome", "agreed")
+
+    @validates_schema
+    def _check(self, data, **_):
+        errors: dict = {}
+        outcome = data.get("negotiation_outcome")
+        if outcome == "agreed":
+            if is_blank(data.get("scope")):
+                errors["scope"] = ["协商一致时必须填写约定的使用范围"]
+            check_period(data, errors)
+        elif outcome == "failed" and is_blank(data.get("negotiation_note")):
+            errors["negotiation_note"] = ["协商未果时必须说明分歧，供主管部门协调"]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _out(self, data, **_):
+        agreed = data["negotiation_outcome"] == "agreed"
+        out = {"negotiation_outcome": data["negotiation_outcome"],
+               "negotiation_note": (data.get("negotiation_note") or "").strip() or None}
+        if agreed:
+            out.update(scope=data["scope"].strip(), valid_from=iso(data["valid_from"]),
+                       valid_until=iso(data["valid_until"]), reasons=None)
+        return out
+
+
+class AgreementForm(Schema):
+    """三方共享交换协议 (西城 art. 26) / 安全保密协议 (西城 art. 31): which agreement, signed when."""
+
+    agreement_no = required_text(100, metadata=meta(N_("协议编号"), description="协议编号"))
+    signed_on = fields.Date(required=True, metadata=meta(N_("签订日期")))
+    note = optional_text(1000, metadata=meta(N_("备注")))
+
+    @post_load
+    def _out(self, data, **_):
+        return {"agreement_no": data["agreement_no"].strip(), "signed_on": data["signed_on"].isoformat(),
+                "note": data.get("note")}
+
+
+class ThreePartyAgreementForm(AgreementForm):
+    @post_load
+    def _out(self, data, **_):
+        return {"three_party_agreement": AgreementForm._out(self, data)}
+
+
+class ConfidentialityAgreementForm(AgreementForm):
+    @post_load
+    def _out(self, data, **_):
+        return {"confidentiality_agreement": AgreementForm._out(self, data)}
+
+
+# ---- verbs ----------------------------------------------------------------------------------------
+
+def _application(ctx) -> Application:
+    application = db.session.get(Application, ctx.data["application_id"])
+    if application is None:
+        raise LookupError(f"申请 {ctx.business_key} 不存在")
+    return application
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+def mark_decision(ctx, stage: str, outcome: str, reasons: str | None = None) -> dict:
+    """Record a step's outcome on the application, audit it and tell the applicant.
+
+    A refusal by the provider or the platform is not final: the flow goes on to negotiation
+    (宝鸡 art. 16). Refusals are also reported to the office (西城 art. 26).
+    """
+    application = _application(ctx)
+    final = {"returned": ApplicationStatus.RETURNED, "withdrawn": ApplicationStatus.WITHDRAWN,
+             "abandoned": ApplicationStatus.ABANDONED}.get(outcome)
+    if outcome == "refused" and stage in ("office_arbitration", "negotiation"):
+        final = ApplicationStatus.REFUSED
+    before = {"status": application.status}
+    application.last_stage, application.last_outcome, application.last_reasons = stage, outcome, reasons
+    application.updated_at = ctx.now
+    if final is not None:
+        application.status = final.value
+        if final != ApplicationStatus.RETURNED:
+            application.closed_at = ctx.now
+    record("application.decision", "share_application", application.id, before=before,
+           after={"stage": stage, "outcome": outcome, "reasons": reasons, "status": application.status,
+                  "business_key": ctx.business_key}, actor=actor_user(ctx))
+    title = f"{STAGE_LABELS.get(stage, stage)}：{OUTCOME_LABELS.get(outcome, outcome)}"
+    body = f"申请 {ctx.business_key}（{application.entry.name}）" + (f"，理由：{reasons}" if reasons else "")
+    if outcome == "approved":
+        # Where the grant follows in the same step, its notice (period, scope) is the one the
+        # applicant needs; an approval still waiting for agreements is told on its own.
+        ctx.at_step_end(lambda: None if application.status == ApplicationStatus.GRANTED.value
+                        else tell(ctx, "applicant", title, body))
+    elif stage != "amend_application":
+        tell(ctx, "applicant", title, body)
+    if outcome == "refused":
+        tell(ctx, "office", title, body)
+    return {"stage": stage, "outcome": outcome, "reasons": reasons,
+            "by": ctx.actor.user_id if ctx.actor else None, "at": ctx.now.isoformat()}
+
+
+def apply_amendment(ctx) -> dict:
+    """Copy the amended fields of a resubmitted application back onto it."""
+    application = _application(ctx)
+    data = ctx.data
+    before = application.audit_view()
+    application.purpose = data.get("purpose", application.purpose)
+    application.scope = data.get("requested_scope", application.scope)
+    application.legal_basis = data.get("legal_basis", application.legal_basis)
+    application.items = data.get("items", application.items)
+    application.valid_from = _day(data.get("requested_valid_from", application.valid_from))
+    application.valid_until = _day(data.get("requested_valid_until", application.valid_until))
+    application.status = ApplicationStatus.IN_PROGRESS.value
+    application.updated_at = ctx.now
+    record("application.amended", "share_application", application.id, before=before,
+           after=application.audit_view(), actor=actor_user(ctx))
+    return {"amended_at": ctx.now.isoformat(), "note": data.get("amendment_note")}
+
+
+def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until) -> dict:
+    """Grant the applicant's department use of the resource for the decided scope and period.
+
+    `decision` is the last mark_decision result; None for an unconditional resource, which the
+    platform grants at once (宝鸡 art. 16; 南通 art. 18). The period runs from the start of
+    `valid_from` to the end (24:00) of `valid_until`, local time.
+    """
+    application = _application(ctx)
+    stage = (decision or {}).get("stage")
+    authorised_by = "platform" if decision is None or stage in PLATFORM_STAGES else "provider"
+    decider = None
+    if stage in DECIDING_STAGES and decision.get("by"):
+        decider = db.session.get(User, decision["by"])
+    start, end = start_of_day(_day(valid_from)), end_of_day(_day(valid_until), None)
+    grant = catalog_issue_grant(
+        application.entry, application.applicant_department, purpose=application.purpose, scope=scope,
+        valid_from=start, valid_until=end, authorised_by=authorised_by,
+        authorised_by_user=decider, business_key=ctx.business_key)
+    application.grant_id = grant.id
+    application.status = ApplicationStatus.GRANTED.value
+    application.updated_at = ctx.now
+    body = (f"申请 {ctx.business_key}（{application.entry.name}）已授权，"
+            f"使用期限 {_day(valid_from):%Y-%m-%d} 至 {_day(valid_until):%Y-%m-%d}，范围：{scope}")
+    tell(ctx, "applicant", "共享申请已授权", body)
+    tell(ctx, "provider", "共享申请已授权", body)
+    return {"grant_id": grant.id, "authorised_by": authorised_by, "valid_from": start.isoformat(),
+            "valid_until": end.isoformat()}
+
+
+def expire_grant(ctx, grant_id: int) -> dict:
+    """The grant's period is over: it ends and the user must re-apply (南通 art. 26)."""
+    grant = db.session.get(Grant, grant_id)
+    if grant is not None and grant.status == GrantStatus.ACTIVE.value:
+        end_grant(grant, GrantStatus.EXPIRED, "授权期限届满（南通细则第二十六条）")
+    application = _application(ctx)
+    if application.status == ApplicationStatus.GRANTED.value:
+        application.status = ApplicationStatus.EXPIRED.value
+        application.closed_at = application.updated_at = ctx.now
+        tell(ctx, "applicant", "授权已到期",
+              f"申请 {ctx.business_key}（{application.entry.name}）的授权已到期，如需继续使用请重新申请")
+    return {"grant_id": grant_id, "status": grant.status if grant else None}
+
+
+FLOW = Flow(
+    PROCESS_ID, "SQ", "有条件共享申请",
+    forms={"formal_review_form": FormalReviewForm, "amend_application_form": AmendApplicationForm,
+           "authorisation_decision_form": AuthorisationDecisionForm, "negotiation_form": NegotiationForm,
+           "three_party_agreement_form": ThreePartyAgreementForm,
+           "confidentiality_agreement_form": ConfidentialityAgreementForm, **COMMON_FORMS},
+    verbs={"mark_decision": mark_decision, "apply_amendment": apply_amendment, "issue_grant": issue_grant,
+           "expire_grant": expire_grant},
+    outcome_labels=OUTCOME_LABELS,
+    period_forms=frozenset({"authorisation_decision_form", "negotiation_form"}))

@@ -1,0 +1,91 @@
+"""The flow list: every BPMN flow's module, and the two verbs every flow calls by name.
+
+Adding a flow = one `bpmn/<process_id>.bpmn`, one module `app/flows/<process_id>.py` with its
+`FLOW`, one line below, and its tests. `register_flows()` (app/flows/__init__.py) plugs the forms
+and verbs listed here into the engine.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.errors import NotFound
+from app.flows import (
+    catalogue_review,
+    conditional_share,
+    data_objection,
+    idle_grant_review,
+    rectification,
+    revocation,
+    unpublished_demand,
+)
+from app.flows.base import Flow, case_body, case_of, mark_case, outcome_result
+from app.flows.parties import tell
+
+FLOWS: dict[str, Flow] = {module.FLOW.process_id: module.FLOW for module in (
+    conditional_share, revocation, idle_grant_review, unpublished_demand, rectification, data_objection,
+    catalogue_review)}
+# The case flows (every flow but the conditional-share application, whose record is special).
+CASE_FLOWS: dict[str, Flow] = {key: flow for key, flow in FLOWS.items() if flow is not conditional_share.FLOW}
+
+
+def flow(process_id: str) -> Flow:
+    found = FLOWS.get(process_id)
+    if found is None:
+        raise NotFound(f"没有名为 {process_id} 的业务流程")
+    return found
+
+
+def flow_label(process_id: str) -> str:
+    found = FLOWS.get(process_id)
+    return found.label if found else process_id
+
+
+def outcome_label(process_id: str, outcome: str | None) -> str | None:
+    found = FLOWS.get(process_id)
+    if outcome is None or found is None:
+        return outcome
+    return found.outcome_labels.get(outcome, outcome)
+
+
+# ---- the verbs every flow calls ------------------------------------------------------------------
+
+def record_outcome(ctx, outcome: str, reasons: str | None = None, to: list[str] | None = None,
+                   close: bool = False) -> dict:
+    """Record a step's outcome on the case (closing it if `close`), audit it, tell `to`."""
+    case = case_of(ctx)
+    mark_case(ctx, case, outcome, reasons, close)
+    if to:
+        tell(ctx, to, flow(case.flow).notice_title(outcome), case_body(case, reasons))
+    return outcome_result(ctx, outcome, reasons)
+
+
+def notify(ctx, to: str, title: str, body: str) -> dict:
+    """Tell one party's candidate group (e.g. push the platform's result to the provider, 南通 art. 23)."""
+    tell(ctx, to, title, body)
+    return {"to": to, "at": ctx.now.isoformat()}
+
+
+def _merged(part: Callable[[Flow], dict]) -> dict:
+    out: dict = {}
+    for one in FLOWS.values():
+        out.update(part(one))
+    return out
+
+
+FORMS = _merged(lambda one: one.forms)
+VERBS: dict[str, Callable] = {"record_outcome": record_outcome, "notify": notify, **_merged(lambda one: one.verbs)}
+PERIOD_FORMS = frozenset(name for one in FLOWS.values() for name in one.period_forms)
+
+
+def choice_labels(*, start_forms: bool = True) -> dict[str, dict[str, str]]:
+    """Field name → value → label, for every choice field of the flows' task forms (a recorded
+    decision shown in a timeline) and, with `start_forms`, their start forms (a start form's
+    choice shown on the record)."""
+    starts = [one.start_form for one in FLOWS.values() if one.start_form] if start_forms else []
+    schemas = [*FORMS.values(), *starts]
+    out: dict[str, dict[str, str]] = {}
+    for schema in schemas:
+        for name, fld in schema._declared_fields.items():
+            if "choices" in fld.metadata:
+                out.setdefault(name, {}).update(fld.metadata["choices"])
+    return out
