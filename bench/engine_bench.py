@@ -212,7 +212,7 @@ def engine_cost(task_ids: list[int]) -> float:
 # (南通 profile): accepting it creates the provider review with its reminder and escalation
 # timers, cancels the formal review's timers and notifies the provider's approvers.
 
-PRODUCT_FORM = {"formal_review_result": "accept"}
+PRODUCT_FORM = {"decision": "accept"}
 LETTER = b"%PDF-1.4\n% sealed application letter\n"
 
 

@@ -84,7 +84,7 @@ def states() -> list[tuple[str, object, str]]:
     out.append(("minimal", definition, persistence.spiff_dumps(wf)))
     definition, wf = workflow(ROOT / "bpmn" / "conditional_share.bpmn")
     out.append(("cs-start", definition, persistence.spiff_dumps(wf)))
-    complete(wf, {"formal_review_result": "accept", "comment": "材料齐全，同意受理"})
+    complete(wf, {"decision": "accept", "comment": "材料齐全，同意受理"})
     out.append(("cs-provider", definition, persistence.spiff_dumps(wf)))
     complete(wf, {"decision": "approve", "reasons": None, "decided_at": datetime.now(timezone.utc),
                   "period": timedelta(days=365), "fields": {"姓名", "住址"}})

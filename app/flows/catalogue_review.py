@@ -76,41 +76,41 @@ class CatalogueReviewStartForm(Schema):
 class CatalogueReviewForm(Schema):
     """The office reviews a submitted entry (南通 art. 10): approve, or return with reasons."""
 
-    catalogue_review_result = choice(list(REVIEW_RESULTS), REVIEW_RESULTS, required=True,
+    decision = choice(list(REVIEW_RESULTS), REVIEW_RESULTS, required=True,
                                      metadata=meta(N_("审核结论")))
     return_reasons = optional_text(2000, metadata=meta(
-        N_("退回理由"), description="退回理由", shown_when=("catalogue_review_result", "return"),
+        N_("退回理由"), description="退回理由", shown_when=("decision", "return"),
         required_when_shown=True))
 
     @validates_schema
     def _check(self, data, **_):
-        if data.get("catalogue_review_result") == "return" and is_blank(data.get("return_reasons")):
+        if data.get("decision") == "return" and is_blank(data.get("return_reasons")):
             raise ValidationError({"return_reasons": ["退回修改的，必须说明理由"]})
 
     @post_load
     def _out(self, data, **_):
-        return {"catalogue_review_result": data["catalogue_review_result"],
+        return {"decision": data["decision"],
                 "return_reasons": stripped(data.get("return_reasons"))}
 
 
 class ReviseEntryForm(Schema):
     """After a return: resubmit (the draft edited meanwhile, or new `changes`) or withdraw."""
 
-    revise_action = choice(list(REVISE_ACTIONS), REVISE_ACTIONS, required=True, metadata=meta(N_("处理方式")))
+    decision = choice(list(REVISE_ACTIONS), REVISE_ACTIONS, required=True, metadata=meta(N_("处理方式")))
     changes = fields.Dict(load_default=None, allow_none=True, metadata=meta(
-        N_("变更内容（JSON）"), hint=_JSON_HINT, shown_when=("revise_action", "resubmit")))
+        N_("变更内容（JSON）"), hint=_JSON_HINT, shown_when=("decision", "resubmit")))
     change_note = optional_text(2000, metadata=meta(N_("修改说明"), description="修改说明",
-                                                    shown_when=("revise_action", "resubmit"),
+                                                    shown_when=("decision", "resubmit"),
                                                     required_when_shown=True))
 
     @validates_schema
     def _check(self, data, **_):
-        if data.get("revise_action") == "resubmit" and is_blank(data.get("change_note")):
+        if data.get("decision") == "resubmit" and is_blank(data.get("change_note")):
             raise ValidationError({"change_note": ["请说明修改了哪些内容"]})
 
     @post_load
     def _out(self, data, **_):
-        out = {"revise_action": data["revise_action"], "change_note": stripped(data.get("change_note"))}
+        out = {"decision": data["decision"], "change_note": stripped(data.get("change_note"))}
         if data.get("changes") is not None:
             out["changes"] = data["changes"]
         return out

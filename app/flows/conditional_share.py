@@ -114,29 +114,29 @@ class ApplicationDraftForm(Schema):
 class FormalReviewForm(Schema):
     """规范性审查 (南通 art. 21): accept, or return with reasons."""
 
-    formal_review_result = choice(["accept", "return"], {"accept": N_("受理"), "return": N_("退回")},
+    decision = choice(["accept", "return"], {"accept": N_("受理"), "return": N_("退回")},
                                   required=True, metadata=meta(N_("审查结论")))
-    return_reasons = optional_text(2000, metadata=meta(N_("退回理由"), shown_when=("formal_review_result", "return"),
+    return_reasons = optional_text(2000, metadata=meta(N_("退回理由"), shown_when=("decision", "return"),
                                                        required_when_shown=True))
 
     @validates_schema
     def _reasons(self, data, **_):
-        if data.get("formal_review_result") == "return" and is_blank(data.get("return_reasons")):
+        if data.get("decision") == "return" and is_blank(data.get("return_reasons")):
             raise ValidationError({"return_reasons": ["退回时必须说明理由（南通细则第二十一条）"]})
 
     @post_load
     def _out(self, data, **_):
-        return {"formal_review_result": data["formal_review_result"],
+        return {"decision": data["decision"],
                 "return_reasons": (data.get("return_reasons") or "").strip() or None}
 
 
-_RESUBMIT = ("amend_action", "resubmit")
+_RESUBMIT = ("decision", "resubmit")
 
 
 class AmendApplicationForm(Schema):
     """The applicant resubmits an amended application or withdraws it."""
 
-    amend_action = choice(["resubmit", "withdraw"], {"resubmit": N_("重新提交"), "withdraw": N_("撤回")},
+    decision = choice(["resubmit", "withdraw"], {"resubmit": N_("重新提交"), "withdraw": N_("撤回")},
                           required=True, metadata=meta(N_("处理方式")))
     purpose = optional_text(500, metadata=meta(N_("用途（履职事项）"), shown_when=_RESUBMIT))
     requested_scope = optional_text(1000, metadata=meta(N_("申请的使用范围"), shown_when=_RESUBMIT))
@@ -149,12 +149,12 @@ class AmendApplicationForm(Schema):
                                         metadata=meta(N_("申请使用期限（止）"), shown_when=_RESUBMIT))
     amendment_note = optional_text(2000, metadata=meta(N_("补正说明"), shown_when=_RESUBMIT,
                                                        required_when_shown=True))
-    withdraw_reason = optional_text(2000, metadata=meta(N_("撤回理由"), shown_when=("amend_action", "withdraw")))
+    withdraw_reason = optional_text(2000, metadata=meta(N_("撤回理由"), shown_when=("decision", "withdraw")))
 
     @validates_schema
     def _check(self, data, **_):
         errors: dict = {}
-        if data.get("amend_action") == "resubmit" and is_blank(data.get("amendment_note")):
+        if data.get("decision") == "resubmit" and is_blank(data.get("amendment_note")):
             errors["amendment_note"] = ["请说明补正了哪些内容"]
         for name in ("purpose", "requested_scope", "legal_basis"):
             if name in data and data[name] is not None and is_blank(data[name]):
@@ -169,7 +169,7 @@ class AmendApplicationForm(Schema):
 
     @post_load
     def _out(self, data, **_):
-        out = {"amend_action": data["amend_action"],
+        out = {"decision": data["decision"],
                "amendment_note": data.get("amendment_note"), "withdraw_reason": data.get("withdraw_reason")}
         for name in ("purpose", "requested_scope", "legal_basis", "items"):
             if data.get(name) is not None:
@@ -214,31 +214,31 @@ class AuthorisationDecisionForm(_RequestedPeriod):
 class NegotiationForm(_RequestedPeriod):
     """部门协商 (宝鸡 art. 16; 南通 art. 27): the applicant records the outcome."""
 
-    negotiation_outcome = choice(
-        ["agreed", "failed", "abandoned"],
-        {"agreed": N_("协商一致"), "failed": N_("协商未果"), "abandoned": N_("放弃申请")},
+    decision = choice(
+        ["agree", "fail", "abandon"],
+        {"agree": N_("协商一致"), "fail": N_("协商未果"), "abandon": N_("放弃申请")},
         required=True, metadata=meta(N_("协商结果")))
     negotiation_note = optional_text(2000, metadata=meta(N_("协商情况说明"), description="协商情况说明",
-                                                         shown_when=("negotiation_outcome", "failed")))
-    scope, valid_from, valid_until = _approved_terms("negotiation_outcome", "agreed")
+                                                         shown_when=("decision", "fail")))
+    scope, valid_from, valid_until = _approved_terms("decision", "agree")
 
     @validates_schema
     def _check(self, data, **_):
         errors: dict = {}
-        outcome = data.get("negotiation_outcome")
-        if outcome == "agreed":
+        decision = data.get("decision")
+        if decision == "agree":
             if is_blank(data.get("scope")):
                 errors["scope"] = ["协商一致时必须填写约定的使用范围"]
             check_period(data, errors)
-        elif outcome == "failed" and is_blank(data.get("negotiation_note")):
+        elif decision == "fail" and is_blank(data.get("negotiation_note")):
             errors["negotiation_note"] = ["协商未果时必须说明分歧，供主管部门协调"]
         if errors:
             raise ValidationError(errors)
 
     @post_load
     def _out(self, data, **_):
-        agreed = data["negotiation_outcome"] == "agreed"
-        out = {"negotiation_outcome": data["negotiation_outcome"],
+        agreed = data["decision"] == "agree"
+        out = {"decision": data["decision"],
                "negotiation_note": (data.get("negotiation_note") or "").strip() or None}
         if agreed:
             out.update(scope=data["scope"].strip(), valid_from=iso(data["valid_from"]),

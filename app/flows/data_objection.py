@@ -13,7 +13,7 @@ from app.org.models import Role, User
 from app.policy import Policy
 from app.validation import N_, FieldErrors, Schema, choice, meta, required_text
 
-OBJECTION_RESULTS = {"corrected": N_("数据确有错误，已更正"), "confirmed": N_("经核实数据无误")}
+OBJECTION_RESULTS = {"correct": N_("数据确有错误，已更正"), "confirm": N_("经核实数据无误")}
 OUTCOME_LABELS = {"corrected": "数据已更正", "confirmed": "经核实数据无误"}
 
 
@@ -30,13 +30,13 @@ class ObjectionStartForm(Schema):
 class ObjectionVerificationForm(Schema):
     """The provider verifies disputed data: corrected, or confirmed with an explanation."""
 
-    verification_result = choice(list(OBJECTION_RESULTS), OBJECTION_RESULTS, required=True,
+    decision = choice(list(OBJECTION_RESULTS), OBJECTION_RESULTS, required=True,
                                  metadata=meta(N_("核实结论")))
     verification_note = required_text(2000, metadata=meta(N_("更正内容或核实说明"), description="更正内容或核实说明"))
 
     @post_load
     def _out(self, data, **_):
-        return {"verification_result": data["verification_result"],
+        return {"decision": data["decision"],
                 "verification_note": data["verification_note"].strip()}
 
 

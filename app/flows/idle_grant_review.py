@@ -25,18 +25,18 @@ OUTCOME_LABELS = {"withdrawn": "已收回授权", "kept": "保留授权"}
 class IdleGrantDecisionForm(Schema):
     """Withdraw a grant unused for more than N months, or keep it (seasonal use …, 南通 art. 26)."""
 
-    idle_action = choice(list(IDLE_ACTIONS), IDLE_ACTIONS, required=True, metadata=meta(N_("处理意见")))
+    decision = choice(list(IDLE_ACTIONS), IDLE_ACTIONS, required=True, metadata=meta(N_("处理意见")))
     reasons = optional_text(2000, metadata=meta(N_("保留理由（如季节性应用）或收回说明"),
                                                 description="保留理由（如季节性应用）或收回说明"))
 
     @validates_schema
     def _check(self, data, **_):
-        if data.get("idle_action") == "keep" and is_blank(data.get("reasons")):
+        if data.get("decision") == "keep" and is_blank(data.get("reasons")):
             raise ValidationError({"reasons": ["保留授权的，必须说明理由（如季节性应用需求，南通细则第二十六条）"]})
 
     @post_load
     def _out(self, data, **_):
-        return {"idle_action": data["idle_action"], "reasons": stripped(data.get("reasons"))}
+        return {"decision": data["decision"], "reasons": stripped(data.get("reasons"))}
 
 
 def withdraw_grant(ctx, reasons: str | None = None) -> dict:

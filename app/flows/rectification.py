@@ -76,17 +76,17 @@ class RectificationReportForm(Schema):
 class RectificationVerificationForm(Schema):
     """The office verifies the rectification: accept, or send back with an opinion."""
 
-    verification = choice(list(VERIFICATIONS), VERIFICATIONS, required=True, metadata=meta(N_("核查结论")))
+    decision = choice(list(VERIFICATIONS), VERIFICATIONS, required=True, metadata=meta(N_("核查结论")))
     opinion = optional_text(2000, metadata=meta(N_("核查意见"), description="核查意见"))
 
     @validates_schema
     def _check(self, data, **_):
-        if data.get("verification") == "send_back" and is_blank(data.get("opinion")):
+        if data.get("decision") == "send_back" and is_blank(data.get("opinion")):
             raise ValidationError({"opinion": ["退回重新整改的，必须说明未整改到位的问题"]})
 
     @post_load
     def _out(self, data, **_):
-        return {"verification": data["verification"], "opinion": stripped(data.get("opinion"))}
+        return {"decision": data["decision"], "opinion": stripped(data.get("opinion"))}
 
 
 class MissedRectificationForm(Schema):

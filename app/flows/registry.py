@@ -77,15 +77,19 @@ VERBS: dict[str, Callable] = {"record_outcome": record_outcome, "notify": notify
 PERIOD_FORMS = frozenset(name for one in FLOWS.values() for name in one.period_forms)
 
 
-def choice_labels(*, start_forms: bool = True) -> dict[str, dict[str, str]]:
-    """Field name → value → label, for every choice field of the flows' task forms (a recorded
-    decision shown in a timeline) and, with `start_forms`, their start forms (a start form's
+def decision_labels(form_name: str | None) -> dict[str, str]:
+    """Value → label of the `decision` a task form records (empty for a form without one)."""
+    schema = FORMS.get(form_name or "")
+    field = schema._declared_fields.get("decision") if schema is not None else None
+    return dict(field.metadata.get("choices", {})) if field is not None else {}
+
+
+def start_choice_labels() -> dict[str, dict[str, str]]:
+    """Field name → value → label of the choice fields of the flows' start forms (a start's
     choice shown on the record)."""
-    starts = [one.start_form for one in FLOWS.values() if one.start_form] if start_forms else []
-    schemas = [*FORMS.values(), *starts]
     out: dict[str, dict[str, str]] = {}
-    for schema in schemas:
-        for name, fld in schema._declared_fields.items():
+    for one in FLOWS.values():
+        for name, fld in (one.start_form._declared_fields.items() if one.start_form else ()):
             if "choices" in fld.metadata:
                 out.setdefault(name, {}).update(fld.metadata["choices"])
     return out

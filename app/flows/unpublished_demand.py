@@ -60,42 +60,42 @@ class RouteDemandForm(Schema):
 class DemandAnswerForm(Schema):
     """The department's answer to a demand (南通 art. 25)."""
 
-    demand_answer = choice(list(DEMAND_ANSWERS), DEMAND_ANSWERS, required=True, metadata=meta(N_("答复意见")))
+    decision = choice(list(DEMAND_ANSWERS), DEMAND_ANSWERS, required=True, metadata=meta(N_("答复意见")))
     reasons = optional_text(2000, metadata=meta(N_("说明（不属于职责或无法发布的原因）"),
                                                 description="说明（不属于职责或无法发布的原因）"))
 
     @validates_schema
     def _check(self, data, **_):
         errors: dict = {}
-        if data.get("demand_answer") == "not_in_remit":
+        if data.get("decision") == "not_in_remit":
             require(data, errors, "reasons", "请说明该资源为何不属于本部门履职范围")
-        elif data.get("demand_answer") == "cannot_publish":
+        elif data.get("decision") == "cannot_publish":
             require(data, errors, "reasons", "请说明暂时无法发布的客观原因（南通细则第二十五条）")
         if errors:
             raise ValidationError(errors)
 
     @post_load
     def _out(self, data, **_):
-        return {"demand_answer": data["demand_answer"], "reasons": stripped(data.get("reasons"))}
+        return {"decision": data["decision"], "reasons": stripped(data.get("reasons"))}
 
 
 class RerouteDemandForm(Schema):
     """Not in the department's remit: the office forwards it elsewhere or closes it."""
 
-    reroute_action = choice(list(REROUTE_ACTIONS), REROUTE_ACTIONS, required=True, metadata=meta(N_("处理方式")))
+    decision = choice(list(REROUTE_ACTIONS), REROUTE_ACTIONS, required=True, metadata=meta(N_("处理方式")))
     provider_department_id = fields.Integer(load_default=None, allow_none=True, metadata=meta(
-        N_("转送至部门"), shown_when=("reroute_action", "reroute"), required_when_shown=True))
+        N_("转送至部门"), shown_when=("decision", "reroute"), required_when_shown=True))
     note = optional_text(1000, metadata=meta(N_("说明")))
 
     @validates_schema
     def _check(self, data, **_):
-        if data.get("reroute_action") == "reroute" and data.get("provider_department_id") is None:
+        if data.get("decision") == "reroute" and data.get("provider_department_id") is None:
             raise ValidationError({"provider_department_id": ["请选择转送的部门"]})
 
     @post_load
     def _out(self, data, **_):
-        out = {"reroute_action": data["reroute_action"], "route_note": stripped(data.get("note"))}
-        if data["reroute_action"] == "reroute":
+        out = {"decision": data["decision"], "route_note": stripped(data.get("note"))}
+        if data["decision"] == "reroute":
             out["provider_department_id"] = data["provider_department_id"]
         return out
 

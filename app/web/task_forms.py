@@ -14,9 +14,10 @@ from flask_babel import gettext as _
 from marshmallow import fields, validate
 from werkzeug.datastructures import MultiDict
 
-from app.flows.registry import FORMS, PERIOD_FORMS, choice_labels
+from app.flows.registry import FORMS, PERIOD_FORMS, start_choice_labels
 
-CHOICE_LABELS = choice_labels()
+# The choices of the start forms, to show a record's filed details.
+CHOICE_LABELS = start_choice_labels()
 
 
 def label_of(name: str, fld=None) -> str:

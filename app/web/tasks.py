@@ -174,7 +174,7 @@ def complete(task_id: int):
         return redirect(url_for(".detail", task_id=task_id))
     except Forbidden:
         abort(403)
-    decision, _negative = workview.decision_of(task.completion_data)
+    decision, _negative = workview.decision_of(task.completion_data, task.form)
     flash(_("“%(step)s”已办理%(decision)s。", step=task.name or task.task_spec,
             decision=f"：{decision}" if decision else ""), "success")
     return redirect(url_for("inbox_pages.index"))

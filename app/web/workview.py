@@ -22,7 +22,7 @@ from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.flows.models import Application, Case
-from app.flows.registry import choice_labels
+from app.flows.registry import decision_labels
 from app.org.models import ROLE_LABELS, Department, Role, User
 from app.sla.remaining import remaining
 
@@ -43,9 +43,7 @@ EVENT_LABELS = {
 _ORDER_IN_STEP = {EventType.INSTANCE_STARTED: 0, EventType.CLAIMED: 1, EventType.DELEGATED: 1,
                   EventType.RELEASED: 1, EventType.COMPLETED: 2, EventType.CANCELLED: 3, EventType.STARTED: 4,
                   EventType.INSTANCE_COMPLETED: 5}
-# Choice fields of the task forms (not the start forms: a start is not a decision).
-DECISION_LABELS = choice_labels(start_forms=False)
-NEGATIVE = {"refuse", "return", "withdraw", "failed", "abandoned", "not_in_remit", "cannot_publish", "send_back"}
+NEGATIVE = {"refuse", "return", "withdraw", "fail", "abandon", "not_in_remit", "cannot_publish", "send_back"}
 REASON_FIELDS = ("reasons", "return_reasons", "negotiation_note", "amendment_note", "withdraw_reason",
                  "supervision_opinion", "note", "opinion", "verification_note", "report", "circular_note",
                  "change_note", "route_note", "publish_note")
@@ -146,14 +144,12 @@ def current_steps(instance_ids: Iterable[int | None], now=None) -> dict[int, lis
     return steps
 
 
-def decision_of(data: dict | None) -> tuple[str | None, bool]:
-    """The decision a completion recorded, as text, and whether it was negative (the choice
-    fields of the flows' task forms and their labels: app/flows/registry.py)."""
-    for field, labels in DECISION_LABELS.items():
-        value = (data or {}).get(field)
-        if value in labels:
-            return _(labels[value]), value in NEGATIVE
-    return None, False
+def decision_of(data: dict | None, form_name: str | None) -> tuple[str | None, bool]:
+    """The decision a completion of a `form_name` task recorded, as text, and whether it was
+    negative (the labels are the form's own: app/flows/<flow>.py)."""
+    value = (data or {}).get("decision")
+    label = decision_labels(form_name).get(value)
+    return (_(label), value in NEGATIVE) if label else (None, False)
 
 
 def reasons_of(data: dict | None) -> str | None:
@@ -164,16 +160,26 @@ def reasons_of(data: dict | None) -> str | None:
     return None
 
 
+def _forms_of(task_ids: set[int | None]) -> dict[int, str | None]:
+    """Human task id → its form name, for the completions of a timeline (one query)."""
+    wanted = {i for i in task_ids if i}
+    if not wanted:
+        return {}
+    return dict(db.session.execute(select(HumanTask.id, HumanTask.form).where(HumanTask.id.in_(wanted))).all())
+
+
 def timeline(events: list[TaskEvent]) -> list[dict]:
     """Every step of an instance: who, when, what, the decision and its reasons."""
     # One step writes its rows at one instant: read the decision before the steps it opened.
     shown = sorted((e for e in events if e.event_type in EVENT_LABELS),
                    key=lambda e: (e.at, _ORDER_IN_STEP.get(e.event_type, 2)))
     users = users_by_id(e.actor_id for e in shown)
+    forms = _forms_of({e.human_task_id for e in shown if e.event_type == EventType.COMPLETED})
     delegates = users_by_id((e.data or {}).get("to") for e in shown if e.event_type == EventType.DELEGATED)
     items = []
     for event in shown:
-        decision, negative = decision_of(event.data) if event.event_type == EventType.COMPLETED else (None, False)
+        decision, negative = (decision_of(event.data, forms.get(event.human_task_id))
+                              if event.event_type == EventType.COMPLETED else (None, False))
         actor = users.get(event.actor_id)
         to = delegates.get((event.data or {}).get("to")) if event.event_type == EventType.DELEGATED else None
         items.append({

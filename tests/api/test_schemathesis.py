@@ -121,7 +121,7 @@ def _city_with_work(app) -> dict[str, Caller]:
         key = _application(client, health, _entry(code))["application"]["business_key"]
         review = client.get(f"/api/applications/{key}", headers=office).json["current_tasks"][0]
         response = client.post(f"/api/tasks/{review['id']}/complete", headers=office,
-                               json={"formal_review_result": "accept"})
+                               json={"decision": "accept"})
         assert response.status_code == 200, response.json
     for purpose in ("草稿一", "草稿二", "草稿三"):
         response = client.post("/api/applications/drafts", headers=mine,

@@ -60,9 +60,9 @@ def test_only_the_candidate_group_may_act_everyone_else_gets_403(flow, entries, 
     review = flow.task(key, "formal_review")["id"]
     for outsider in (city.health_applicant, city.police_approver, second.outsider):
         assert flow.post(outsider, f"/api/tasks/{review}/claim").status_code == 403
-        assert flow.complete(outsider, review, {"formal_review_result": "accept"}).status_code == 403
+        assert flow.complete(outsider, review, {"decision": "accept"}).status_code == 403
         assert flow.get(outsider, f"/api/tasks/{review}").status_code == 403
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task = flow.task(key, "provider_review")["id"]
     # a provider approver of another department, the applicant, the office: not the provider's group
     for outsider in (city.health_approver, city.health_applicant, city.reviewer, second.outsider):
@@ -88,9 +88,9 @@ def test_applications_are_visible_to_applicant_provider_and_office_only(flow, en
 def test_double_completion_gets_409(flow, entries, city, clock, second):
     key = flow.apply(city.health_applicant, entries.conditional)
     review = flow.task(key, "formal_review")["id"]
-    first = flow.complete(city.reviewer, review, {"formal_review_result": "accept"})
+    first = flow.complete(city.reviewer, review, {"decision": "accept"})
     assert first.status_code == 200
-    again = flow.complete(second.reviewer, review, {"formal_review_result": "return", "return_reasons": "x"})
+    again = flow.complete(second.reviewer, review, {"decision": "return", "return_reasons": "x"})
     assert again.status_code == 409
     assert "办结" in again.json["message"]
     assert set(flow.open_tasks(key)) == {"provider_review"}
@@ -98,7 +98,7 @@ def test_double_completion_gets_409(flow, entries, city, clock, second):
 
 def test_claim_release_delegate(flow, entries, city, clock, second):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task = flow.task(key, "provider_review")["id"]
     groups = flow.get(city.police_approver, "/api/tasks", query_string={"view": "groups"})
     assert [t["id"] for t in groups.json] == [task]

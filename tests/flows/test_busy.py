@@ -111,12 +111,12 @@ def test_complete_waiting_on_a_locked_instance_gets_503_and_nothing_changes(busy
     before = _stored(instance_id)
     with row_locked(served, "process_instance", instance_id):
         response, took = _timed(lambda: flow.complete(city.reviewer, task_id,
-                                                      {"formal_review_result": "accept"}))
+                                                      {"decision": "accept"}))
     _busy(response)
     assert TIMEOUT_MS / 1000 <= took < TIMEOUT_MS / 1000 + SLACK
     assert _stored(instance_id) == before  # no state, mirror, history or audit row half-written
     assert _connection(served) == connection
-    done = flow.complete(city.reviewer, task_id, {"formal_review_result": "accept"})
+    done = flow.complete(city.reviewer, task_id, {"decision": "accept"})
     assert done.status_code == 200, done.json
     assert [t["task_spec"] for t in done.json["next_tasks"]] == ["provider_review"]
 

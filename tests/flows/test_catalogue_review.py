@@ -29,20 +29,20 @@ def test_new_entry_is_returned_with_reasons_revised_and_published(cases, city, c
     assert state(draft.id).publish_state == "under_review"
     review = cases.task(key, "review_entry")
     assert (review["candidate_department_id"], review["candidate_role"]) == (city.office.id, "office_reviewer")
-    no_reasons = cases.complete(city.reviewer, review["id"], {"catalogue_review_result": "return"})
+    no_reasons = cases.complete(city.reviewer, review["id"], {"decision": "return"})
     assert no_reasons.status_code == 422 and "return_reasons" in no_reasons.json["errors"]["json"]
     cases.do(city.reviewer, key, "review_entry",
-             {"catalogue_review_result": "return", "return_reasons": "信息项数据类型不准确"})
+             {"decision": "return", "return_reasons": "信息项数据类型不准确"})
     assert state(draft.id).publish_state == "draft"  # editable again
     assert "目录审核：退回修改" in titles(cases.notifications(city.police_approver))
     edited = cases.client.patch(f"/api/catalog/entries/{draft.id}", json={"summary": "已修正"},
                                 headers=cases.headers(city.police_approver))
     assert edited.status_code == 200, edited.json
     revise = cases.task(key, "revise_entry")["id"]
-    assert cases.complete(city.police_approver, revise, {"revise_action": "resubmit"}).status_code == 422
-    cases.do(city.police_approver, key, "revise_entry", {"revise_action": "resubmit", "change_note": "已修正数据类型"})
+    assert cases.complete(city.police_approver, revise, {"decision": "resubmit"}).status_code == 422
+    cases.do(city.police_approver, key, "revise_entry", {"decision": "resubmit", "change_note": "已修正数据类型"})
     assert state(draft.id).publish_state == "under_review"
-    cases.do(city.reviewer, key, "review_entry", {"catalogue_review_result": "approve"})
+    cases.do(city.reviewer, key, "review_entry", {"decision": "approve"})
     entry = state(draft.id)
     assert entry.publish_state == "published" and entry.published_at is not None and entry.summary == "已修正"
     case = cases.case(key, city.police_approver)
@@ -60,15 +60,15 @@ def test_change_to_a_published_entry_is_reviewed_then_applied(cases, city, clock
                      {"entry_id": entry.id, "changes": {"summary": "新增户籍地址字段说明"}})
     assert state(entry.id).publish_state == "published"  # stays published while the change is reviewed
     assert state(entry.id).summary == ""
-    cases.do(city.reviewer, key, "review_entry", {"catalogue_review_result": "approve"})
+    cases.do(city.reviewer, key, "review_entry", {"decision": "approve"})
     assert state(entry.id).summary == "新增户籍地址字段说明"
 
 
 def test_provider_may_withdraw_after_a_return(cases, city, clock):
     draft = f.entry(city.police_approver, "GA-WD", published=False)
     key = cases.open(city.police_approver, "catalogue_review", {"entry_id": draft.id})
-    cases.do(city.reviewer, key, "review_entry", {"catalogue_review_result": "return", "return_reasons": "重复编目"})
-    cases.do(city.police_approver, key, "revise_entry", {"revise_action": "withdraw", "change_note": "与 GA-001 重复"})
+    cases.do(city.reviewer, key, "review_entry", {"decision": "return", "return_reasons": "重复编目"})
+    cases.do(city.police_approver, key, "revise_entry", {"decision": "withdraw", "change_note": "与 GA-001 重复"})
     case = cases.case(key)
     assert (case["status"], case["outcome"]) == ("closed", "cancelled")
     assert state(draft.id).publish_state == "draft"
@@ -96,7 +96,7 @@ def test_law_change_starts_a_fifteen_working_day_update_with_reminder_and_escala
     cases.do(city.police_approver, key, "catalogue_update",
              {"entry_id": entry.id, "changes": {"legal_basis": "《户口登记条例》（2026年修订）"},
               "change_note": "更新依据"})
-    cases.do(city.reviewer, key, "review_entry", {"catalogue_review_result": "approve"})
+    cases.do(city.reviewer, key, "review_entry", {"decision": "approve"})
     assert state(entry.id).legal_basis == "《户口登记条例》（2026年修订）"
     assert cases.case(key)["outcome"] == "published"
 

@@ -45,11 +45,11 @@ def test_not_shared_resource_goes_straight_to_negotiation_then_office_arbitratio
     assert set(flow.open_tasks(key)) == {"negotiation"}
     # a failed negotiation needs an account of the disagreement
     response = flow.complete(city.health_applicant, flow.task(key, "negotiation")["id"],
-                             {"negotiation_outcome": "failed"})
+                             {"decision": "fail"})
     assert response.status_code == 422
     assert "negotiation_note" in response.json["errors"]["json"]
     flow.do(city.health_applicant, key, "negotiation",
-            {"negotiation_outcome": "failed", "negotiation_note": "公安局认为法律禁止提供"})
+            {"decision": "fail", "negotiation_note": "公安局认为法律禁止提供"})
     arbitration = flow.task(key, "office_arbitration")
     assert (arbitration["candidate_department_id"], arbitration["candidate_role"]) == (city.office.id, "office_reviewer")
     flow.do(city.reviewer, key, "office_arbitration", {"decision": "refuse", "reasons": "确无法律依据"})
@@ -65,28 +65,28 @@ def test_formal_review_returns_with_reasons_then_applicant_amends_and_resubmits(
     key = flow.apply(city.health_applicant, entries.conditional)
     review = flow.task(key, "formal_review")
     assert review["due_at"] == utc(local(2026, 10, 9))  # 1 working day: end of 8 October
-    response = flow.complete(city.reviewer, review["id"], {"formal_review_result": "return"})
+    response = flow.complete(city.reviewer, review["id"], {"decision": "return"})
     assert response.status_code == 422
     assert response.json["errors"]["json"]["return_reasons"]
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "return", "return_reasons": "申请函未盖章"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "return", "return_reasons": "申请函未盖章"})
     assert flow.detail(key)["application"]["status"] == "returned"
     assert "decision" in kinds(flow.notifications(city.health_applicant))
     amend = flow.task(key, "amend_application")
     assert amend["candidate_department_id"] == city.health.id
     flow.do(city.health_applicant, key, "amend_application",
-            {"amend_action": "resubmit", "amendment_note": "补盖公章", "purpose": "出生登记核验（补正）"})
+            {"decision": "resubmit", "amendment_note": "补盖公章", "purpose": "出生登记核验（补正）"})
     detail = flow.detail(key)
     assert detail["application"]["status"] == "in_progress"
     assert detail["application"]["purpose"] == "出生登记核验（补正）"
     assert set(flow.open_tasks(key)) == {"formal_review"}
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     assert set(flow.open_tasks(key)) == {"provider_review"}
 
 
 def test_applicant_may_withdraw_a_returned_application(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "return", "return_reasons": "用途不明确"})
-    flow.do(city.health_applicant, key, "amend_application", {"amend_action": "withdraw"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "return", "return_reasons": "用途不明确"})
+    flow.do(city.health_applicant, key, "amend_application", {"decision": "withdraw"})
     detail = flow.detail(key, city.health_applicant)
     assert detail["application"]["status"] == "withdrawn"
     assert detail["current_tasks"] == [] and detail["instance_status"] == "completed"
@@ -96,7 +96,7 @@ def test_applicant_may_withdraw_a_returned_application(flow, entries, city, cloc
 
 def test_platform_authorisation_grants_and_pushes_the_result_to_the_provider(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.platform)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task = flow.task(key, "platform_authorisation")
     assert task["candidate_department_id"] == city.office.id
     assert task["due_at"] == utc(local(2026, 10, 10))  # 2 working days: end of 9 October
@@ -118,7 +118,7 @@ def test_platform_mode_is_ignored_where_the_profile_has_no_platform_authorisatio
 
 def test_provider_approves_with_scope_and_period_within_the_request(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.conditional, valid_until="2027-06-30")
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task_id = flow.task(key, "provider_review")["id"]
     too_long = flow.complete(city.police_approver, task_id, {**APPROVE, "valid_until": "2027-07-01"})
     assert too_long.status_code == 422
@@ -138,7 +138,7 @@ def test_provider_approves_with_scope_and_period_within_the_request(flow, entrie
 
 def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task_id = flow.task(key, "provider_review")["id"]
     response = flow.complete(city.police_approver, task_id, {"decision": "refuse"})
     assert response.status_code == 422
@@ -150,7 +150,7 @@ def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, cl
     assert detail["application"]["last_reasons"] == "涉及个人隐私"
     assert set(flow.open_tasks(key)) == {"negotiation"}
     flow.do(city.health_applicant, key, "negotiation",
-            {"negotiation_outcome": "agreed", "scope": "仅公民身份号码", "valid_from": "2026-10-08",
+            {"decision": "agree", "scope": "仅公民身份号码", "valid_from": "2026-10-08",
              "valid_until": "2026-12-31"})
     grant = flow.detail(key)["grant"]
     assert grant["scope"] == "仅公民身份号码" and grant["authorised_by"] == "provider"
@@ -158,10 +158,10 @@ def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, cl
 
 def test_failed_negotiation_goes_to_office_arbitration_which_grants(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
     flow.do(city.health_applicant, key, "negotiation",
-            {"negotiation_outcome": "failed", "negotiation_note": "双方对使用范围有分歧"})
+            {"decision": "fail", "negotiation_note": "双方对使用范围有分歧"})
     flow.do(city.reviewer, key, "office_arbitration", APPROVE)
     detail = flow.detail(key)
     assert detail["application"]["status"] == "granted"
@@ -170,9 +170,9 @@ def test_failed_negotiation_goes_to_office_arbitration_which_grants(flow, entrie
 
 def test_applicant_may_abandon_after_a_refusal(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
-    flow.do(city.health_applicant, key, "negotiation", {"negotiation_outcome": "abandoned"})
+    flow.do(city.health_applicant, key, "negotiation", {"decision": "abandon"})
     assert flow.detail(key)["application"]["status"] == "abandoned"
 
 
@@ -215,7 +215,7 @@ def test_provider_reply_deadline_follows_the_jurisdiction(flow, entries, city, c
     profile(key)
     app_key = flow.apply(city.health_applicant, entries.conditional)
     if key == "nantong":
-        flow.do(city.reviewer, app_key, "formal_review", {"formal_review_result": "accept"})
+        flow.do(city.reviewer, app_key, "formal_review", {"decision": "accept"})
     task = flow.task(app_key, "provider_review")
     assert task["due_at"] == utc(local(*last_day) + timedelta(days=1))  # 24:00 of the last day
 
@@ -322,7 +322,7 @@ def test_the_applicant_hears_of_an_approval_once(flow, entries, city, clock, pro
         return [n["title"] for n in notes[: len(notes) - before]]
 
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     before = len(flow.notifications(city.health_applicant))
     flow.do(city.police_approver, key, "provider_review", APPROVE)
     assert new_titles(before) == ["共享申请已授权"]

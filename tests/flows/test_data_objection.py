@@ -43,10 +43,10 @@ def test_correction_is_pushed_to_every_grantee_and_the_office(cases, city, world
     assert (verification["candidate_department_id"], verification["candidate_role"]) == (
         city.police.id, "provider_approver")
     assert verification["due_at"] == utc(local(2026, 10, 14))
-    missing = cases.complete(city.police_approver, verification["id"], {"verification_result": "corrected"})
+    missing = cases.complete(city.police_approver, verification["id"], {"decision": "correct"})
     assert missing.status_code == 422 and "verification_note" in missing.json["errors"]["json"]
     cases.do(city.police_approver, key, "objection_verification",
-             {"verification_result": "corrected", "verification_note": "已修正 12 条记录的校验位"})
+             {"decision": "correct", "verification_note": "已修正 12 条记录的校验位"})
     case = cases.case(key, city.health_applicant)
     assert (case["status"], case["outcome"]) == ("closed", "corrected")
     for user in (city.health_applicant, world.housing_applicant, city.reviewer):
@@ -59,7 +59,7 @@ def test_correction_is_pushed_to_every_grantee_and_the_office(cases, city, world
 def test_confirmed_data_is_explained_to_the_objector_only(cases, city, world, clock):
     key = cases.open(city.health_applicant, "data_objection", world.objection)
     cases.do(city.police_approver, key, "objection_verification",
-             {"verification_result": "confirmed", "verification_note": "经核对与户籍系统一致"})
+             {"decision": "confirm", "verification_note": "经核对与户籍系统一致"})
     case = cases.case(key)
     assert (case["outcome"], case["reasons"]) == ("confirmed", "经核对与户籍系统一致")
     assert "数据疑义校核：经核实数据无误" in titles(cases.notifications(city.health_applicant))

@@ -19,7 +19,7 @@ from tests import factories as f
 from tests.factories import entry_data
 from tests.flows.conftest import local
 
-ACCEPT = {"formal_review_result": "accept"}
+ACCEPT = {"decision": "accept"}
 
 
 def _fresh(model, **where):

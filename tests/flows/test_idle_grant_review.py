@@ -63,7 +63,7 @@ def test_platform_proposes_idle_grants_once_and_the_provider_withdraws(cases, ci
     decision = cases.task(key, "idle_grant_decision")
     assert (decision["candidate_department_id"], decision["candidate_role"]) == (city.police.id, "provider_approver")
     assert cases.get(city.health_applicant, f"/api/cases/{key}").status_code == 200  # the grantee sees it
-    cases.do(city.police_approver, key, "idle_grant_decision", {"idle_action": "withdraw"})
+    cases.do(city.police_approver, key, "idle_grant_decision", {"decision": "withdraw"})
     db.session.expire_all()
     assert db.session.get(Grant, world.never_used.id).status == "withdrawn"
     assert db.session.get(Grant, world.idle.id).status == "active"
@@ -77,10 +77,10 @@ def test_provider_keeps_a_seasonal_grant_with_reasons_and_the_idle_period_restar
     propose(runner)
     key = idle_cases()[world.idle.id].business_key
     task_id = cases.task(key, "idle_grant_decision")["id"]
-    missing = cases.complete(city.police_approver, task_id, {"idle_action": "keep"})
+    missing = cases.complete(city.police_approver, task_id, {"decision": "keep"})
     assert missing.status_code == 422 and "季节性" in missing.json["errors"]["json"]["reasons"][0]
     cases.do(city.police_approver, key, "idle_grant_decision",
-             {"idle_action": "keep", "reasons": "防汛季节性使用，每年6–9月"})
+             {"decision": "keep", "reasons": "防汛季节性使用，每年6–9月"})
     case = cases.case(key)
     assert (case["status"], case["outcome"]) == ("closed", "kept")
     db.session.expire_all()

@@ -84,13 +84,13 @@ def test_missed_deadline_suspends_the_department_until_the_office_accepts_its_re
              {"circular_no": "宝信办〔2026〕3号", "circular_note": "已上报市政府"})
     cases.do(city.health_approver, key, "rectification_report", {"report": "已完成数据更新"})
     verification = cases.task(key, "rectification_verification")["id"]
-    no_opinion = cases.complete(city.reviewer, verification, {"verification": "send_back"})
+    no_opinion = cases.complete(city.reviewer, verification, {"decision": "send_back"})
     assert no_opinion.status_code == 422 and "opinion" in no_opinion.json["errors"]["json"]
     cases.do(city.reviewer, key, "rectification_verification",
-             {"verification": "send_back", "opinion": "仍有三张表未更新"})
+             {"decision": "send_back", "opinion": "仍有三张表未更新"})
     assert suspended(city)  # still suspended while the rectification is sent back
     cases.do(city.health_approver, key, "rectification_report", {"report": "三张表均已更新"})
-    cases.do(city.reviewer, key, "rectification_verification", {"verification": "accept"})
+    cases.do(city.reviewer, key, "rectification_verification", {"decision": "accept"})
 
     assert not suspended(city)
     case = cases.case(key)
@@ -114,7 +114,7 @@ def test_rectified_in_time_leaves_no_timer_and_no_suspension(cases, city, world,
     profile("baoji")
     key = cases.open(city.reviewer, "rectification", world.notice)
     cases.do(city.health_approver, key, "rectification_report", {"report": "已更新"})
-    cases.do(city.reviewer, key, "rectification_verification", {"verification": "accept"})
+    cases.do(city.reviewer, key, "rectification_verification", {"decision": "accept"})
     clock.move_to(local(2026, 11, 30))
     assert fire_due_timers() == 0
     assert not suspended(city)
@@ -129,9 +129,9 @@ def test_a_second_rectification_keeps_the_suspension_until_it_is_rectified_too(c
     assert fire_due_timers() == 4  # each: the reminder and the escalation
     for key in (first, second):
         cases.do(city.health_approver, key, "rectification_report", {"report": "已整改"})
-    cases.do(city.reviewer, first, "rectification_verification", {"verification": "accept"})
+    cases.do(city.reviewer, first, "rectification_verification", {"decision": "accept"})
     assert suspended(city)
-    cases.do(city.reviewer, second, "rectification_verification", {"verification": "accept"})
+    cases.do(city.reviewer, second, "rectification_verification", {"decision": "accept"})
     assert not suspended(city)
 
 

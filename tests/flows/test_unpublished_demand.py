@@ -47,7 +47,7 @@ def test_will_publish_month_deadline_rolls_over_national_day_then_escalates(case
     assert case["department_id"] == city.police.id and case["letter_attachment_id"]
     answer = cases.task(key, "demand_answer")
     assert (answer["candidate_department_id"], answer["candidate_role"]) == (city.police.id, "provider_approver")
-    cases.do(city.police_approver, key, "demand_answer", {"demand_answer": "will_publish"})
+    cases.do(city.police_approver, key, "demand_answer", {"decision": "will_publish"})
     assert "未发布资源需求：将在1个月内发布" in titles(cases.notifications(city.health_applicant))
     publish = cases.task(key, "publish_resource")
     # 1 month from 1 September = 1 October, a holiday → 8 October, the next working day; 24:00
@@ -81,10 +81,10 @@ def test_cannot_publish_needs_reasons_is_due_in_ten_working_days_and_filed_with_
     key = demand(provider_department_id=city.police.id)
     answer = cases.task(key, "demand_answer")
     assert answer["due_at"] == utc(local(2026, 10, 21))  # 10 working days: end of 20 October
-    missing = cases.complete(city.police_approver, answer["id"], {"demand_answer": "cannot_publish"})
+    missing = cases.complete(city.police_approver, answer["id"], {"decision": "cannot_publish"})
     assert missing.status_code == 422 and "客观原因" in missing.json["errors"]["json"]["reasons"][0]
     cases.do(city.police_approver, key, "demand_answer",
-             {"demand_answer": "cannot_publish", "reasons": "系统改造中，年底前无法接入"})
+             {"decision": "cannot_publish", "reasons": "系统改造中，年底前无法接入"})
     case = cases.case(key)
     assert (case["status"], case["outcome"]) == ("closed", "feedback_filed")
     for user in (city.health_applicant, city.reviewer):
@@ -113,16 +113,16 @@ def test_office_routes_an_unaddressed_demand_and_reroutes_one_outside_the_remit(
     cases.do(city.reviewer, key, "route_demand", {"provider_department_id": city.police.id})
     assert cases.case(key)["department_id"] == city.police.id
     cases.do(city.police_approver, key, "demand_answer",
-             {"demand_answer": "not_in_remit", "reasons": "不动产登记由住建局负责"})
+             {"decision": "not_in_remit", "reasons": "不动产登记由住建局负责"})
     assert "未发布资源需求：不属于本部门履职范围" in titles(cases.notifications(city.health_applicant))
     clock.move_to(local(2026, 10, 9, 10, 0))
-    cases.do(city.reviewer, key, "reroute_demand", {"reroute_action": "reroute", "provider_department_id": housing.id})
+    cases.do(city.reviewer, key, "reroute_demand", {"decision": "reroute", "provider_department_id": housing.id})
     answer = cases.task(key, "demand_answer")
     assert answer["candidate_department_id"] == housing.id
     # the period restarts on receipt: 9 Oct + 10 wd, counting the make-up Saturday 10 Oct = 22 Oct
     assert answer["due_at"] == utc(local(2026, 10, 23))
-    cases.do(housing_approver, key, "demand_answer", {"demand_answer": "not_in_remit", "reasons": "亦非本局职责"})
-    cases.do(city.reviewer, key, "reroute_demand", {"reroute_action": "close", "note": "无对应部门"})
+    cases.do(housing_approver, key, "demand_answer", {"decision": "not_in_remit", "reasons": "亦非本局职责"})
+    cases.do(city.reviewer, key, "reroute_demand", {"decision": "close", "note": "无对应部门"})
     case = cases.case(key, city.health_applicant)
     assert (case["status"], case["outcome"]) == ("closed", "closed")
 

@@ -116,7 +116,7 @@ def earlier_work(server: LiveServer) -> None:
                 }, letter)
                 review = db.session.scalar(select(HumanTask).where(
                     HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"))
-                complete_task(reviewer, review.id, {"formal_review_result": "accept"})
+                complete_task(reviewer, review.id, {"decision": "accept"})
 
 
 # Runs in the page: every input/select/textarea has a label; collects the interactive elements.

@@ -251,11 +251,11 @@ def test_objection_from_the_entry_page_and_the_providers_task_page(client, city,
     page = f.page_text(client.get(f"/tasks/{task.id}"))
     assert "核实结论" in page and "数据确有错误，已更正" in page and "经核实数据无误" in page
     assert "更正内容或核实说明" in page and "部分身份号码校验位错误" in page
-    assert ">verification_result<" not in page and ">verification_note<" not in page
-    refused = f.post_form(client, f"/tasks/{task.id}/complete", {"verification_result": "corrected"})
+    assert ">decision<" not in page and ">verification_note<" not in page
+    refused = f.post_form(client, f"/tasks/{task.id}/complete", {"decision": "correct"})
     assert refused.status_code == 200 and "此项为必填项" in f.page_text(refused)
     done = f.post_form(client, f"/tasks/{task.id}/complete",
-                 {"verification_result": "corrected", "verification_note": "已修正 12 条记录"})
+                 {"decision": "correct", "verification_note": "已修正 12 条记录"})
     assert done.status_code == 302
     detail = f.page_text(client.get(f"/cases/{case.business_key}"))
     assert "已办结" in detail and "数据已更正" in detail
@@ -284,7 +284,7 @@ def test_catalogue_review_of_a_draft_and_a_bad_change(client, city, world, clock
                                                      HumanTask.state == "ready"))
     page = f.page_text(client.get(f"/tasks/{task.id}"))
     assert "审核结论" in page and "审核通过" in page and "退回修改" in page
-    assert 'data-shown-when="catalogue_review_result=return"' in page
+    assert 'data-shown-when="decision=return"' in page
 
 
 # ---- idle-grant review (started by the platform) ----------------------------------------------------

@@ -110,7 +110,7 @@ def test_inbox_tabs_and_remaining_working_days_follow_the_calendar(client, flow,
     assert claimed.status_code == 302
     assert key in f.page_text(client.get("/tasks/?view=mine"))
     assert key not in f.page_text(client.get("/tasks/?view=groups"))
-    assert f.post_form(client, f"/tasks/{review['id']}/complete", {"formal_review_result": "accept"}).status_code == 302
+    assert f.post_form(client, f"/tasks/{review['id']}/complete", {"decision": "accept"}).status_code == 302
     assert key in f.page_text(client.get("/tasks/?view=done"))
     f.sign_out(client)
 
@@ -167,7 +167,7 @@ def test_inbox_sorts_by_deadline_and_paginates(client, flow, city, entries, cloc
 
 def test_refusal_without_reasons_is_rejected_on_the_page_then_approval_grants(client, flow, city, entries, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task = flow.task(key, "provider_review")
     f.login(client, "gaj.approver")
     page = f.page_text(client.get(f"/tasks/{task['id']}"))
@@ -189,7 +189,7 @@ def test_refusal_without_reasons_is_rejected_on_the_page_then_approval_grants(cl
 
 def test_completing_a_task_held_by_a_colleague_is_explained_not_crashed(client, flow, city, entries, second, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task = flow.task(key, "provider_review")
     flow.post(second.police_approver, f"/api/tasks/{task['id']}/claim")
     f.login(client, "gaj.approver")
@@ -202,7 +202,7 @@ def test_completing_a_task_held_by_a_colleague_is_explained_not_crashed(client, 
 
 def test_delegate_only_to_a_colleague_with_the_same_role(client, flow, city, entries, second, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "accept"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task = flow.task(key, "provider_review")
     f.login(client, "gaj.approver")
     page = f.page_text(client.get(f"/tasks/{task['id']}"))
@@ -251,7 +251,7 @@ def test_diagram_endpoint_serves_the_instances_version_and_current_step(client, 
 
 def test_notifications_page_badge_and_mark_read(client, flow, city, entries, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
-    flow.do(city.reviewer, key, "formal_review", {"formal_review_result": "return", "return_reasons": "未盖章"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "return", "return_reasons": "未盖章"})
     f.login(client, "wjw.applicant")
     home = f.page_text(client.get("/"))
     badge = re.search(r'id="unread-badge">(\d+)', home)
