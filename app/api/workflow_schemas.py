@@ -90,8 +90,8 @@ class InstanceStateOut(Schema):
     """What `view()` of an application or a case adds to its record: the running instance's state."""
 
     instance_status = fields.String(allow_none=True)
-    current_tasks = fields.List(fields.Nested(TaskOut))
-    history = fields.List(fields.Nested(EventOut))
+    open_tasks = fields.List(fields.Nested(TaskOut))
+    timeline = fields.List(fields.Nested(EventOut))
     grant = fields.Nested(GrantBrief, allow_none=True)
 
 

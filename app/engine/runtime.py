@@ -40,7 +40,7 @@ from app.engine.models import (
 )
 from app.engine.registry import emit, validate_form
 from app.engine.scripting import EngineScriptEngine
-from app.engine.step import Step, history_event, instant, is_timer, sla_for, step_for, unit_of_work
+from app.engine.step import Step, instant, is_timer, sla_for, step_for, timeline_event, unit_of_work
 from app.extensions import db
 
 __all__ = ["Actor", "InstanceView", "cancel", "claim", "complete", "current_instance",
@@ -144,7 +144,7 @@ def _assign(task_id: int, actor: Actor | None, new_assignee: int | None, event_t
         data = {"from": before, "to": new_assignee}
         if note:
             data["note"] = note
-        history_event(row.instance_id, event_type, task=row, actor=actor, data=data)
+        timeline_event(row.instance_id, event_type, task=row, actor=actor, data=data)
         record(f"engine.task_{event_type}", "human_task", row.id, before={"assignee_id": before},
                after={"assignee_id": new_assignee}, actor=actor._audit() if actor else None)
         emit(f"task_{event_type}", task=row, actor=actor, previous_assignee=before)

@@ -98,7 +98,7 @@ def sla_for(now: datetime, due_at: datetime | None, reminder_at: datetime | None
     return SlaState.ON_TIME
 
 
-def history_event(instance_id: int, event_type: str, **kwargs: Any) -> TaskEvent:
+def timeline_event(instance_id: int, event_type: str, **kwargs: Any) -> TaskEvent:
     """One history row outside a step (claim, release, SLA change…), through the session."""
     task, values = event_values(instance_id, event_type, **kwargs)
     row = TaskEvent(human_task=task, **values)

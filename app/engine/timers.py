@@ -33,7 +33,7 @@ from app.engine.models import (
     WorkflowTimer,
 )
 from app.engine.registry import emit
-from app.engine.step import history_event, step_for, unit_of_work
+from app.engine.step import step_for, timeline_event, unit_of_work
 from app.extensions import db
 from app.limits import TimeLimit, TimeLimitExceeded, discard_session
 
@@ -137,7 +137,7 @@ def _park(timer_ids: list[int], instance_id: int, exc: BaseException) -> None:
                 if row.state == TimerState.WAITING:
                     row.state = TimerState.ERROR
                     row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                    history_event(instance_id, EventType.TIMER_ERROR, task_spec=row.task_spec,
+                    timeline_event(instance_id, EventType.TIMER_ERROR, task_spec=row.task_spec,
                            name=row.name, data={"error": row.last_error})
     except SQLAlchemyError:  # the next poll claims them again and parks them then
         log.warning("parking the timers of instance %s failed", instance_id, exc_info=True)
@@ -204,7 +204,7 @@ def refresh_sla_states(now: datetime | None = None) -> int:
                 continue
             task = db.session.get(HumanTask, task_id)
             db.session.refresh(task)
-            history_event(task.instance_id, EventType.SLA_CHANGED, task=task, at=now,
+            timeline_event(task.instance_id, EventType.SLA_CHANGED, task=task, at=now,
                    data={"from": old, "to": new})
             emit("sla_changed", task=task, previous=old, current=new)
             changed += 1

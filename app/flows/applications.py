@@ -297,7 +297,7 @@ def open_tasks(application: Application) -> list[HumanTask]:
         .order_by(HumanTask.id)))
 
 
-def history(instance_id: int | None) -> list[TaskEvent]:
+def timeline(instance_id: int | None) -> list[TaskEvent]:
     """An instance's timeline (an application's, a case's or a task's); none before it starts."""
     if instance_id is None:
         return []
@@ -311,7 +311,7 @@ def view(application: Application) -> dict[str, Any]:
     return {
         "application": application,
         "instance_status": instance.status if instance else None,
-        "current_tasks": open_tasks(application),
-        "history": history(application.instance_id),
+        "open_tasks": open_tasks(application),
+        "timeline": timeline(application.instance_id),
         "grant": db.session.get(Grant, application.grant_id) if application.grant_id else None,
     }

@@ -18,7 +18,7 @@ from sqlalchemy import Select, select
 from app.engine.models import ProcessInstance
 from app.errors import Forbidden, NotFound
 from app.extensions import db
-from app.flows.applications import history, open_tasks
+from app.flows.applications import open_tasks, timeline
 from app.flows.base import LETTER_FIELD, Flow, open_case
 from app.flows.models import Case
 from app.flows.permissions import visible_cases
@@ -102,4 +102,4 @@ def view(case: Case) -> dict[str, Any]:
     """State, current tasks, timeline and grant of one case (for the API and pages)."""
     instance = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
     return {"case": case, "instance_status": instance.status if instance else None,
-            "current_tasks": open_tasks(case), "history": history(case.instance_id), "grant": case.grant}
+            "open_tasks": open_tasks(case), "timeline": timeline(case.instance_id), "grant": case.grant}

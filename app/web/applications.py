@@ -253,10 +253,10 @@ def index():
 
 def _list_rows(items: list[Application]) -> list[dict]:
     """Each application with its current step(s), who holds them and the deadline."""
-    steps = workview.current_steps(a.instance_id for a in items)
+    open_tasks = workview.open_tasks_by_instance(a.instance_id for a in items)
     departments = workview.departments_by_id(
         [a.provider_department_id for a in items] + [a.applicant_department_id for a in items])
-    return [{"application": a, "steps": steps.get(a.instance_id, []),
+    return [{"application": a, "open_tasks": open_tasks.get(a.instance_id, []),
              "provider": departments.get(a.provider_department_id),
              "applicant": departments.get(a.applicant_department_id)} for a in items]
 

@@ -274,10 +274,10 @@ def index():
 
 def _list_rows(items: list[Case]) -> list[dict]:
     """Each case with its current step(s), who holds them and the deadline."""
-    steps = workview.current_steps(c.instance_id for c in items)
+    open_tasks = workview.open_tasks_by_instance(c.instance_id for c in items)
     departments = workview.departments_by_id([c.requester_department_id for c in items]
                                              + [c.department_id for c in items])
-    return [{"case": c, "steps": steps.get(c.instance_id, []),
+    return [{"case": c, "open_tasks": open_tasks.get(c.instance_id, []),
              "requester": departments.get(c.requester_department_id),
              "handler": departments.get(c.department_id)} for c in items]
 

@@ -14,7 +14,7 @@ from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import tasks as service
-from app.flows.applications import history
+from app.flows.applications import timeline
 from app.flows.models import STATUS_LABELS, Application
 from app.flows.permissions import (
     can_act_on_task,
@@ -83,7 +83,7 @@ def _render(task: HumanTask, form_fields=None, errors=None, delegate_errors=None
         "tasks/detail.html", task=task, row=row, application=application, fields=form_fields,
         case=case, **(case_context(case) if case else {}),
         errors=errors or {}, delegate_errors=delegate_errors or {},
-        status_labels=STATUS_LABELS, timeline=workview.timeline(history(task.instance_id)),
+        status_labels=STATUS_LABELS, timeline=workview.timeline_rows(timeline(task.instance_id)),
         can_complete=ready and can_act_on_task(current_user, task)
         and task.assignee_id in (None, current_user.id),
         can_claim=ready and task.assignee_id is None and can_claim_task(current_user, task),

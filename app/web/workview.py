@@ -131,7 +131,7 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
     return rows
 
 
-def current_steps(instance_ids: Iterable[int | None], now=None) -> dict[int, list[dict]]:
+def open_tasks_by_instance(instance_ids: Iterable[int | None], now=None) -> dict[int, list[dict]]:
     """instance id → rows (as `task_rows`) of its open tasks: a list page's 当前环节 column."""
     wanted = {i for i in instance_ids if i}
     if not wanted:
@@ -168,7 +168,7 @@ def _forms_of(task_ids: set[int | None]) -> dict[int, str | None]:
     return dict(db.session.execute(select(HumanTask.id, HumanTask.form).where(HumanTask.id.in_(wanted))).all())
 
 
-def timeline(events: list[TaskEvent]) -> list[dict]:
+def timeline_rows(events: list[TaskEvent]) -> list[dict]:
     """Every step of an instance: who, when, what, the decision and its reasons."""
     # One step writes its rows at one instant: read the decision before the steps it opened.
     shown = sorted((e for e in events if e.event_type in EVENT_LABELS),
@@ -212,8 +212,8 @@ def diagram_response(instance_id: int | None):
 
 def record_page(template: str, state: dict, **context):
     """The page of an application or a case from its service `view()`: its open steps and timeline."""
-    return render_template(template, state=state, steps=task_rows(state["current_tasks"]),
-                           timeline=timeline(state["history"]), **context)
+    return render_template(template, state=state, open_tasks=task_rows(state["open_tasks"]),
+                           timeline=timeline_rows(state["timeline"]), **context)
 
 
 def listing_page(stmt: Select, per_page: int) -> Page:

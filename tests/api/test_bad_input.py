@@ -112,7 +112,7 @@ def test_a_json_body_that_is_not_an_object_is_a_field_error(client, city, body):
                                "valid_until": str(today + timedelta(days=90)),
                                "letter": (io.BytesIO(b"%PDF-1.4\n"), "函.pdf")})
     assert response.status_code == 201, response.json
-    task = response.json["current_tasks"][0]
+    task = response.json["open_tasks"][0]
     response = client.post(f"/api/tasks/{task['id']}/complete", headers=f.bearer(city.reviewer),
                            data=body, content_type="application/json")
     assert response.status_code == 422, response.json

@@ -119,7 +119,7 @@ def _city_with_work(app) -> dict[str, Caller]:
     _application(client, mine, _entry("WJ-001"))
     for code in ("GA-001", "GA-002", "GA-003"):
         key = _application(client, health, _entry(code))["application"]["business_key"]
-        review = client.get(f"/api/applications/{key}", headers=office).json["current_tasks"][0]
+        review = client.get(f"/api/applications/{key}", headers=office).json["open_tasks"][0]
         response = client.post(f"/api/tasks/{review['id']}/complete", headers=office,
                                json={"decision": "accept"})
         assert response.status_code == 200, response.json

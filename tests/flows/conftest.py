@@ -92,7 +92,7 @@ class Flow:
         return response.json
 
     def open_tasks(self, key) -> dict[str, dict]:
-        return {t["task_spec"]: t for t in self.detail(key)["current_tasks"]}
+        return {t["task_spec"]: t for t in self.detail(key)["open_tasks"]}
 
     def task(self, key, spec) -> dict:
         tasks = self.open_tasks(key)

@@ -105,7 +105,7 @@ def test_the_letter_stored_with_the_draft_is_kept_on_submit(flow, city, entries,
     assert application["id"] == draft["id"] and application["status"] == "in_progress"
     assert application["business_key"].startswith("SQ-2026-")
     assert application["letter_attachment_id"] == letter_id
-    assert [t["task_spec"] for t in submitted.json["current_tasks"]] == ["formal_review"]
+    assert [t["task_spec"] for t in submitted.json["open_tasks"]] == ["formal_review"]
     row = db.session.get(Application, draft["id"])
     assert row.instance_id is not None and row.letter.owner_id == row.business_key
     [audit] = _audit("application.submitted")

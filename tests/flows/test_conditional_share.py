@@ -34,10 +34,10 @@ def test_unconditional_resource_is_granted_at_once_by_the_platform(flow, entries
     key = flow.apply(city.health_applicant, entries.unconditional)
     detail = flow.detail(key, city.health_applicant)
     assert detail["application"]["status"] == "granted"
-    assert detail["current_tasks"] == []  # no approval (宝鸡 art. 16, 南通 art. 18)
+    assert detail["open_tasks"] == []  # no approval (宝鸡 art. 16, 南通 art. 18)
     assert detail["grant"]["authorised_by"] == "platform"
     assert detail["grant"]["status"] == "active"
-    assert not [e for e in detail["history"] if e["event_type"] == "started"]
+    assert not [e for e in detail["timeline"] if e["event_type"] == "started"]
 
 
 def test_not_shared_resource_goes_straight_to_negotiation_then_office_arbitration(flow, entries, city, clock):
@@ -89,7 +89,7 @@ def test_applicant_may_withdraw_a_returned_application(flow, entries, city, cloc
     flow.do(city.health_applicant, key, "amend_application", {"decision": "withdraw"})
     detail = flow.detail(key, city.health_applicant)
     assert detail["application"]["status"] == "withdrawn"
-    assert detail["current_tasks"] == [] and detail["instance_status"] == "completed"
+    assert detail["open_tasks"] == [] and detail["instance_status"] == "completed"
 
 
 # ---- platform authorisation (南通 arts. 18, 23) -------------------------------------------------

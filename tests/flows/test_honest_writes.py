@@ -42,8 +42,8 @@ def test_an_application_committed_is_answered_201_whatever_fails_after_the_commi
     assert response.status_code == 201, response.json
     key = response.json["application"]["business_key"]
     assert response.headers["Location"] == f"/api/applications/{key}"
-    assert [t["task_spec"] for t in response.json["current_tasks"]] == ["formal_review"]  # 南通 art. 21
-    assert response.json["history"]  # the timeline written by the same transaction
+    assert [t["task_spec"] for t in response.json["open_tasks"]] == ["formal_review"]  # 南通 art. 21
+    assert response.json["timeline"]  # the timeline written by the same transaction
     assert _count(Application) == 1 and flow.detail(key)["application"]["status"] == "in_progress"
 
 
@@ -80,7 +80,7 @@ def test_a_case_committed_is_answered_201_whatever_fails_after_the_commit(
     assert response.status_code == 201, response.json
     key = response.json["case"]["business_key"]
     assert key.startswith("ZG-2026-") and response.headers["Location"] == f"/api/cases/{key}"
-    assert {t["task_spec"] for t in response.json["current_tasks"]} == {"rectification_report"}
+    assert {t["task_spec"] for t in response.json["open_tasks"]} == {"rectification_report"}
     assert _count(Case) == 1 and cases.case(key)["status"] == "in_progress"
 
 

@@ -84,7 +84,7 @@ def test_approved_revocation_ends_exactly_the_entrys_grants_at_the_effective_dat
     assert use(cases, city.health_applicant, world.kept_grant).status_code == 200
     # the grantees see the case; the history shows the timer
     detail = cases.detail(key, world.housing_applicant)
-    assert "timer_fired" in [e["event_type"] for e in detail["history"]]
+    assert "timer_fired" in [e["event_type"] for e in detail["timeline"]]
 
 
 def test_refused_revocation_needs_reasons_and_leaves_the_entry_and_grants_alone(cases, city, world, clock):
