@@ -145,8 +145,8 @@ def open_case(flow: Flow, draft: CaseDraft, policy: Policy, user: User | None = 
     with transaction():
         case = Case(
             business_key=f"tmp-{uuid.uuid4().hex}", flow=flow.process_id, status=CaseStatus.IN_PROGRESS.value,
-            title=draft.title[:200], requester_department_id=user.department_id if user else None,
-            requester_user_id=user.id if user else None, department_id=draft.department_id,
+            title=draft.title[:200], applicant_department_id=user.department_id if user else None,
+            applicant_user_id=user.id if user else None, department_id=draft.department_id,
             entry_id=draft.entry_id, grant_id=draft.grant_id, details=draft.details, due_at=draft.due_at,
             policy_key=policy.key, created_at=now, updated_at=now)
         db.session.add(case)
@@ -156,7 +156,7 @@ def open_case(flow: Flow, draft: CaseDraft, policy: Policy, user: User | None = 
             case.letter_attachment_id = store_letter(letter_file, user, "workflow_case", case.business_key)
         record("case.started", "workflow_case", case.id, after=case.audit_view(), actor=user)
         data = {"case_id": case.id, "flow": flow.process_id, "title": case.title,
-                "office_department_id": office.id, "requester_user_id": user.id if user else None,
+                "office_department_id": office.id, "applicant_user_id": user.id if user else None,
                 "policy_key": policy.key, **draft.data}
         instance = engine.start(flow.process_id, case.business_key, data,
                                 actor_for(user) if user else engine.Actor.system(),

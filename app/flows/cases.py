@@ -80,8 +80,8 @@ def by_instance(instance_id: int) -> Case | None:
 
 # A list view narrows what the user may see to one party of the case; `all` (or none) keeps it all.
 _VIEWS = {
-    "mine": lambda user: Case.requester_user_id == user.id,
-    "department": lambda user: Case.requester_department_id == user.department_id,
+    "mine": lambda user: Case.applicant_user_id == user.id,
+    "department": lambda user: Case.applicant_department_id == user.department_id,
     "assigned": lambda user: Case.department_id == user.department_id,
 }
 

@@ -115,8 +115,8 @@ class Case(db.Model):
     outcome: Mapped[str | None] = mapped_column(String(32))
     reasons: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str] = mapped_column(String(200))
-    requester_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
-    requester_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
+    applicant_department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
+    applicant_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("department.id"), index=True)
     entry_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_entry.id"), index=True)
     grant_id: Mapped[int | None] = mapped_column(ForeignKey("grant.id"), index=True)
@@ -132,14 +132,14 @@ class Case(db.Model):
     entry: Mapped[CatalogEntry | None] = relationship()
     grant: Mapped[Grant | None] = relationship()
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
-    requester_department: Mapped[Department | None] = relationship(foreign_keys=[requester_department_id])
+    applicant_department: Mapped[Department | None] = relationship(foreign_keys=[applicant_department_id])
     letter: Mapped[Attachment | None] = relationship()
 
     def audit_view(self) -> dict:
         return {
             "business_key": self.business_key, "flow": self.flow, "status": self.status,
             "outcome": self.outcome, "reasons": self.reasons, "title": self.title,
-            "requester_department_id": self.requester_department_id,
+            "applicant_department_id": self.applicant_department_id,
             "department_id": self.department_id, "entry_id": self.entry_id, "grant_id": self.grant_id,
             "details": self.details, "due_at": self.due_at,
             "letter_attachment_id": self.letter_attachment_id,

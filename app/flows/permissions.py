@@ -74,7 +74,7 @@ def _case_party_condition(user: User):
     dept = user.department_id
     held = select(Grant.entry_id).where(Grant.grantee_department_id == dept)
     own_grants = select(Grant.id).where(Grant.grantee_department_id == dept)
-    return or_(Case.requester_department_id == dept, Case.department_id == dept,
+    return or_(Case.applicant_department_id == dept, Case.department_id == dept,
                Case.grant_id.in_(own_grants), and_(Case.flow == "revocation", Case.entry_id.in_(held)))
 
 

@@ -108,7 +108,7 @@ def task_options(task: HumanTask) -> dict[str, list[tuple[str, str]]]:
     options = {}
     if "provider_department_id" in names:  # a demand goes to another department than its own
         case = service.by_instance(task.instance_id)
-        options["provider_department_id"] = department_options(case and case.requester_department_id)
+        options["provider_department_id"] = department_options(case and case.applicant_department_id)
     if "published_entry_id" in names:
         options["published_entry_id"] = entry_options(task.candidate_department_id, _PUBLISHED)
     if "entry_id" in names:
@@ -275,10 +275,10 @@ def index():
 def _list_rows(items: list[Case]) -> list[dict]:
     """Each case with its current step(s), who holds them and the deadline."""
     open_tasks = workview.open_tasks_by_instance(c.instance_id for c in items)
-    departments = workview.departments_by_id([c.requester_department_id for c in items]
+    departments = workview.departments_by_id([c.applicant_department_id for c in items]
                                              + [c.department_id for c in items])
     return [{"case": c, "open_tasks": open_tasks.get(c.instance_id, []),
-             "requester": departments.get(c.requester_department_id),
+             "applicant": departments.get(c.applicant_department_id),
              "handler": departments.get(c.department_id)} for c in items]
 
 

@@ -114,7 +114,7 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
     users = users_by_id(t.assignee_id for t in tasks)
     departments = departments_by_id([t.candidate_department_id for t in tasks]
                                     + [a.applicant_department_id for a in applications.values()]
-                                    + [c.requester_department_id for c in cases.values()])
+                                    + [c.applicant_department_id for c in cases.values()])
     rows = []
     for task in tasks:
         application, case = applications.get(task.instance_id), cases.get(task.instance_id)
@@ -123,7 +123,7 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
             "task": task, "flow": names.get(task.instance_id, ""), "application": application, "case": case,
             "business_key": record.business_key if record else None,
             "applicant": departments.get(application.applicant_department_id) if application else
-            departments.get(case.requester_department_id) if case else None,
+            departments.get(case.applicant_department_id) if case else None,
             "resource": record.entry if record else None,
             "holder": holder_text(task, users, departments),
             "remaining": remaining(task.due_at, task.reminder_at, now) if task.state == "ready" else None,

@@ -1,6 +1,6 @@
-"""The revision that made every task form's choice one `decision` field (migrations/versions/
-f1a2b3c4d5e6): an instance that started, and took a step, on a diagram that read the old names
-finishes after the upgrade on its own — now rewritten — version, and its timeline reads."""
+"""The revision that gave concepts one name (migrations/versions/f1a2b3c4d5e6: one `decision`
+field, a case's applicant): an instance that started, and took a step, on a diagram that read
+the old names finishes after the upgrade on its own — now rewritten — version, and its timeline reads."""
 from __future__ import annotations
 
 import hashlib
@@ -18,8 +18,8 @@ from app.flows.models import Application
 from tests.factories import commit
 from tests.flows.conftest import BPMN_FILE
 
-MIGRATION = Path(__file__).resolve().parents[2] / "migrations/versions/f1a2b3c4d5e6_one_decision_field.py"
-_spec = importlib.util.spec_from_file_location("one_decision_field", MIGRATION)
+MIGRATION = Path(__file__).resolve().parents[2] / "migrations/versions/f1a2b3c4d5e6_one_name_per_concept.py"
+_spec = importlib.util.spec_from_file_location("one_name_per_concept", MIGRATION)
 revision = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(revision)
 
@@ -83,6 +83,8 @@ def test_old_values_take_their_imperative_form_and_the_new_name_is_kept():
     assert revision.renamed({"verification_result": "confirmed"}) == {"decision": "confirm"}
     assert revision.renamed({"decision": "refuse", "formal_review_result": "accept"}) == {"decision": "refuse"}
     assert revision.renamed({"decision": "approve"}) is None
+    assert revision.renamed({"requester_user_id": 3, "flow": "revocation"}) == {"applicant_user_id": 3,
+                                                                              "flow": "revocation"}
     state = {"data": {}, "tasks": {"t": {"data": {"amend_action": "resubmit"},
                                          "delta": {"updates": {"idle_action": "keep"}, "deletions": ["verification"]}}}}
     assert revision._renamed_state(state)

@@ -1,4 +1,7 @@
-"""one decision field: every user-task form records its choice as `decision`
+"""one name per concept: one `decision` field; a case's `applicant`
+
+A case's filing department and user are its applicant (`applicant_department_id`,
+`applicant_user_id`: the columns and the instance data key were `requester_*`).
 
 The task forms used to record their choice under eleven names (formal_review_result,
 amend_action, negotiation_outcome, idle_action, demand_answer, reroute_action, verification,
@@ -29,7 +32,9 @@ down_revision = 'e5a7c3f19b42'
 branch_labels = None
 depends_on = None
 
-# Old name → value renames (a value not listed keeps its spelling).
+# Data keys renamed as they are (no value changes).
+KEYS = {"requester_user_id": "applicant_user_id"}
+# Old decision name → value renames (a value not listed keeps its spelling).
 FIELDS = {
     "formal_review_result": {}, "amend_action": {},
     "negotiation_outcome": {"agreed": "agree", "failed": "fail", "abandoned": "abandon"},
@@ -64,9 +69,13 @@ task_event = sa.table("task_event", sa.column("id", sa.Integer), sa.column("data
 def renamed(data):
     """`data` with the old decision names as `decision` (None when nothing changed). The new
     name, when already there, is kept: every gateway reads the decision its task just wrote."""
-    if not isinstance(data, dict) or not FIELDS.keys() & data.keys():
+    if not isinstance(data, dict) or not (FIELDS.keys() | KEYS.keys()) & data.keys():
         return None
     out = dict(data)
+    for old, new in KEYS.items():
+        if old in out:
+            value = out.pop(old)
+            out.setdefault(new, value)
     for old, values in FIELDS.items():
         if old in out:
             value = out.pop(old)
@@ -116,7 +125,7 @@ def rename_definitions(conn) -> int:
 def rename_data(conn) -> int:
     count = 0
     for row in conn.execute(sa.select(instance.c.id, instance.c.state)).all():
-        if not any(f'"{name}"' in row.state for name in FIELDS):
+        if not any(f'"{name}"' in row.state for name in (*FIELDS, *KEYS)):
             continue
         state = json.loads(row.state)
         if _renamed_state(state):
@@ -132,7 +141,19 @@ def rename_data(conn) -> int:
     return count
 
 
+def rename_columns() -> None:
+    with op.batch_alter_table("workflow_case", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_workflow_case_requester_department_id"))
+        batch_op.drop_index(batch_op.f("ix_workflow_case_requester_user_id"))
+        batch_op.alter_column("requester_department_id", new_column_name="applicant_department_id")
+        batch_op.alter_column("requester_user_id", new_column_name="applicant_user_id")
+    with op.batch_alter_table("workflow_case", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_workflow_case_applicant_department_id"), ["applicant_department_id"])
+        batch_op.create_index(batch_op.f("ix_workflow_case_applicant_user_id"), ["applicant_user_id"])
+
+
 def upgrade():
+    rename_columns()
     conn = op.get_bind()
     rename_definitions(conn)
     rename_data(conn)
