@@ -6,6 +6,7 @@ the run instead of skipping it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -51,6 +52,22 @@ def pg_database() -> Iterator[str]:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
     admin.dispose()
+
+
+@contextlib.contextmanager
+def scratch_pg_database(prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database (for a migration from empty), dropped after.
+    Use beside the `pg_database` fixture, which skips — or fails under CI — without PostgreSQL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class IsolatedClient(FlaskClient):

@@ -1,15 +1,14 @@
 """`flask db upgrade` from empty builds the whole schema, and models and migrations agree."""
 import os
-import uuid
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect
 
 from app.extensions import db
-from tests.conftest import PG_ADMIN_URL, make_app
+from tests.conftest import make_app, scratch_pg_database
 
 _STATE_COMPRESSION = ("SELECT attcompression FROM pg_attribute WHERE attname = 'state' "
                       "AND attrelid = 'process_instance'::regclass")
@@ -49,16 +48,8 @@ def test_upgrade_from_empty_sqlite_matches_models(tmp_path, tmp_path_factory):
 
 
 def test_upgrade_from_empty_postgresql_matches_models(pg_database, tmp_path_factory):
-    name = f"dsp_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        assert _diff(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, tmp_path_factory) == []
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_pg_database("dsp_mig") as url:
+        assert _diff(url, tmp_path_factory) == []
 
 
 @pytest.mark.skipif(os.name != "posix", reason="uses the flask command")

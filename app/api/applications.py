@@ -17,9 +17,10 @@ from app.catalog.permissions import can_view_grant
 from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
+from app.flows import records
 from app.flows.conditional_share import ApplicationDraftForm, ApplicationForm
-from app.flows.models import Application
-from app.flows.permissions import can_view_application
+from app.flows.models import PROCESS_ID, Application
+from app.flows.permissions import can_view_record
 from app.org.permissions import get_visible, visible_or_abort
 from app.safe_input import as_id
 from app.validation import Schema, choice
@@ -47,7 +48,7 @@ def _entry(data: dict) -> CatalogEntry | None:
 
 def _draft(draft_id: int) -> Application:
     """A draft of your department: 404 when missing, 403 when another department's, 409 once submitted."""
-    draft = get_visible(Application, draft_id, can_view_application)
+    draft = get_visible(Application, draft_id, can_view_record)
     if not draft.is_draft:
         abort(409, message="该申请已提交，不再是草稿")
     return draft
@@ -55,7 +56,7 @@ def _draft(draft_id: int) -> Application:
 
 def _submitted(application: Application):
     """The 201 of a submitted application, read inside its transaction."""
-    return prepared(ApplicationDetailOut(), service.view(application),
+    return prepared(ApplicationDetailOut(), records.view(application),
                     location=url_for(".ApplicationDetail", business_key=application.business_key))
 
 
@@ -80,7 +81,7 @@ class Applications(MethodView):
 
         Drafts (status `draft`, no business key) are listed for the drafting department only.
         """
-        stmt = service.listed(current_user, view, status)
+        stmt = records.listed(current_user, view, [PROCESS_ID], status)
         return paginated(stmt.order_by(Application.id.desc()), pagination_parameters)
 
     @refuses(403, 409)
@@ -168,7 +169,7 @@ class ApplicationDetail(MethodView):
     @blp.response(200, ApplicationDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one application."""
-        return service.view(visible_or_abort(service.by_key(business_key), can_view_application,
+        return records.view(visible_or_abort(records.by_key(business_key, Application), can_view_record,
                                              missing=f"申请 {business_key} 不存在",
                                              forbidden="无权查看其他部门的申请"))
 

@@ -10,11 +10,12 @@ from marshmallow import fields
 from app.api.common import api_blueprint, form_with_letter, paginated
 from app.api.docs import refuses
 from app.api.idempotency import CREATED_HEADERS, idempotency_doc, idempotent, prepared
-from app.api.workflow_schemas import InstanceStateOut, UtcDateTime
+from app.api.workflow_schemas import InstanceStateOut, RecordOut, UtcDateTime
 from app.flows import cases as service
+from app.flows import records
 from app.flows.models import CASE_STATUS_LABELS, Case
-from app.flows.permissions import can_view_case
-from app.flows.registry import CASE_FLOWS, flow_label, outcome_label
+from app.flows.permissions import can_view_record
+from app.flows.registry import CASE_FLOWS
 from app.org.permissions import visible_or_abort
 from app.validation import Schema, choice
 
@@ -40,28 +41,11 @@ class FlowOut(Schema):
     letter = fields.Boolean(metadata={"description": "是否需上传盖章申请材料（按辖区开关）"})
 
 
-class CaseOut(Schema):
-    business_key = fields.String()
-    flow = fields.String()
-    flow_label = fields.Function(lambda c: flow_label(c.flow))
-    status = fields.String()
+class CaseOut(RecordOut):
     status_label = fields.Function(lambda c: CASE_STATUS_LABELS.get(c.status, c.status))
-    outcome = fields.String(allow_none=True)
-    outcome_label = fields.Function(lambda c: outcome_label(c.flow, c.outcome))
-    reasons = fields.String(allow_none=True)
-    title = fields.String()
-    applicant_department_id = fields.Integer(allow_none=True)
-    applicant_user_id = fields.Integer(allow_none=True)
     department_id = fields.Integer(allow_none=True, metadata={"description": "承办部门"})
-    entry_id = fields.Integer(allow_none=True)
-    grant_id = fields.Integer(allow_none=True)
     details = fields.Dict(metadata={"description": "发起时填写的内容"})
     due_at = UtcDateTime(allow_none=True, metadata={"description": "生效时间或期限"})
-    letter_attachment_id = fields.Integer(allow_none=True)
-    policy_key = fields.String()
-    created_at = UtcDateTime()
-    updated_at = UtcDateTime()
-    closed_at = UtcDateTime(allow_none=True)
 
 
 class CaseDetailOut(InstanceStateOut):
@@ -83,7 +67,7 @@ class Cases(MethodView):
     @blp.paginate()
     def get(self, pagination_parameters, flow=None, status=None, view="all"):
         """Cases you may see, newest first: filter by `flow`, `status`, and `view`."""
-        stmt = service.listed(current_user, view, flow, status)
+        stmt = records.listed(current_user, view, [flow] if flow else CASE_FLOWS, status)
         return paginated(stmt.order_by(Case.id.desc()), pagination_parameters)
 
 
@@ -107,7 +91,7 @@ class StartCase(MethodView):
 
 def _started(case: Case):
     """The 201 of a started case, read inside its transaction."""
-    return prepared(CaseDetailOut(), service.view(case),
+    return prepared(CaseDetailOut(), records.view(case),
                     location=url_for(".CaseDetail", business_key=case.business_key))
 
 
@@ -117,6 +101,6 @@ class CaseDetail(MethodView):
     @blp.response(200, CaseDetailOut)
     def get(self, business_key: str):
         """State, current tasks, history timeline and grant of one case."""
-        return service.view(visible_or_abort(service.by_key(business_key), can_view_case,
+        return records.view(visible_or_abort(records.by_key(business_key, Case), can_view_record,
                                              missing=f"业务 {business_key} 不存在",
                                              forbidden="无权查看其他部门的业务"))

@@ -5,6 +5,7 @@ from marshmallow import fields
 
 from app.clock import as_utc
 from app.flows.models import STATUS_LABELS
+from app.flows.registry import flow_label, outcome_label
 from app.validation import Schema
 
 
@@ -45,32 +46,42 @@ class EventOut(Schema):
     data = fields.Dict(allow_none=True)
 
 
-class ApplicationOut(Schema):
+class RecordOut(Schema):
+    """What every business record has (one model: an application is a case, app/flows/models.py)."""
+
+    business_key = fields.String()
+    flow = fields.String(metadata={"description": "流程标识 = BPMN 流程 id"})
+    flow_label = fields.Function(lambda r: flow_label(r.flow))
+    title = fields.String()
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    outcome_label = fields.Function(lambda r: outcome_label(r.flow, r.outcome))
+    reasons = fields.String(allow_none=True)
+    applicant_department_id = fields.Integer(allow_none=True)
+    applicant_user_id = fields.Integer(allow_none=True)
+    entry_id = fields.Integer(allow_none=True)
+    grant_id = fields.Integer(allow_none=True)
+    letter_attachment_id = fields.Integer(allow_none=True)
+    policy_key = fields.String()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
+    closed_at = UtcDateTime(allow_none=True)
+
+
+class ApplicationOut(RecordOut):
     id = fields.Integer(metadata={"description": "草稿的编号（草稿尚无业务编号）"})
     business_key = fields.String(allow_none=True, metadata={"description": "提交后才有；草稿为 null"})
-    status = fields.String()
     status_label = fields.Function(lambda a: STATUS_LABELS.get(a.status, a.status))
-    entry_id = fields.Integer()
     resource_code = fields.Function(lambda a: a.entry.resource_code)
     entry_name = fields.Function(lambda a: a.entry.name)
-    applicant_department_id = fields.Integer()
     provider_department_id = fields.Integer()
-    applicant_user_id = fields.Integer()
     purpose = fields.String()
     scope = fields.String()
     items = fields.List(fields.String())
     legal_basis = fields.String()
     valid_from = fields.Date(allow_none=True)
     valid_until = fields.Date(allow_none=True)
-    letter_attachment_id = fields.Integer(allow_none=True)
-    last_stage = fields.String(allow_none=True)
-    last_outcome = fields.String(allow_none=True)
-    last_reasons = fields.String(allow_none=True)
-    grant_id = fields.Integer(allow_none=True)
-    policy_key = fields.String()
-    created_at = UtcDateTime()
-    updated_at = UtcDateTime()
-    closed_at = UtcDateTime(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "最近作出决定的环节"})
 
 
 class GrantBrief(Schema):

@@ -1,4 +1,5 @@
-"""Starting a conditional-share application (SPEC §4.1 step 1), its drafts, and reading one back.
+"""Starting a conditional-share application (SPEC §4.1 step 1) and its drafts (reading one
+back: app/flows/records.py).
 
 A draft is an `Application` row with status `draft`: the applicant's department saves the form
 as far as it got (only the entry is required) and, optionally, the sealed letter. It has no
@@ -8,24 +9,22 @@ validation and start as a fresh submission, on the draft's own row.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import update
 
 from app import engine
 from app.audit.log import record
-from app.catalog.models import CatalogEntry, Grant, PublishState
+from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.permissions import can_view_entry
 from app.clock import to_local, utcnow
 from app.db import transaction
-from app.engine.models import HumanTask, ProcessInstance, TaskEvent, TaskState
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.flows.base import LETTER_FIELD, actor_for, check_items, store_letter
 from app.flows.conditional_share import ApplicationDraftForm, ApplicationForm
-from app.flows.models import PROCESS_ID, Application, ApplicationStatus
+from app.flows.models import PROCESS_ID, Application, ApplicationStatus, Case
 from app.flows.parties import office_department
-from app.flows.permissions import can_edit_draft, visible_applications
+from app.flows.permissions import can_edit_draft
 from app.org.models import Department, Role, User
 from app.org.services import suspension_refusal
 from app.policy import active_policy
@@ -77,8 +76,7 @@ def _check_draft(user: User, draft: Application) -> None:
 def _claim_draft(draft: Application, **values) -> None:
     """Lock the row while it is still a draft (a concurrent submit or delete loses: 409)."""
     claimed = db.session.execute(
-        update(Application).where(Application.id == draft.id,
-                                  Application.status == ApplicationStatus.DRAFT.value)
+        update(Case).where(Case.id == draft.id, Case.status == ApplicationStatus.DRAFT.value)
         .values(updated_at=utcnow(), **values).execution_options(synchronize_session="fetch"))
     if claimed.rowcount != 1:
         raise NotADraft()
@@ -112,7 +110,7 @@ def _merge(draft: Application, form_data: dict | None) -> dict:
 def _instance_data(application: Application, entry: CatalogEntry, office: Department, policy) -> dict:
     """Entry facts and policy switches the BPMN gateways read (SPEC §5: rules are data)."""
     return {
-        "application_id": application.id, "entry_id": entry.id, "entry_name": entry.name,
+        "case_id": application.id, "entry_id": entry.id, "entry_name": entry.name,
         "share_type": entry.share_type, "authorisation_mode": entry.authorisation_mode,
         "sensitive": bool(entry.sensitive),
         "applicant_department_id": application.applicant_department_id,
@@ -159,11 +157,11 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
         application, before = _submitted_row(user, entry, data, policy.key, now, draft)
         application.business_key = f"SQ-{to_local(now).year}-{application.id:06d}"
         if letter_file is not None:
-            application.letter_attachment_id = store_letter(letter_file, user, "share_application",
+            application.letter_attachment_id = store_letter(letter_file, user, "workflow_case",
                                                             application.business_key)
         elif kept_letter is not None:
             kept_letter.owner_id = application.business_key  # the draft's letter now belongs to the key
-        record("application.submitted", "share_application", application.id,
+        record("application.submitted", "workflow_case", application.id,
                before=before, after=application.audit_view(), actor=user)
         instance = engine.start(PROCESS_ID, application.business_key,
                                 _instance_data(application, entry, office, policy), actor_for(user),
@@ -178,7 +176,7 @@ def _submitted_row(user: User, entry: CatalogEntry, data: dict, policy_key: str,
     """The application's row as submitted — a new one, or the draft claimed and filled in —
     with the audit view it had before (None for a new one)."""
     fields = dict(
-        entry_id=entry.id, applicant_department_id=user.department_id,
+        entry_id=entry.id, title=entry.name, applicant_department_id=user.department_id,
         provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
         purpose=data["purpose"].strip(), scope=data["scope"].strip(), items=data["items"],
         legal_basis=data["legal_basis"].strip(), valid_from=data["valid_from"],
@@ -223,7 +221,7 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
         if draft is None:
             before = None
             draft = Application(
-                entry_id=entry.id, applicant_department_id=user.department_id,
+                entry_id=entry.id, title=entry.name, applicant_department_id=user.department_id,
                 provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
                 purpose="", scope="", items=[], legal_basis="", status=ApplicationStatus.DRAFT.value,
                 policy_key=active_policy().key, created_at=now, updated_at=now)
@@ -241,8 +239,8 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
         draft.updated_at = now
         db.session.flush()
         if letter_file is not None:
-            draft.letter_attachment_id = store_letter(letter_file, user, "share_application", draft_owner_id(draft))
-        record("application.draft_updated" if before else "application.draft_created", "share_application",
+            draft.letter_attachment_id = store_letter(letter_file, user, "workflow_case", draft_owner_id(draft))
+        record("application.draft_updated" if before else "application.draft_created", "workflow_case",
                draft.id, before=before, after=draft.audit_view(), actor=user)
     return draft
 
@@ -253,65 +251,11 @@ def delete_draft(user: User, draft: Application) -> None:
     _check_draft(user, draft)
     before, draft_id = draft.audit_view(), draft.id
     with transaction():
-        deleted = db.session.execute(
-            delete(Application).where(Application.id == draft_id,
-                                      Application.status == ApplicationStatus.DRAFT.value)
-            .execution_options(synchronize_session="fetch"))
-        if deleted.rowcount != 1:
-            raise NotADraft()
-        record("application.draft_deleted", "share_application", draft_id, before=before, actor=user)
+        _claim_draft(draft)  # a concurrent submit or delete waits for this one, then finds no draft
+        db.session.delete(draft)
+        record("application.draft_deleted", "workflow_case", draft_id, before=before, actor=user)
 
 
 def draft_owner_id(draft: Application) -> str:
     """Attachment owner of a draft's letter until submission re-points it to the business key."""
     return f"draft-{draft.id}"
-
-
-def by_key(business_key: str) -> Application | None:
-    return db.session.scalar(select(Application).where(Application.business_key == business_key))
-
-
-# A list view narrows what the user may see to one side of the application; `all` (or none) keeps it all.
-_VIEWS = {
-    "mine": lambda user: Application.applicant_user_id == user.id,
-    "department": lambda user: Application.applicant_department_id == user.department_id,
-    "provided": lambda user: Application.provider_department_id == user.department_id,
-}
-
-
-def listed(user: User, view: str | None = None, status: str | None = None) -> Select:
-    """The applications `user` may see in a list view, optionally of one status (unordered)."""
-    stmt = visible_applications(user, select(Application))
-    if view in _VIEWS:
-        stmt = stmt.where(_VIEWS[view](user))
-    if status:
-        stmt = stmt.where(Application.status == status)
-    return stmt
-
-
-def open_tasks(application: Application) -> list[HumanTask]:
-    if application.instance_id is None:
-        return []
-    return list(db.session.scalars(select(HumanTask).where(
-        HumanTask.instance_id == application.instance_id, HumanTask.state == TaskState.READY)
-        .order_by(HumanTask.id)))
-
-
-def timeline(instance_id: int | None) -> list[TaskEvent]:
-    """An instance's timeline (an application's, a case's or a task's); none before it starts."""
-    if instance_id is None:
-        return []
-    return list(db.session.scalars(select(TaskEvent).where(TaskEvent.instance_id == instance_id)
-                                   .order_by(TaskEvent.at, TaskEvent.id)))
-
-
-def view(application: Application) -> dict[str, Any]:
-    """State, current tasks, timeline and grant of one application (for the API and pages)."""
-    instance = db.session.get(ProcessInstance, application.instance_id) if application.instance_id else None
-    return {
-        "application": application,
-        "instance_status": instance.status if instance else None,
-        "open_tasks": open_tasks(application),
-        "timeline": timeline(application.instance_id),
-        "grant": db.session.get(Grant, application.grant_id) if application.grant_id else None,
-    }

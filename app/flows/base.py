@@ -166,7 +166,9 @@ def open_case(flow: Flow, draft: CaseDraft, policy: Policy, user: User | None = 
 
 
 def case_of(ctx) -> Case:
-    case = db.session.get(Case, ctx.data["case_id"])
+    """The record of the instance a verb runs in (by its business key: instances started before
+    applications and cases shared one table carry the application's former id)."""
+    case = db.session.scalar(select(Case).where(Case.business_key == ctx.business_key))
     if case is None:
         raise LookupError(f"业务 {ctx.business_key} 不存在")
     return case

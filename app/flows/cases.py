@@ -2,7 +2,8 @@
 
     start_case(flow, user, form_data, letter_file=None) -> Case     # 403 Forbidden / 422 FieldErrors
     case_flows() / case_flow(flow) -> Flow                           # labels, prefixes, start forms
-    by_key(business_key) -> Case | None;  view(case) -> dict         # state, tasks, history, grant
+
+Reading one back, and the lists: app/flows/records.py (one model for every record).
 
 Each flow is one BPMN file `bpmn/<flow>.bpmn` whose process id is `flow`, and one module
 `app/flows/<flow>.py` (listed in app/flows/registry.py); its business key is
@@ -11,17 +12,9 @@ knows about the start form, and returns the case row's fields and the instance d
 """
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Select, select
-
-from app.engine.models import ProcessInstance
 from app.errors import Forbidden, NotFound
-from app.extensions import db
-from app.flows.applications import open_tasks, timeline
 from app.flows.base import LETTER_FIELD, Flow, open_case
 from app.flows.models import Case
-from app.flows.permissions import visible_cases
 from app.flows.registry import CASE_FLOWS
 from app.org.models import Role, User
 from app.org.permissions import is_office_member
@@ -66,40 +59,3 @@ def start_case(flow: str, user: User, form_data: dict, letter_file=None) -> Case
     if spec.letter and letter_file is None and policy.switch("sealed_application_letter"):
         raise FieldErrors({LETTER_FIELD: ["请上传加盖公章的申请材料扫描件（南通细则第二十四条）"]})
     return open_case(spec, draft, policy, user, letter_file)
-
-
-# ---- reading -------------------------------------------------------------------------------------
-
-def by_key(business_key: str) -> Case | None:
-    return db.session.scalar(select(Case).where(Case.business_key == business_key))
-
-
-def by_instance(instance_id: int) -> Case | None:
-    return db.session.scalar(select(Case).where(Case.instance_id == instance_id))
-
-
-# A list view narrows what the user may see to one party of the case; `all` (or none) keeps it all.
-_VIEWS = {
-    "mine": lambda user: Case.applicant_user_id == user.id,
-    "department": lambda user: Case.applicant_department_id == user.department_id,
-    "assigned": lambda user: Case.department_id == user.department_id,
-}
-
-
-def listed(user: User, view: str | None = None, flow: str | None = None, status: str | None = None) -> Select:
-    """The cases `user` may see in a list view, optionally of one flow and status (unordered)."""
-    stmt = visible_cases(user, select(Case))
-    if view in _VIEWS:
-        stmt = stmt.where(_VIEWS[view](user))
-    if flow:
-        stmt = stmt.where(Case.flow == flow)
-    if status:
-        stmt = stmt.where(Case.status == status)
-    return stmt
-
-
-def view(case: Case) -> dict[str, Any]:
-    """State, current tasks, timeline and grant of one case (for the API and pages)."""
-    instance = db.session.get(ProcessInstance, case.instance_id) if case.instance_id else None
-    return {"case": case, "instance_status": instance.status if instance else None,
-            "open_tasks": open_tasks(case), "timeline": timeline(case.instance_id), "grant": case.grant}

@@ -18,7 +18,7 @@ from app.catalog.grants import end_grant
 from app.catalog.grants import issue_grant as catalog_issue_grant
 from app.catalog.models import Grant, GrantStatus
 from app.extensions import db
-from app.flows.base import COMMON_FORMS, Flow, iso, today
+from app.flows.base import COMMON_FORMS, Flow, case_of, iso, today
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import actor_user, tell
 from app.legaltime.periods import end_of_day, start_of_day
@@ -274,8 +274,8 @@ class ConfidentialityAgreementForm(AgreementForm):
 # ---- verbs ----------------------------------------------------------------------------------------
 
 def _application(ctx) -> Application:
-    application = db.session.get(Application, ctx.data["application_id"])
-    if application is None:
+    application = case_of(ctx)
+    if not isinstance(application, Application):
         raise LookupError(f"申请 {ctx.business_key} 不存在")
     return application
 
@@ -294,13 +294,13 @@ def mark_decision(ctx, stage: str, outcome: str, reasons: str | None = None) -> 
     if outcome == "refused" and stage in ("office_arbitration", "negotiation"):
         final = ApplicationStatus.REFUSED
     before = {"status": application.status}
-    application.last_stage, application.last_outcome, application.last_reasons = stage, outcome, reasons
+    application.stage, application.outcome, application.reasons = stage, outcome, reasons
     application.updated_at = ctx.now
     if final is not None:
         application.status = final.value
         if final != ApplicationStatus.RETURNED:
             application.closed_at = ctx.now
-    record("application.decision", "share_application", application.id, before=before,
+    record("application.decision", "workflow_case", application.id, before=before,
            after={"stage": stage, "outcome": outcome, "reasons": reasons, "status": application.status,
                   "business_key": ctx.business_key}, actor=actor_user(ctx))
     title = f"{STAGE_LABELS.get(stage, stage)}：{OUTCOME_LABELS.get(outcome, outcome)}"
@@ -331,7 +331,7 @@ def apply_amendment(ctx) -> dict:
     application.valid_until = _day(data.get("requested_valid_until", application.valid_until))
     application.status = ApplicationStatus.IN_PROGRESS.value
     application.updated_at = ctx.now
-    record("application.amended", "share_application", application.id, before=before,
+    record("application.amended", "workflow_case", application.id, before=before,
            after=application.audit_view(), actor=actor_user(ctx))
     return {"amended_at": ctx.now.isoformat(), "note": data.get("amendment_note")}
 

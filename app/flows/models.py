@@ -1,15 +1,17 @@
-"""The conditional-share application (有条件共享申请, SPEC §4.1) as a business record.
+"""The business records: every flow's record is a Case; the conditional-share application
+(有条件共享申请, SPEC §4.1) extends it with what the applicant asked for.
 
-The BPMN instance holds the process state; this row holds what the applicant asked for and
-the outcome, so listings and permission checks are plain indexed queries.
+The BPMN instance holds the process state; these rows hold what was asked and the outcome, so
+listings and permission checks are plain indexed queries.
 """
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import case as sa_case
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, synonym
 
 from app.catalog.models import Attachment, CatalogEntry, Grant
 from app.clock import utcnow
@@ -36,57 +38,6 @@ STATUS_LABELS = {
 }
 
 
-class Application(db.Model):
-    __tablename__ = "share_application"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    # None while a draft: the key (and the instance) come with the submission
-    business_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("catalog_entry.id"), index=True)
-    applicant_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    provider_department_id: Mapped[int] = mapped_column(ForeignKey("department.id"), index=True)
-    applicant_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
-    purpose: Mapped[str] = mapped_column(Text)
-    scope: Mapped[str] = mapped_column(Text)
-    items: Mapped[list] = mapped_column(JSON, default=list)
-    legal_basis: Mapped[str] = mapped_column(Text)
-    # a draft may leave the period open; a submitted application always has both dates
-    valid_from: Mapped[date | None] = mapped_column(Date)
-    valid_until: Mapped[date | None] = mapped_column(Date)
-    letter_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
-    status: Mapped[str] = mapped_column(String(16), default=ApplicationStatus.IN_PROGRESS.value, index=True)
-    last_stage: Mapped[str | None] = mapped_column(String(32))
-    last_outcome: Mapped[str | None] = mapped_column(String(16))
-    last_reasons: Mapped[str | None] = mapped_column(Text)
-    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grant.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # policy profile the application was started under (its switches are in the instance data)
-    policy_key: Mapped[str] = mapped_column(String(32))
-
-    entry: Mapped[CatalogEntry] = relationship(lazy="joined")
-    applicant_department: Mapped[Department] = relationship(foreign_keys=[applicant_department_id])
-    provider_department: Mapped[Department] = relationship(foreign_keys=[provider_department_id])
-    grant: Mapped[Grant | None] = relationship()
-    letter: Mapped[Attachment | None] = relationship()
-
-    @property
-    def is_draft(self) -> bool:
-        return self.status == ApplicationStatus.DRAFT.value
-
-    def audit_view(self) -> dict:
-        return {
-            "business_key": self.business_key, "entry_id": self.entry_id, "status": self.status,
-            "applicant_department_id": self.applicant_department_id,
-            "provider_department_id": self.provider_department_id,
-            "purpose": self.purpose, "scope": self.scope, "items": self.items,
-            "legal_basis": self.legal_basis, "valid_from": self.valid_from,
-            "valid_until": self.valid_until, "letter_attachment_id": self.letter_attachment_id,
-        }
-
-
 class CaseStatus(enum.StrEnum):
     IN_PROGRESS = "in_progress"
     CLOSED = "closed"
@@ -96,19 +47,21 @@ CASE_STATUS_LABELS = {"in_progress": "办理中", "closed": "已办结"}
 
 
 class Case(db.Model):
-    """One instance of a case flow (revocation, idle-grant review, demand, rectification,
-    objection, catalogue review — SPEC §4.2–4.5) as a business record.
+    """A business record: one instance of a flow — a conditional-share application (SPEC §4.1,
+    the `Application` below extends it) or a case (revocation, idle-grant review, demand,
+    rectification, objection, catalogue review — SPEC §4.2–4.5).
 
     `flow` is the BPMN process id; `department_id` is the department that must act (the
     provider, the department addressed or rectified); `details` holds the validated start form.
-    Listings and permission checks are plain indexed queries; the process state is in the
-    BPMN instance.
+    Listings and permission checks are plain indexed queries over this one table; the process
+    state is in the BPMN instance.
     """
 
     __tablename__ = "workflow_case"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    business_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # None while an application is a draft: the key (and the instance) come with the submission
+    business_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     flow: Mapped[str] = mapped_column(String(32), index=True)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=CaseStatus.IN_PROGRESS.value, index=True)
@@ -124,16 +77,26 @@ class Case(db.Model):
     # the deadline or effective instant the case turns on (effective date, rectification deadline …)
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     letter_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
+    # policy profile the record was started under (its switches are in the instance data)
     policy_key: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    entry: Mapped[CatalogEntry | None] = relationship()
+    entry: Mapped[CatalogEntry | None] = relationship(lazy="joined")
     grant: Mapped[Grant | None] = relationship()
     department: Mapped[Department | None] = relationship(foreign_keys=[department_id])
     applicant_department: Mapped[Department | None] = relationship(foreign_keys=[applicant_department_id])
     letter: Mapped[Attachment | None] = relationship()
+
+    # Applications load as `Application` (their own columns joined in the same query); every
+    # other flow's record is a plain Case.
+    kind = column_property(sa_case((flow == PROCESS_ID, PROCESS_ID), else_="case"))
+    __mapper_args__ = {"polymorphic_on": kind, "polymorphic_identity": "case"}
+
+    @property
+    def is_draft(self) -> bool:
+        return False
 
     def audit_view(self) -> dict:
         return {
@@ -143,4 +106,47 @@ class Case(db.Model):
             "department_id": self.department_id, "entry_id": self.entry_id, "grant_id": self.grant_id,
             "details": self.details, "due_at": self.due_at,
             "letter_attachment_id": self.letter_attachment_id,
+        }
+
+
+class Application(Case):
+    """The conditional-share application (有条件共享申请, SPEC §4.1): a Case whose department that
+    must act is the provider, with what the applicant asked for in its own table."""
+
+    __tablename__ = "share_application"
+
+    id: Mapped[int] = mapped_column(ForeignKey("workflow_case.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    items: Mapped[list] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    # a draft may leave the period open; a submitted application always has both dates
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)
+    # the step whose outcome is in `outcome`/`reasons` (formal_review, authorisation_decision …)
+    stage: Mapped[str | None] = mapped_column(String(32))
+    # the application's id before applications and cases became one table: audit entries
+    # written before then name it as object ("share_application", former_id)
+    former_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+    provider_department_id = synonym("department_id")
+    provider_department = synonym("department")
+
+    __mapper_args__ = {"polymorphic_identity": PROCESS_ID, "polymorphic_load": "inline"}
+
+    def __init__(self, **values):
+        super().__init__(flow=PROCESS_ID, **values)
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status == ApplicationStatus.DRAFT.value
+
+    def audit_view(self) -> dict:
+        return {
+            "business_key": self.business_key, "entry_id": self.entry_id, "status": self.status,
+            "applicant_department_id": self.applicant_department_id,
+            "provider_department_id": self.provider_department_id,
+            "purpose": self.purpose, "scope": self.scope, "items": self.items,
+            "legal_basis": self.legal_basis, "valid_from": self.valid_from,
+            "valid_until": self.valid_until, "letter_attachment_id": self.letter_attachment_id,
         }

@@ -1,12 +1,12 @@
-"""Who may see and act on applications, cases and their tasks (SPEC §1, §7): a department
+"""Who may see and act on records (applications and cases) and their tasks (SPEC §1, §7): a department
 never sees another department's drafts, applications or tasks beyond what its role allows."""
 from __future__ import annotations
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select, true
 
 from app.catalog.models import Grant
 from app.extensions import db
-from app.flows.models import Application, ApplicationStatus, Case
+from app.flows.models import ApplicationStatus, Case
 from app.org.models import Role, User
 from app.org.permissions import is_office_member
 
@@ -46,31 +46,10 @@ def can_view_task(user: User, task) -> bool:
             or in_candidate_group(user, task) or is_office_member(user))
 
 
-def visible_applications(user: User, stmt: Select) -> Select:
-    """Applicant's and provider's departments see an application; the office sees all.
-    A draft is seen by the drafting (applicant's) department only — not the provider, not the office."""
-    own = Application.applicant_department_id == user.department_id
-    submitted = Application.status != ApplicationStatus.DRAFT.value
-    if is_office_member(user):
-        return stmt.where(or_(own, submitted))
-    return stmt.where(or_(own, and_(submitted, Application.provider_department_id == user.department_id)))
-
-
-def can_view_application(user: User, application) -> bool:
-    if application.is_draft:
-        return application.applicant_department_id == user.department_id
-    return (is_office_member(user) or application.applicant_department_id == user.department_id
-            or application.provider_department_id == user.department_id)
-
-
-def can_edit_draft(user: User, application) -> bool:
-    """Save, submit or delete a draft: an applicant of the drafting department."""
-    return application.applicant_department_id == user.department_id and user.has_role(Role.APPLICANT)
-
-
-def _case_party_condition(user: User):
-    """A case concerns a department that asked, that must act, whose grant it is about, or —
-    for a revocation — that holds a grant of the entry (南通 art. 16: subscribers are told)."""
+def _party_condition(user: User):
+    """A record concerns a department that asked, that must act (an application's provider),
+    whose grant it is about, or — for a revocation — that holds a grant of the entry (南通
+    art. 16: subscribers are told)."""
     dept = user.department_id
     held = select(Grant.entry_id).where(Grant.grantee_department_id == dept)
     own_grants = select(Grant.id).where(Grant.grantee_department_id == dept)
@@ -78,14 +57,23 @@ def _case_party_condition(user: User):
                Case.grant_id.in_(own_grants), and_(Case.flow == "revocation", Case.entry_id.in_(held)))
 
 
-def visible_cases(user: User, stmt: Select) -> Select:
-    """Case flows (revocation, demand, rectification …): the parties' departments; the office sees all."""
-    if is_office_member(user):
-        return stmt
-    return stmt.where(_case_party_condition(user))
+def _visible_condition(user: User):
+    """The parties' departments see a record, the office sees all; a draft application is seen
+    by the drafting (applicant's) department only — not the provider, not the office."""
+    own = Case.applicant_department_id == user.department_id
+    submitted = Case.status != ApplicationStatus.DRAFT.value
+    return or_(own, and_(submitted, true() if is_office_member(user) else _party_condition(user)))
 
 
-def can_view_case(user: User, case) -> bool:
-    if is_office_member(user):
-        return True
-    return db.session.scalar(select(Case.id).where(Case.id == case.id, _case_party_condition(user))) is not None
+def visible_records(user: User, stmt: Select) -> Select:
+    return stmt.where(_visible_condition(user))
+
+
+def can_view_record(user: User, record: Case) -> bool:
+    found = db.session.scalar(select(Case.id).where(Case.id == record.id, _visible_condition(user)))
+    return found is not None
+
+
+def can_edit_draft(user: User, application) -> bool:
+    """Save, submit or delete a draft: an applicant of the drafting department."""
+    return application.applicant_department_id == user.department_id and user.has_role(Role.APPLICANT)

@@ -20,8 +20,9 @@ from app.clock import to_local, utcnow
 from app.db import transaction
 from app.extensions import db
 from app.flows import applications as service
-from app.flows.models import STATUS_LABELS, Application
-from app.flows.permissions import can_edit_draft, can_view_application
+from app.flows import records
+from app.flows.models import PROCESS_ID, STATUS_LABELS, Application
+from app.flows.permissions import can_edit_draft, can_view_record
 from app.org.models import Role
 from app.org.permissions import is_office_member, visible_or_abort
 from app.policy import active_policy
@@ -103,7 +104,7 @@ def _draft_or_abort(draft_id: int, *, edit: bool = True) -> Application:
     draft = db.session.get(Application, draft_id)
     if draft is None:
         abort(404)
-    if not can_view_application(current_user, draft) or (edit and draft.is_draft
+    if not can_view_record(current_user, draft) or (edit and draft.is_draft
                                                           and not can_edit_draft(current_user, draft)):
         abort(403)
     return draft
@@ -151,7 +152,7 @@ def _done(outcome: tuple[str, str]):
 
 
 def _visible_or_abort(business_key: str) -> Application:
-    return visible_or_abort(service.by_key(business_key), can_view_application)
+    return visible_or_abort(records.by_key(business_key, Application), can_view_record)
 
 
 @application_pages.route("/new", methods=["GET", "POST"])
@@ -243,29 +244,19 @@ def index():
     views = _views()
     view = request.args.get("view") if request.args.get("view") in views else "mine"
     status = request.args.get("status") if request.args.get("status") in STATUS_LABELS else None
-    stmt = service.listed(current_user, view, status)
+    stmt = records.listed(current_user, view, [PROCESS_ID], status)
     page = workview.listing_page(stmt.order_by(Application.created_at.desc(), Application.id.desc()), PER_PAGE)
-    page.items = _list_rows(page.items)
+    page.items = workview.list_rows(page.items)
     return render_template("applications/index.html", page=page,
                            views=views, view=view, status=status, status_labels=STATUS_LABELS,
                            pager_args={k: v for k, v in {"view": view, "status": status}.items() if v})
-
-
-def _list_rows(items: list[Application]) -> list[dict]:
-    """Each application with its current step(s), who holds them and the deadline."""
-    open_tasks = workview.open_tasks_by_instance(a.instance_id for a in items)
-    departments = workview.departments_by_id(
-        [a.provider_department_id for a in items] + [a.applicant_department_id for a in items])
-    return [{"application": a, "open_tasks": open_tasks.get(a.instance_id, []),
-             "provider": departments.get(a.provider_department_id),
-             "applicant": departments.get(a.applicant_department_id)} for a in items]
 
 
 @application_pages.get("/<string:business_key>")
 @login_required
 def detail(business_key: str):
     application = _visible_or_abort(business_key)
-    return workview.record_page("applications/detail.html", service.view(application), application=application,
+    return workview.record_page("applications/detail.html", records.view(application), application=application,
                                 status_labels=STATUS_LABELS, labels=labels)
 
 
@@ -281,4 +272,4 @@ def diagram(business_key: str):
 def attachment(business_key: str, attachment_id: int):
     """Download an application's attachment: only who may see the application (SPEC §7)."""
     application = _visible_or_abort(business_key)
-    return workview.send_owned_attachment(attachment_id, "share_application", application.business_key)
+    return workview.send_owned_attachment(attachment_id, "workflow_case", application.business_key)

@@ -26,9 +26,10 @@ from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import cases as service
+from app.flows import records
 from app.flows.base import LETTER_FIELD, Flow
 from app.flows.models import CASE_STATUS_LABELS, Case
-from app.flows.permissions import can_view_case
+from app.flows.permissions import can_view_record
 from app.flows.registry import CASE_FLOWS, outcome_label
 from app.flows.registry import flow_label as _flow_label
 from app.org.models import Department, User
@@ -107,7 +108,7 @@ def task_options(task: HumanTask) -> dict[str, list[tuple[str, str]]]:
     names = set(schema().fields) if schema else set()
     options = {}
     if "provider_department_id" in names:  # a demand goes to another department than its own
-        case = service.by_instance(task.instance_id)
+        case = records.by_instance(task.instance_id)
         options["provider_department_id"] = department_options(case and case.applicant_department_id)
     if "published_entry_id" in names:
         options["published_entry_id"] = entry_options(task.candidate_department_id, _PUBLISHED)
@@ -148,7 +149,7 @@ def flow_label(flow: str) -> str:
 
 
 def _visible_or_abort(business_key: str) -> Case:
-    return visible_or_abort(service.by_key(business_key), can_view_case)
+    return visible_or_abort(records.by_key(business_key, Case), can_view_record)
 
 
 # ---- 发起 ----------------------------------------------------------------------------------------
@@ -262,24 +263,14 @@ def index():
     view = request.args.get("view") if request.args.get("view") in views else "all"
     flow = request.args.get("flow") if request.args.get("flow") in CASE_FLOWS else None
     status = request.args.get("status") if request.args.get("status") in CASE_STATUS_LABELS else None
-    stmt = service.listed(current_user, view, flow, status)
+    stmt = records.listed(current_user, view, [flow] if flow else CASE_FLOWS, status)
     page = workview.listing_page(stmt.order_by(Case.created_at.desc(), Case.id.desc()), PER_PAGE)
-    page.items = _list_rows(page.items)
+    page.items = workview.list_rows(page.items)
     startable = any(service.may_start(current_user, s.process_id) for s in service.case_flows())
     return render_template("cases/index.html", page=page, views=views, view=view,
                            flow=flow, status=status, flows={key: spec.label for key, spec in CASE_FLOWS.items()},
                            status_labels=CASE_STATUS_LABELS, outcome_label=outcome_label, flow_label=flow_label, startable=startable,
                            pager_args={k: v for k, v in {"view": view, "flow": flow, "status": status}.items() if v})
-
-
-def _list_rows(items: list[Case]) -> list[dict]:
-    """Each case with its current step(s), who holds them and the deadline."""
-    open_tasks = workview.open_tasks_by_instance(c.instance_id for c in items)
-    departments = workview.departments_by_id([c.applicant_department_id for c in items]
-                                             + [c.department_id for c in items])
-    return [{"case": c, "open_tasks": open_tasks.get(c.instance_id, []),
-             "applicant": departments.get(c.applicant_department_id),
-             "handler": departments.get(c.department_id)} for c in items]
 
 
 # ---- detail -------------------------------------------------------------------------------------
@@ -335,7 +326,7 @@ def case_context(case: Case) -> dict:
 @login_required
 def detail(business_key: str):
     case = _visible_or_abort(business_key)
-    return workview.record_page("cases/detail.html", service.view(case), case=case,
+    return workview.record_page("cases/detail.html", records.view(case), case=case,
                                 status_labels=CASE_STATUS_LABELS, **case_context(case))
 
 

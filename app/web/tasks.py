@@ -14,7 +14,6 @@ from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import tasks as service
-from app.flows.applications import timeline
 from app.flows.models import STATUS_LABELS, Application
 from app.flows.permissions import (
     can_act_on_task,
@@ -23,6 +22,7 @@ from app.flows.permissions import (
     can_release_task,
     can_view_task,
 )
+from app.flows.records import timeline
 from app.org.models import User
 from app.safe_input import as_id
 from app.validation import FieldErrors

@@ -21,7 +21,8 @@ from app.catalog.queries import Page, page_of
 from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
-from app.flows.models import Application, Case
+from app.flows import records
+from app.flows.models import Application
 from app.flows.registry import decision_labels
 from app.org.models import ROLE_LABELS, Department, Role, User
 from app.sla.remaining import remaining
@@ -63,21 +64,6 @@ def departments_by_id(ids: Iterable[int | None]) -> dict[int, Department]:
     return {d.id: d for d in db.session.scalars(select(Department).where(Department.id.in_(wanted)))}
 
 
-def applications_by_instance(instance_ids: Iterable[int]) -> dict[int, Application]:
-    wanted = set(instance_ids)
-    if not wanted:
-        return {}
-    return {a.instance_id: a for a in db.session.scalars(
-        select(Application).where(Application.instance_id.in_(wanted)))}
-
-
-def cases_by_instance(instance_ids: Iterable[int]) -> dict[int, Case]:
-    wanted = set(instance_ids)
-    if not wanted:
-        return {}
-    return {c.instance_id: c for c in db.session.scalars(select(Case).where(Case.instance_id.in_(wanted)))}
-
-
 def flow_names(instance_ids: Iterable[int]) -> dict[int, str]:
     """instance id → the flow's name as drawn in its BPMN (its deployed version)."""
     wanted = set(instance_ids)
@@ -108,22 +94,20 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
     """Inbox rows: the task, its remaining working days, flow, applicant, resource, holder."""
     now = now or utcnow()
     instance_ids = {t.instance_id for t in tasks}
-    applications = applications_by_instance(instance_ids)
-    cases = cases_by_instance(instance_ids - set(applications))
+    by_instance = records.by_instances(instance_ids)
     names = flow_names(instance_ids)
     users = users_by_id(t.assignee_id for t in tasks)
     departments = departments_by_id([t.candidate_department_id for t in tasks]
-                                    + [a.applicant_department_id for a in applications.values()]
-                                    + [c.applicant_department_id for c in cases.values()])
+                                    + [r.applicant_department_id for r in by_instance.values()])
     rows = []
     for task in tasks:
-        application, case = applications.get(task.instance_id), cases.get(task.instance_id)
-        record = application or case
+        record = by_instance.get(task.instance_id)
+        application = record if isinstance(record, Application) else None
         rows.append({
-            "task": task, "flow": names.get(task.instance_id, ""), "application": application, "case": case,
+            "task": task, "flow": names.get(task.instance_id, ""), "record": record,
+            "application": application, "case": record if application is None else None,
             "business_key": record.business_key if record else None,
-            "applicant": departments.get(application.applicant_department_id) if application else
-            departments.get(case.applicant_department_id) if case else None,
+            "applicant": departments.get(record.applicant_department_id) if record else None,
             "resource": record.entry if record else None,
             "holder": holder_text(task, users, departments),
             "remaining": remaining(task.due_at, task.reminder_at, now) if task.state == "ready" else None,
@@ -142,6 +126,18 @@ def open_tasks_by_instance(instance_ids: Iterable[int | None], now=None) -> dict
     for row in task_rows(list(tasks), now):
         steps.setdefault(row["task"].instance_id, []).append(row)
     return steps
+
+
+def list_rows(records: list) -> list[dict]:
+    """A list page's rows: each record (application or case) with its open steps, who holds
+    them and the deadline, the department that asked and the one that must act (an
+    application's provider)."""
+    open_tasks = open_tasks_by_instance(r.instance_id for r in records)
+    departments = departments_by_id([r.applicant_department_id for r in records]
+                                    + [r.department_id for r in records])
+    return [{"record": r, "open_tasks": open_tasks.get(r.instance_id, []),
+             "applicant": departments.get(r.applicant_department_id),
+             "handler": departments.get(r.department_id)} for r in records]
 
 
 def decision_of(data: dict | None, form_name: str | None) -> tuple[str | None, bool]:

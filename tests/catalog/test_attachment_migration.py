@@ -4,17 +4,16 @@ them into the database."""
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from app.catalog.attachments import import_folder, open_attachment
 from app.catalog.models import Attachment, AttachmentContent
 from app.extensions import db
-from tests.conftest import PG_ADMIN_URL, make_app
+from tests.conftest import make_app, scratch_pg_database
 from tests.factories import commit
 
 BEFORE = "b3c1d9e0a7f2"
@@ -69,14 +68,6 @@ def test_sqlite_keeps_folder_attachments_readable(tmp_path, tmp_path_factory):
 
 
 def test_postgresql_keeps_folder_attachments_readable(pg_database, tmp_path_factory):
-    name = f"dsp_att_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        _upgrade_with_legacy_files(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name, tmp_path_factory)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_pg_database("dsp_att") as url:
+        _upgrade_with_legacy_files(url, tmp_path_factory)
 

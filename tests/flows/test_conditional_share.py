@@ -55,7 +55,7 @@ def test_not_shared_resource_goes_straight_to_negotiation_then_office_arbitratio
     flow.do(city.reviewer, key, "office_arbitration", {"decision": "refuse", "reasons": "确无法律依据"})
     detail = flow.detail(key, city.health_applicant)
     assert detail["application"]["status"] == "refused"
-    assert detail["application"]["last_reasons"] == "确无法律依据"
+    assert detail["application"]["reasons"] == "确无法律依据"
     assert detail["instance_status"] == "completed" and detail["grant"] is None
 
 
@@ -147,7 +147,7 @@ def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, cl
     flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
     detail = flow.detail(key, city.health_applicant)
     assert detail["application"]["status"] == "in_progress"  # not final: negotiation (宝鸡 art. 16)
-    assert detail["application"]["last_reasons"] == "涉及个人隐私"
+    assert detail["application"]["reasons"] == "涉及个人隐私"
     assert set(flow.open_tasks(key)) == {"negotiation"}
     flow.do(city.health_applicant, key, "negotiation",
             {"decision": "agree", "scope": "仅公民身份号码", "valid_from": "2026-10-08",

@@ -17,7 +17,7 @@ from app.catalog.models import Attachment
 from app.engine.models import ProcessInstance
 from app.engine.scheduler import PERIODIC_JOBS, run_periodic
 from app.extensions import db
-from app.flows import applications as service
+from app.flows import records as service
 from app.flows.models import Application, Case
 from tests import factories as f
 from tests.factories import commit

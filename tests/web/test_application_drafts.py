@@ -91,7 +91,7 @@ def test_updating_then_submitting_keeps_the_uploaded_letter(client, city, entrie
     assert client.get(f"/applications/drafts/{draft.id}").headers["Location"] == f"/applications/{draft.business_key}"
     assert _post(client, f"/applications/drafts/{draft.id}/delete", {}).status_code == 409
     assert [a.action for a in db.session.scalars(select(AuditEntry).where(
-        AuditEntry.object_type == "share_application").order_by(AuditEntry.id))] == [
+        AuditEntry.object_type == "workflow_case").order_by(AuditEntry.id))] == [
         "application.draft_created", "application.draft_updated", "application.submitted"]
 
 
