@@ -86,8 +86,8 @@ def _check_records() -> None:
     assert (refused.status, refused.stage, refused.outcome, refused.reasons) == (
         "refused", "provider_review", "refused", "涉及个人隐私")
     assert refused.provider_department_id == 1 and refused.title == "出生医学证明"
-    assert refused.items == ["姓名"] and refused.valid_until == dt.date(2027, 5, 31)
-    assert draft.is_draft and draft.business_key is None and draft.valid_from is None
+    assert refused.items == ["姓名"] and refused.requested_valid_until == dt.date(2027, 5, 31)
+    assert draft.is_draft and draft.business_key is None and draft.requested_valid_from is None
     # the one query over every record returns each with its own class
     assert {type(r).__name__ for r in db.session.scalars(select(Case))} == {"Case", "Application"}
     owners = dict(db.session.execute(text("SELECT id, owner_type || ':' || owner_id FROM attachment")).all())

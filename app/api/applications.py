@@ -91,7 +91,8 @@ class Applications(MethodView):
                                       "multipart/form-data": {"schema": ApplicationForm}}})
     @idempotency_doc(blp)
     def post(self):
-        """Submit an application: entry_id, purpose, scope, items, legal_basis, valid_from, valid_until.
+        """Submit an application: entry_id, purpose, requested_scope, items, legal_basis, requested_valid_from,
+        requested_valid_until.
 
         422 with field errors; 403 when you are not an applicant or your department is suspended.
         `Location` names the new application; a repeat with the same `Idempotency-Key` returns

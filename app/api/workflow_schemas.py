@@ -76,11 +76,11 @@ class ApplicationOut(RecordOut):
     entry_name = fields.Function(lambda a: a.entry.name)
     provider_department_id = fields.Integer()
     purpose = fields.String()
-    scope = fields.String()
+    requested_scope = fields.String()
     items = fields.List(fields.String())
     legal_basis = fields.String()
-    valid_from = fields.Date(allow_none=True)
-    valid_until = fields.Date(allow_none=True)
+    requested_valid_from = fields.Date(allow_none=True)
+    requested_valid_until = fields.Date(allow_none=True)
     stage = fields.String(allow_none=True, metadata={"description": "最近作出决定的环节"})
 
 

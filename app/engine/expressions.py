@@ -20,7 +20,7 @@ What an expression may contain, and why each is safe:
   (a notice's text) with the result capped at MAX_TEXT characters / MAX_ITEMS items. There is no
   `*`, `/`, `%`, `**`, shift or bit operator: those are how `10**10**8`, `'x' * 10**10` and
   `'%s' % …` format tricks explode;
-- calls of registered functions only (`deadline('provider_reply')`, `reminder(...)`; the
+- calls of registered functions only (`deadline('provider_review')`, `reminder(...)`; the
   engine's registry), with positional and keyword arguments, never `*args` / `**kwargs`.
 
 Nothing loops: no comprehension, lambda, generator, f-string, walrus, await or statement. An

@@ -30,8 +30,9 @@ from app.org.services import suspension_refusal
 from app.policy import active_policy
 from app.validation import FieldErrors, is_blank, load
 
-DRAFT_FIELDS = ("purpose", "scope", "items", "legal_basis", "valid_from", "valid_until")
-_TEXT_FIELDS = ("purpose", "scope", "legal_basis")
+DRAFT_FIELDS = ("purpose", "requested_scope", "items", "legal_basis", "requested_valid_from",
+                "requested_valid_until")
+_TEXT_FIELDS = ("purpose", "requested_scope", "legal_basis")
 
 
 class NotADraft(Conflict):
@@ -88,7 +89,7 @@ def draft_form_data(draft: Application) -> dict:
     for name in _TEXT_FIELDS:
         if not is_blank(getattr(draft, name)):
             data[name] = getattr(draft, name)
-    for name in ("valid_from", "valid_until"):
+    for name in ("requested_valid_from", "requested_valid_until"):
         if getattr(draft, name) is not None:
             data[name] = getattr(draft, name).isoformat()
     return data
@@ -116,10 +117,10 @@ def _instance_data(application: Application, entry: CatalogEntry, office: Depart
         "applicant_department_id": application.applicant_department_id,
         "provider_department_id": application.provider_department_id,
         "office_department_id": office.id, "applicant_user_id": application.applicant_user_id,
-        "purpose": application.purpose, "requested_scope": application.scope,
+        "purpose": application.purpose, "requested_scope": application.requested_scope,
         "items": list(application.items), "legal_basis": application.legal_basis,
-        "requested_valid_from": application.valid_from.isoformat(),
-        "requested_valid_until": application.valid_until.isoformat(),
+        "requested_valid_from": application.requested_valid_from.isoformat(),
+        "requested_valid_until": application.requested_valid_until.isoformat(),
         "letter_attachment_id": application.letter_attachment_id,
         "policy_key": policy.key,
         "formal_review_required": policy.switch("formal_review"),                     # 南通 art. 21
@@ -178,9 +179,9 @@ def _submitted_row(user: User, entry: CatalogEntry, data: dict, policy_key: str,
     fields = dict(
         entry_id=entry.id, title=entry.name, applicant_department_id=user.department_id,
         provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
-        purpose=data["purpose"].strip(), scope=data["scope"].strip(), items=data["items"],
-        legal_basis=data["legal_basis"].strip(), valid_from=data["valid_from"],
-        valid_until=data["valid_until"], status=ApplicationStatus.IN_PROGRESS.value,
+        purpose=data["purpose"].strip(), requested_scope=data["requested_scope"].strip(), items=data["items"],
+        legal_basis=data["legal_basis"].strip(), requested_valid_from=data["requested_valid_from"],
+        requested_valid_until=data["requested_valid_until"], status=ApplicationStatus.IN_PROGRESS.value,
         policy_key=policy_key, created_at=now, updated_at=now)
     if draft is None:
         application = Application(business_key=f"tmp-{uuid.uuid4().hex}", **fields)
@@ -223,7 +224,7 @@ def save_draft(user: User, entry: CatalogEntry | None, form_data: dict, letter_f
             draft = Application(
                 entry_id=entry.id, title=entry.name, applicant_department_id=user.department_id,
                 provider_department_id=entry.provider_department_id, applicant_user_id=user.id,
-                purpose="", scope="", items=[], legal_basis="", status=ApplicationStatus.DRAFT.value,
+                purpose="", requested_scope="", items=[], legal_basis="", status=ApplicationStatus.DRAFT.value,
                 policy_key=active_policy().key, created_at=now, updated_at=now)
             db.session.add(draft)
         else:

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from marshmallow import post_load
+from marshmallow import ValidationError, post_load, validates_schema
 from sqlalchemy import select
 
 from app import engine
@@ -198,6 +198,26 @@ def outcome_result(ctx, outcome: str, reasons: str | None = None) -> dict:
     """What a verb that recorded an outcome hands back to the instance data."""
     return {"outcome": outcome, "reasons": reasons, "by": ctx.actor.user_id if ctx.actor else None,
             "at": ctx.now.isoformat()}
+
+
+# ---- forms ---------------------------------------------------------------------------------------
+
+class DecisionWithReasons(Schema):
+    """A task form recording a `decision` and its `reasons` (both declared by the subclass):
+    `REASONS_REQUIRED` maps each decision value that must give reasons to the message shown
+    when they are missing (西城 art. 26: a refusal says why)."""
+
+    REASONS_REQUIRED: ClassVar[dict[str, str]] = {}
+
+    @validates_schema
+    def _reasons_given(self, data, **_):
+        message = self.REASONS_REQUIRED.get(data.get("decision"))
+        if message and is_blank(data.get("reasons")):
+            raise ValidationError({"reasons": [message]})
+
+    @post_load
+    def _out(self, data, **_):
+        return {"decision": data["decision"], "reasons": stripped(data.get("reasons"))}
 
 
 # ---- the form every flow's 督办 step uses ----------------------------------------------------------

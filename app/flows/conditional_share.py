@@ -39,21 +39,29 @@ DECIDING_STAGES = frozenset({"provider_review", "platform_authorisation", "offic
 
 # ---- forms ----------------------------------------------------------------------------------------
 
-def check_period(data: dict, errors: dict, *, required: bool = True) -> None:
-    """valid_until after valid_from; within the requested period when it is known."""
-    start, end = data.get("valid_from"), data.get("valid_until")
+APPROVED_PERIOD = ("valid_from", "valid_until")
+REQUESTED_PERIOD = ("requested_valid_from", "requested_valid_until")
+
+
+def check_period(data: dict, errors: dict, names: tuple[str, str] = APPROVED_PERIOD, *,
+                 required: bool = True) -> None:
+    """The period's end after its start; an approved period within the requested one when that
+    is known (the requested period is in the data beside it)."""
+    (from_name, until_name), (start, end) = names, (data.get(names[0]), data.get(names[1]))
     if required:
         if start is None:
-            errors.setdefault("valid_from", []).append("请填写使用期限起始日期")
+            errors.setdefault(from_name, []).append("请填写使用期限起始日期")
         if end is None:
-            errors.setdefault("valid_until", []).append("请填写使用期限截止日期")
+            errors.setdefault(until_name, []).append("请填写使用期限截止日期")
     if start and end and end <= start:
-        errors.setdefault("valid_until", []).append("截止日期须晚于起始日期")
-    asked_from, asked_until = data.get("requested_valid_from"), data.get("requested_valid_until")
+        errors.setdefault(until_name, []).append("截止日期须晚于起始日期")
+    if names == REQUESTED_PERIOD:
+        return
+    asked_from, asked_until = (data.get(name) for name in REQUESTED_PERIOD)
     if start and asked_from and start < asked_from:
-        errors.setdefault("valid_from", []).append(f"不得早于申请的起始日期 {asked_from:%Y-%m-%d}")
+        errors.setdefault(from_name, []).append(f"不得早于申请的起始日期 {asked_from:%Y-%m-%d}")
     if end and asked_until and end > asked_until:
-        errors.setdefault("valid_until", []).append(f"授权期限不得超过申请的截止日期 {asked_until:%Y-%m-%d}")
+        errors.setdefault(until_name, []).append(f"授权期限不得超过申请的截止日期 {asked_until:%Y-%m-%d}")
 
 
 class _RequestedPeriod(Schema):
@@ -74,19 +82,19 @@ class ApplicationForm(Schema):
 
     entry_id = fields.Integer(required=True)
     purpose = required_text(500, metadata={"description": "用途（履职事项）"})
-    scope = required_text(1000, metadata={"description": "申请的使用范围"})
+    requested_scope = required_text(1000, metadata={"description": "申请的使用范围"})
     items = fields.List(fields.String(), required=True,
                         validate=validate.Length(min=1, error="请至少选择一个信息项"))
     legal_basis = required_text(500, metadata={"description": "申请依据"})
-    valid_from = fields.Date(required=True)
-    valid_until = fields.Date(required=True)
+    requested_valid_from = fields.Date(required=True, metadata={"description": "申请的使用期限（起）"})
+    requested_valid_until = fields.Date(required=True, metadata={"description": "申请的使用期限（止）"})
 
     @validates_schema(skip_on_field_errors=False)
     def _period(self, data, **_):
         errors: dict = {}
-        check_period(data, errors, required=False)  # the fields themselves are required
-        if data.get("valid_from") and data["valid_from"] < today():
-            errors.setdefault("valid_from", []).append("起始日期不得早于今天")
+        check_period(data, errors, REQUESTED_PERIOD, required=False)  # the fields themselves are required
+        if data.get("requested_valid_from") and data["requested_valid_from"] < today():
+            errors.setdefault("requested_valid_from", []).append("起始日期不得早于今天")
         if errors:
             raise ValidationError(errors)
 
@@ -97,11 +105,11 @@ class ApplicationDraftForm(Schema):
 
     entry_id = fields.Integer(required=True)
     purpose = optional_text(500, metadata={"description": "用途（履职事项）"})
-    scope = optional_text(1000, metadata={"description": "申请的使用范围"})
+    requested_scope = optional_text(1000, metadata={"description": "申请的使用范围"})
     items = fields.List(fields.String(), load_default=None, allow_none=True)
     legal_basis = optional_text(500, metadata={"description": "申请依据"})
-    valid_from = fields.Date(load_default=None, allow_none=True)
-    valid_until = fields.Date(load_default=None, allow_none=True)
+    requested_valid_from = fields.Date(load_default=None, allow_none=True)
+    requested_valid_until = fields.Date(load_default=None, allow_none=True)
 
     @pre_load
     def _blank_is_none(self, data, **_):
@@ -324,11 +332,11 @@ def apply_amendment(ctx) -> dict:
     data = ctx.data
     before = application.audit_view()
     application.purpose = data.get("purpose", application.purpose)
-    application.scope = data.get("requested_scope", application.scope)
+    application.requested_scope = data.get("requested_scope", application.requested_scope)
     application.legal_basis = data.get("legal_basis", application.legal_basis)
     application.items = data.get("items", application.items)
-    application.valid_from = _day(data.get("requested_valid_from", application.valid_from))
-    application.valid_until = _day(data.get("requested_valid_until", application.valid_until))
+    application.requested_valid_from = _day(data.get("requested_valid_from", application.requested_valid_from))
+    application.requested_valid_until = _day(data.get("requested_valid_until", application.requested_valid_until))
     application.status = ApplicationStatus.IN_PROGRESS.value
     application.updated_at = ctx.now
     record("application.amended", "workflow_case", application.id, before=before,

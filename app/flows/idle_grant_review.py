@@ -5,38 +5,38 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from marshmallow import ValidationError, post_load, validates_schema
 from sqlalchemy import func, select
 
 from app.catalog.grants import end_grant, idle_since, is_idle
 from app.catalog.models import Grant, GrantStatus
 from app.clock import as_utc, to_local, utcnow
 from app.extensions import db
-from app.flows.base import COMMON_FORMS, CaseDraft, Flow, case_body, case_of, mark_case, open_case, stripped
+from app.flows.base import (
+    COMMON_FORMS,
+    CaseDraft,
+    DecisionWithReasons,
+    Flow,
+    case_body,
+    case_of,
+    mark_case,
+    open_case,
+)
 from app.flows.models import Case, CaseStatus
 from app.flows.parties import actor_user, tell
 from app.policy import active_policy
-from app.validation import N_, Schema, choice, is_blank, meta, optional_text
+from app.validation import N_, choice, meta, optional_text
 
 IDLE_ACTIONS = {"withdraw": N_("收回授权"), "keep": N_("保留授权")}
 OUTCOME_LABELS = {"withdrawn": "已收回授权", "kept": "保留授权"}
 
 
-class IdleGrantDecisionForm(Schema):
+class IdleGrantDecisionForm(DecisionWithReasons):
     """Withdraw a grant unused for more than N months, or keep it (seasonal use …, 南通 art. 26)."""
 
+    REASONS_REQUIRED = {"keep": "保留授权的，必须说明理由（如季节性应用需求，南通细则第二十六条）"}
     decision = choice(list(IDLE_ACTIONS), IDLE_ACTIONS, required=True, metadata=meta(N_("处理意见")))
     reasons = optional_text(2000, metadata=meta(N_("保留理由（如季节性应用）或收回说明"),
                                                 description="保留理由（如季节性应用）或收回说明"))
-
-    @validates_schema
-    def _check(self, data, **_):
-        if data.get("decision") == "keep" and is_blank(data.get("reasons")):
-            raise ValidationError({"reasons": ["保留授权的，必须说明理由（如季节性应用需求，南通细则第二十六条）"]})
-
-    @post_load
-    def _out(self, data, **_):
-        return {"decision": data["decision"], "reasons": stripped(data.get("reasons"))}
 
 
 def withdraw_grant(ctx, reasons: str | None = None) -> dict:

@@ -113,16 +113,16 @@ class Application(Case):
     """The conditional-share application (有条件共享申请, SPEC §4.1): a Case whose department that
     must act is the provider, with what the applicant asked for in its own table."""
 
-    __tablename__ = "share_application"
+    __tablename__ = "application"
 
     id: Mapped[int] = mapped_column(ForeignKey("workflow_case.id"), primary_key=True)
     purpose: Mapped[str] = mapped_column(Text)
-    scope: Mapped[str] = mapped_column(Text)
+    requested_scope: Mapped[str] = mapped_column(Text)
     items: Mapped[list] = mapped_column(JSON, default=list)
     legal_basis: Mapped[str] = mapped_column(Text)
     # a draft may leave the period open; a submitted application always has both dates
-    valid_from: Mapped[date | None] = mapped_column(Date)
-    valid_until: Mapped[date | None] = mapped_column(Date)
+    requested_valid_from: Mapped[date | None] = mapped_column(Date)
+    requested_valid_until: Mapped[date | None] = mapped_column(Date)
     # the step whose outcome is in `outcome`/`reasons` (formal_review, authorisation_decision …)
     stage: Mapped[str | None] = mapped_column(String(32))
     # the application's id before applications and cases became one table: audit entries
@@ -146,7 +146,8 @@ class Application(Case):
             "business_key": self.business_key, "entry_id": self.entry_id, "status": self.status,
             "applicant_department_id": self.applicant_department_id,
             "provider_department_id": self.provider_department_id,
-            "purpose": self.purpose, "scope": self.scope, "items": self.items,
-            "legal_basis": self.legal_basis, "valid_from": self.valid_from,
-            "valid_until": self.valid_until, "letter_attachment_id": self.letter_attachment_id,
+            "purpose": self.purpose, "requested_scope": self.requested_scope, "items": self.items,
+            "legal_basis": self.legal_basis, "requested_valid_from": self.requested_valid_from,
+            "requested_valid_until": self.requested_valid_until,
+            "letter_attachment_id": self.letter_attachment_id,
         }

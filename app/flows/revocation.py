@@ -2,19 +2,19 @@
 advance; where the profile says so the office approves first. bpmn/revocation.bpmn."""
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields, post_load, validates_schema
+from marshmallow import ValidationError, fields, validates_schema
 
 from app.catalog import services as catalog
 from app.catalog.models import PublishState
 from app.flows.base import (
     COMMON_FORMS,
     CaseDraft,
+    DecisionWithReasons,
     Flow,
     case_of,
     iso,
     mark_case,
     open_case_of,
-    stripped,
     today,
     visible_entry,
 )
@@ -22,7 +22,7 @@ from app.flows.parties import GRANTEES, actor_user, tell
 from app.legaltime.periods import start_of_day
 from app.org.models import Role, User
 from app.policy import Policy
-from app.validation import N_, FieldErrors, Schema, choice, is_blank, meta, optional_text, required_text
+from app.validation import N_, FieldErrors, Schema, choice, meta, optional_text, required_text
 
 DECISIONS = {"approve": N_("同意"), "refuse": N_("不同意")}
 OUTCOME_LABELS = {"approved": "已同意", "refused": "不同意", "revoked": "已撤销发布"}
@@ -43,21 +43,13 @@ class RevocationStartForm(Schema):
             raise ValidationError({"effective_date": ["撤销生效日期须晚于今天，以便提前告知使用部门和主管部门（南通细则第十六条）"]})
 
 
-class RevocationDecisionForm(Schema):
+class RevocationDecisionForm(DecisionWithReasons):
     """The office approves or refuses a revocation (南通 art. 16); refusal needs reasons."""
 
+    REASONS_REQUIRED = {"refuse": "不同意撤销的，必须说明理由"}
     decision = choice(list(DECISIONS), DECISIONS, required=True, metadata=meta(N_("审核意见")))
     # an opinion may go with an approval too, so the field is always shown
     reasons = optional_text(2000, metadata=meta(N_("意见或不同意的理由"), description="意见或不同意的理由"))
-
-    @validates_schema
-    def _check(self, data, **_):
-        if data.get("decision") == "refuse" and is_blank(data.get("reasons")):
-            raise ValidationError({"reasons": ["不同意撤销的，必须说明理由"]})
-
-    @post_load
-    def _out(self, data, **_):
-        return {"decision": data["decision"], "reasons": stripped(data.get("reasons"))}
 
 
 def prepare(user: User, data: dict, policy: Policy) -> CaseDraft:

@@ -65,8 +65,8 @@ def _context(task: HumanTask) -> dict:
     application = db.session.scalar(select(Application).where(Application.instance_id == task.instance_id))
     if application is None:
         return {}
-    return {"requested_valid_from": application.valid_from.isoformat(),
-            "requested_valid_until": application.valid_until.isoformat()}
+    return {"requested_valid_from": application.requested_valid_from.isoformat(),
+            "requested_valid_until": application.requested_valid_until.isoformat()}
 
 
 def _checked(user: User, task: HumanTask, payload: dict) -> dict:

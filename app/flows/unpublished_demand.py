@@ -12,12 +12,12 @@ from app.extensions import db
 from app.flows.base import (
     COMMON_FORMS,
     CaseDraft,
+    DecisionWithReasons,
     Flow,
     case_body,
     case_of,
     chosen_department,
     mark_case,
-    require,
     set_details,
     stripped,
 )
@@ -57,26 +57,14 @@ class RouteDemandForm(Schema):
         return {"provider_department_id": data["provider_department_id"], "route_note": stripped(data.get("note"))}
 
 
-class DemandAnswerForm(Schema):
+class DemandAnswerForm(DecisionWithReasons):
     """The department's answer to a demand (南通 art. 25)."""
 
+    REASONS_REQUIRED = {"not_in_remit": "请说明该资源为何不属于本部门履职范围",
+                        "cannot_publish": "请说明暂时无法发布的客观原因（南通细则第二十五条）"}
     decision = choice(list(DEMAND_ANSWERS), DEMAND_ANSWERS, required=True, metadata=meta(N_("答复意见")))
     reasons = optional_text(2000, metadata=meta(N_("说明（不属于职责或无法发布的原因）"),
                                                 description="说明（不属于职责或无法发布的原因）"))
-
-    @validates_schema
-    def _check(self, data, **_):
-        errors: dict = {}
-        if data.get("decision") == "not_in_remit":
-            require(data, errors, "reasons", "请说明该资源为何不属于本部门履职范围")
-        elif data.get("decision") == "cannot_publish":
-            require(data, errors, "reasons", "请说明暂时无法发布的客观原因（南通细则第二十五条）")
-        if errors:
-            raise ValidationError(errors)
-
-    @post_load
-    def _out(self, data, **_):
-        return {"decision": data["decision"], "reasons": stripped(data.get("reasons"))}
 
 
 class RerouteDemandForm(Schema):

@@ -18,7 +18,7 @@ def _calendar(calendar: WorkingDayCalendar | None) -> WorkingDayCalendar:
 
 def deadline_for(name: str, event_at: datetime, policy: Policy | str | None = None,
                  *, calendar: WorkingDayCalendar | None = None) -> Due:
-    """Deadline ``name`` (e.g. 'provider_reply') for an event at ``event_at`` under ``policy``
+    """Deadline ``name`` (e.g. 'provider_review') for an event at ``event_at`` under ``policy``
     (default: the active profile), with the profile's close of business."""
     policy = resolve_policy(policy)
     rule = policy.deadline(name)

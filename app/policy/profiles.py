@@ -24,13 +24,16 @@ DEFAULT_PROFILE = "nantong"
 DEADLINE_NAMES: tuple[str, ...] = (
     "formal_review",           # office formal review of an application (南通 art. 21)
     "platform_authorisation",  # office authorises platform-managed resources (南通 art. 23)
-    "provider_reply",          # provider answers a conditional-share application
+    "provider_review",         # provider answers a conditional-share application (its step's name)
     "demand_publish",          # demand for an unpublished resource: publish (南通 art. 25)
     "demand_feedback",         # … or explain why not (南通 art. 25)
     "catalogue_update",        # catalogue update after a law/mandate change
     "rectification_default",   # rectification notice, when the office sets no other limit
-    "objection_verify",        # provider verifies disputed data (宝鸡 art. 19, 南通 art. 29, 西城 art. 28)
+    "objection_verification",  # provider verifies disputed data (宝鸡 art. 19, 南通 art. 29, 西城 art. 28)
 )
+# Names deadlines had before they were named after the step they bound (profile files of a
+# city's own may still use them; migrations/versions/c3e5f7a9b1d2 renamed the stored ones).
+FORMER_DEADLINE_NAMES = {"provider_reply": "provider_review", "objection_verify": "objection_verification"}
 SWITCH_NAMES: tuple[str, ...] = (
     "formal_review",
     "platform_authorisation",
@@ -229,8 +232,20 @@ def _named_section(doc: dict, file: str, section: str, known: tuple[str, ...], w
     return raw
 
 
+def _current_names(doc: dict, file: str) -> dict:
+    """The profile with its deadlines under their current names (a city's own profile file may
+    still use a former one)."""
+    raw = dict(_mapping(doc.get("deadlines"), file, "deadlines"))
+    for old, new in FORMER_DEADLINE_NAMES.items():
+        if old in raw:
+            if new in raw:
+                raise PolicyError(file, f"deadlines.{old}", f"former name of deadlines.{new}, which is also given")
+            raw[new] = raw.pop(old)
+    return {**doc, "deadlines": raw}
+
+
 def _deadlines(doc: dict, file: str) -> dict[str, DeadlineRule]:
-    raw = _named_section(doc, file, "deadlines", DEADLINE_NAMES, "unknown deadline name")
+    raw = _named_section(_current_names(doc, file), file, "deadlines", DEADLINE_NAMES, "unknown deadline name")
     deadlines = {}
     for name in DEADLINE_NAMES:
         field = f"deadlines.{name}"

@@ -1,4 +1,4 @@
-"""Legal-time functions BPMN expressions call: `deadline('provider_reply')`, `reminder('…')`.
+"""Legal-time functions BPMN expressions call: `deadline('provider_review')`, `reminder('…')`.
 
 Both answer an aware ISO-8601 instant for an event happening now (the instant of the step
 that creates the task or its boundary timer; one answer per step and name), under the

@@ -34,7 +34,7 @@ from app.web.errors import FORM_ERRORS_STATUS
 
 application_pages = Blueprint("application_pages", __name__, url_prefix="/applications")
 PER_PAGE = 20
-FIELDS = ("purpose", "scope", "legal_basis", "valid_from", "valid_until")
+FIELDS = ("purpose", "requested_scope", "legal_basis", "requested_valid_from", "requested_valid_until")
 
 
 @application_pages.app_template_filter("period_end")
@@ -85,7 +85,7 @@ def flow_steps(entry: CatalogEntry) -> list[str]:
         steps.append(_("平台授权审核：%(n)s 个工作日内（%(reg)s%(art)s）", n=rule.amount,
                        reg=policy.regulation_title, art=_article(rule)))
     else:
-        rule = policy.deadline("provider_reply")
+        rule = policy.deadline("provider_review")
         steps.append(_("提供部门审核：%(n)s 个工作日内答复（%(reg)s%(art)s）", n=rule.amount,
                        reg=policy.regulation_title, art=_article(rule)))
     steps.append(_("同意的由平台授权；不同意的须说明理由，可进入部门协商（宝鸡办法第十六条）。"))
@@ -122,9 +122,10 @@ def _posted_letter():
 
 
 def _draft_form(draft: Application) -> dict:
-    form = {k: getattr(draft, k) or "" for k in ("purpose", "scope", "legal_basis")}
-    form.update(items=list(draft.items or []), valid_from=draft.valid_from.isoformat() if draft.valid_from else "",
-                valid_until=draft.valid_until.isoformat() if draft.valid_until else "")
+    form = {k: getattr(draft, k) or "" for k in ("purpose", "requested_scope", "legal_basis")}
+    form["items"] = list(draft.items or [])
+    for name in ("requested_valid_from", "requested_valid_until"):
+        form[name] = getattr(draft, name).isoformat() if getattr(draft, name) else ""
     return form
 
 
@@ -162,8 +163,8 @@ def new():
     if not may_apply(current_user, entry):
         abort(403)
     today = to_local(utcnow()).date()
-    form = {"items": [], "valid_from": today.isoformat(),
-            "valid_until": (today + timedelta(days=365)).isoformat()}
+    form = {"items": [], "requested_valid_from": today.isoformat(),
+            "requested_valid_until": (today + timedelta(days=365)).isoformat()}
     errors: dict = {}
     if request.method == "POST":
         form = _posted_form()

@@ -57,11 +57,12 @@ def _defaults(application: Application | None) -> dict:
     """Pre-fill a decision with what was asked for; the approver narrows it if need be."""
     if application is None:
         return {}
-    return {"scope": application.scope, "valid_from": application.valid_from.isoformat(),
-            "valid_until": application.valid_until.isoformat(), "purpose": application.purpose,
-            "requested_scope": application.scope, "legal_basis": application.legal_basis,
-            "items": list(application.items), "requested_valid_from": application.valid_from.isoformat(),
-            "requested_valid_until": application.valid_until.isoformat(),
+    asked_from, asked_until = (application.requested_valid_from.isoformat(),
+                               application.requested_valid_until.isoformat())
+    return {"scope": application.requested_scope, "valid_from": asked_from, "valid_until": asked_until,
+            "purpose": application.purpose, "requested_scope": application.requested_scope,
+            "legal_basis": application.legal_basis, "items": list(application.items),
+            "requested_valid_from": asked_from, "requested_valid_until": asked_until,
             "signed_on": to_local(utcnow()).date().isoformat()}
 
 

@@ -1,12 +1,14 @@
 """one record model: an application is a Case (joined-table inheritance)
 
 Every flow's record is a row of `workflow_case`; a conditional-share application adds its own
-row in `share_application` (what the applicant asked for) under the same id. Its provider is
-the case's `department_id` (the department that must act), its last decision the case's
-`outcome`/`reasons` (`last_outcome`/`last_reasons` before), the step that decided it `stage`.
+row in `application` (what the applicant asked for: `requested_scope`, `requested_valid_from`,
+`requested_valid_until` — `scope`, `valid_from`, `valid_until` in `share_application`, which
+goes) under the same id. Its provider is the case's `department_id` (the department that must
+act), its last decision the case's `outcome`/`reasons` (`last_outcome`/`last_reasons` before),
+the step that decided it `stage`.
 
 Applications get new ids from the case sequence (cases keep theirs). The old id is kept as
-`share_application.former_id`: audit entries written before this revision name an application
+`application.former_id`: audit entries written before this revision name an application
 as ("share_application", former id) and the hash-chained log is never rewritten. Attachments
 that belonged to a "share_application" now belong to the "workflow_case" with the same
 business key (a draft's letter: "draft-<new id>"). Running instances find their record by
@@ -32,7 +34,8 @@ _OLD_COLUMNS = ("id", "business_key", "instance_id", "entry_id", "applicant_depa
                 "closed_at", "policy_key")
 
 # typed where SQLite would hand back text the typed insert below does not take
-_TYPES = {"items": sa.JSON, "valid_from": sa.Date, "valid_until": sa.Date, "created_at": sa.DateTime(timezone=True),
+_TYPES = {"items": sa.JSON, "valid_from": sa.Date, "valid_until": sa.Date, "requested_valid_from": sa.Date,
+          "requested_valid_until": sa.Date, "created_at": sa.DateTime(timezone=True),
           "updated_at": sa.DateTime(timezone=True), "closed_at": sa.DateTime(timezone=True)}
 old_application = sa.table("share_application", *(sa.column(c, _TYPES.get(c)) for c in _OLD_COLUMNS))
 entry = sa.table("catalog_entry", sa.column("id", sa.Integer), sa.column("name", sa.String))
@@ -52,25 +55,26 @@ attachment = sa.table("attachment", sa.column("id", sa.Integer), sa.column("owne
 
 def _create_application_table():
     op.create_table(
-        'share_application',
+        'application',
         sa.Column('id', sa.Integer(), nullable=False),
         sa.Column('purpose', sa.Text(), nullable=False),
-        sa.Column('scope', sa.Text(), nullable=False),
+        sa.Column('requested_scope', sa.Text(), nullable=False),
         sa.Column('items', sa.JSON(), nullable=False),
         sa.Column('legal_basis', sa.Text(), nullable=False),
-        sa.Column('valid_from', sa.Date(), nullable=True),
-        sa.Column('valid_until', sa.Date(), nullable=True),
+        sa.Column('requested_valid_from', sa.Date(), nullable=True),
+        sa.Column('requested_valid_until', sa.Date(), nullable=True),
         sa.Column('stage', sa.String(length=32), nullable=True),
         sa.Column('former_id', sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(['id'], ['workflow_case.id'], name=op.f('fk_share_application_id_workflow_case')),
-        sa.PrimaryKeyConstraint('id', name=op.f('pk_share_application')))
-    with op.batch_alter_table('share_application', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_share_application_former_id'), ['former_id'], unique=False)
+        sa.ForeignKeyConstraint(['id'], ['workflow_case.id'], name=op.f('fk_application_id_workflow_case')),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_application')))
+    with op.batch_alter_table('application', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_application_former_id'), ['former_id'], unique=False)
 
 
 def _move(conn, rows, titles) -> None:
-    new_table = sa.table("share_application", *(sa.column(c, _TYPES.get(c)) for c in (
-        "id", "purpose", "scope", "items", "legal_basis", "valid_from", "valid_until", "stage", "former_id")))
+    new_table = sa.table("application", *(sa.column(c, _TYPES.get(c)) for c in (
+        "id", "purpose", "requested_scope", "items", "legal_basis", "requested_valid_from",
+        "requested_valid_until", "stage", "former_id")))
     drafts = []
     for row in rows:
         new_id = conn.execute(case.insert().returning(case.c.id).values(
@@ -82,8 +86,9 @@ def _move(conn, rows, titles) -> None:
             letter_attachment_id=row.letter_attachment_id, policy_key=row.policy_key,
             created_at=row.created_at, updated_at=row.updated_at, closed_at=row.closed_at)).scalar_one()
         conn.execute(new_table.insert().values(
-            id=new_id, purpose=row.purpose, scope=row.scope, items=row.items, legal_basis=row.legal_basis,
-            valid_from=row.valid_from, valid_until=row.valid_until, stage=row.last_stage, former_id=row.id))
+            id=new_id, purpose=row.purpose, requested_scope=row.scope, items=row.items,
+            legal_basis=row.legal_basis, requested_valid_from=row.valid_from,
+            requested_valid_until=row.valid_until, stage=row.last_stage, former_id=row.id))
         if row.business_key is None:  # a draft's letter is owned by the draft's id until submission
             drafts.append((row.id, new_id))
     # in two passes, so that an old id equal to another draft's new one is not taken twice

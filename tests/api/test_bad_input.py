@@ -107,9 +107,9 @@ def test_a_json_body_that_is_not_an_object_is_a_field_error(client, city, body):
     today = to_local(utcnow()).date()
     response = client.post("/api/applications", headers=f.bearer(city.health_applicant),
                            content_type="multipart/form-data", data={
-                               "entry_id": entry.id, "purpose": "核验", "scope": "本部门", "items": ["公民身份号码"],
-                               "legal_basis": "《某某法》", "valid_from": str(today + timedelta(days=1)),
-                               "valid_until": str(today + timedelta(days=90)),
+                               "entry_id": entry.id, "purpose": "核验", "requested_scope": "本部门", "items": ["公民身份号码"],
+                               "legal_basis": "《某某法》", "requested_valid_from": str(today + timedelta(days=1)),
+                               "requested_valid_until": str(today + timedelta(days=90)),
                                "letter": (io.BytesIO(b"%PDF-1.4\n"), "函.pdf")})
     assert response.status_code == 201, response.json
     task = response.json["open_tasks"][0]

@@ -82,9 +82,9 @@ class Caller:
 
 def _application(client, headers, entry: CatalogEntry, **fields) -> dict:
     today = to_local(utcnow()).date()
-    data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "scope": "本部门出生登记业务",
+    data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务",
             "items": [entry.items[0].name], "legal_basis": "《母婴保健法》第二十三条",
-            "valid_from": str(today + timedelta(days=1)), "valid_until": str(today + timedelta(days=365)),
+            "requested_valid_from": str(today + timedelta(days=1)), "requested_valid_until": str(today + timedelta(days=365)),
             **fields,
             "letter": (io.BytesIO(PDF), "申请函.pdf")}
     response = client.post("/api/applications", data=data, content_type="multipart/form-data",

@@ -72,9 +72,9 @@ class Flow:
         return self.client.post(path, headers=self.headers(user), **kwargs)
 
     def submit(self, user, entry, *, letter: bool = True, **fields):
-        data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "scope": "本部门出生登记业务",
+        data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务",
                 "items": ["公民身份号码"], "legal_basis": "《母婴保健法》第二十三条",
-                "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
+                "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30"}
         data.update(fields)
         if not letter:
             return self.post(user, "/api/applications", json=data)

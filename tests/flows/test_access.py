@@ -29,10 +29,10 @@ def test_application_rules(flow, entries, city, clock):
     assert flow.submit(city.health_applicant, draft).json["errors"]["json"]["entry_id"]
     not_applicant = flow.submit(city.health_approver, entries.conditional)
     assert not_applicant.status_code == 403
-    bad = flow.submit(city.health_applicant, entries.conditional, valid_from="2026-10-05",
-                      valid_until="2026-10-01", items=["不存在的信息项"], purpose="")
+    bad = flow.submit(city.health_applicant, entries.conditional, requested_valid_from="2026-10-05",
+                      requested_valid_until="2026-10-01", items=["不存在的信息项"], purpose="")
     assert bad.status_code == 422
-    assert {"valid_until", "purpose"} <= set(bad.json["errors"]["json"])
+    assert {"requested_valid_until", "purpose"} <= set(bad.json["errors"]["json"])
     unknown_item = flow.submit(city.health_applicant, entries.conditional, items=["不存在的信息项"])
     assert unknown_item.json["errors"]["json"]["items"]
 

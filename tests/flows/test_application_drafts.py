@@ -18,8 +18,8 @@ from app.flows.models import Application
 from tests.factories import commit
 from tests.flows.conftest import PDF
 
-FULL = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
-        "legal_basis": "《母婴保健法》第二十三条", "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
+FULL = {"purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务", "items": ["公民身份号码"],
+        "legal_basis": "《母婴保健法》第二十三条", "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30"}
 
 
 def _count(model) -> int:
@@ -51,7 +51,7 @@ def _letter() -> dict:
 def test_a_draft_needs_only_the_entry_and_starts_nothing(flow, city, entries, clock):
     draft = _create(flow, city.health_applicant, entries.conditional)
     assert draft["status"] == "draft" and draft["status_label"] == "草稿"
-    assert draft["business_key"] is None and draft["valid_from"] is None and draft["letter_filename"] is None
+    assert draft["business_key"] is None and draft["requested_valid_from"] is None and draft["letter_filename"] is None
     listed = flow.get(city.health_applicant, "/api/applications").json
     assert [(a["id"], a["status"]) for a in listed] == [(draft["id"], "draft")]
     assert [a["id"] for a in flow.get(city.health_applicant, "/api/applications?status=draft").json] == [draft["id"]]
@@ -71,21 +71,21 @@ def test_a_draft_needs_only_the_entry_and_starts_nothing(flow, city, entries, cl
 
 def test_updating_a_draft_changes_the_given_fields_and_still_checks_types(flow, city, entries, clock):
     draft = _create(flow, city.health_applicant, entries.conditional, purpose="出生医学证明核验")
-    bad = _patch(flow, city.health_applicant, draft["id"], json={"valid_from": "2026-13-40", "items": ["没有这项"]})
-    assert bad.status_code == 422 and bad.json["errors"]["json"] == {"valid_from": ["日期格式不正确（YYYY-MM-DD）"]}
+    bad = _patch(flow, city.health_applicant, draft["id"], json={"requested_valid_from": "2026-13-40", "items": ["没有这项"]})
+    assert bad.status_code == 422 and bad.json["errors"]["json"] == {"requested_valid_from": ["日期格式不正确（YYYY-MM-DD）"]}
     unknown = _patch(flow, city.health_applicant, draft["id"], json={"items": ["没有这项"]})
     assert unknown.status_code == 422 and "没有这项" in unknown.json["errors"]["json"]["items"][0]
     moved = _patch(flow, city.health_applicant, draft["id"], json={"entry_id": entries.platform.id})
     assert moved.status_code == 422 and moved.json["errors"]["json"]["entry_id"]
     updated = _patch(flow, city.health_applicant, draft["id"],
-                     json={"scope": "本部门出生登记业务", "items": ["公民身份号码"], "valid_from": "2026-10-01"})
+                     json={"requested_scope": "本部门出生登记业务", "items": ["公民身份号码"], "requested_valid_from": "2026-10-01"})
     assert updated.status_code == 200, updated.json
     body = updated.json
-    assert (body["purpose"], body["scope"], body["items"], body["valid_from"], body["valid_until"]) == (
+    assert (body["purpose"], body["requested_scope"], body["items"], body["requested_valid_from"], body["requested_valid_until"]) == (
         "出生医学证明核验", "本部门出生登记业务", ["公民身份号码"], "2026-10-01", None)
-    cleared = _patch(flow, city.health_applicant, draft["id"], json={"purpose": "", "valid_from": None})
-    assert cleared.json["purpose"] == "" and cleared.json["valid_from"] is None and cleared.json["scope"]
-    assert flow.get(city.health_applicant, f"/api/applications/drafts/{draft['id']}").json["scope"] == "本部门出生登记业务"
+    cleared = _patch(flow, city.health_applicant, draft["id"], json={"purpose": "", "requested_valid_from": None})
+    assert cleared.json["purpose"] == "" and cleared.json["requested_valid_from"] is None and cleared.json["requested_scope"]
+    assert flow.get(city.health_applicant, f"/api/applications/drafts/{draft['id']}").json["requested_scope"] == "本部门出生登记业务"
     audits = _audit("application.draft_updated")
     assert len(audits) == 2 and audits[0].before["purpose"] == "出生医学证明核验" and audits[1].after["purpose"] == ""
     assert _count(ProcessInstance) == 0
@@ -134,19 +134,19 @@ def test_submitting_an_incomplete_draft_answers_like_a_fresh_submission_and_chan
     fresh = flow.post(city.health_applicant, "/api/applications", json={"entry_id": entries.conditional.id, "items": []})
     assert fresh.status_code == 422
     assert submitted.json == fresh.json
-    assert set(submitted.json["errors"]["json"]) == {"purpose", "scope", "items", "legal_basis",
-                                                     "valid_from", "valid_until"}
+    assert set(submitted.json["errors"]["json"]) == {"purpose", "requested_scope", "items", "legal_basis",
+                                                     "requested_valid_from", "requested_valid_until"}
     # complete but without the sealed letter (南通 art. 20)
     _patch(flow, city.health_applicant, draft["id"], json=FULL)
     no_letter = flow.post(city.health_applicant, f"/api/applications/drafts/{draft['id']}/submit")
     assert no_letter.status_code == 422 and set(no_letter.json["errors"]["json"]) == {"letter"}
     # a body's fields are validated too, and a failed submit does not save them
     bad = flow.post(city.health_applicant, f"/api/applications/drafts/{draft['id']}/submit",
-                    json={"valid_until": "2026-09-01"})
-    assert bad.status_code == 422 and "valid_until" in bad.json["errors"]["json"]
+                    json={"requested_valid_until": "2026-09-01"})
+    assert bad.status_code == 422 and "requested_valid_until" in bad.json["errors"]["json"]
     row = db.session.get(Application, draft["id"])
     db.session.refresh(row)
-    assert row.status == "draft" and row.business_key is None and row.valid_until.isoformat() == "2027-09-30"
+    assert row.status == "draft" and row.business_key is None and row.requested_valid_until.isoformat() == "2027-09-30"
     assert _count(ProcessInstance) == 0 and _count(HumanTask) == 0 and not _audit("application.submitted")
 
 

@@ -117,7 +117,7 @@ def test_platform_mode_is_ignored_where_the_profile_has_no_platform_authorisatio
 # ---- provider review -------------------------------------------------------------------------
 
 def test_provider_approves_with_scope_and_period_within_the_request(flow, entries, city, clock):
-    key = flow.apply(city.health_applicant, entries.conditional, valid_until="2027-06-30")
+    key = flow.apply(city.health_applicant, entries.conditional, requested_valid_until="2027-06-30")
     flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     task_id = flow.task(key, "provider_review")["id"]
     too_long = flow.complete(city.police_approver, task_id, {**APPROVE, "valid_until": "2027-07-01"})
@@ -211,7 +211,7 @@ def test_xicheng_without_sensitive_data_needs_no_confidentiality_agreement(flow,
     ("baoji", (2026, 10, 20)), ("nantong", (2026, 10, 20)), ("wuhai", (2026, 10, 13)),
     ("xicheng", (2026, 10, 27)), ("linzhou", (2026, 10, 8)),
 ])
-def test_provider_reply_deadline_follows_the_jurisdiction(flow, entries, city, clock, profile, key, last_day):
+def test_provider_review_deadline_follows_the_jurisdiction(flow, entries, city, clock, profile, key, last_day):
     profile(key)
     app_key = flow.apply(city.health_applicant, entries.conditional)
     if key == "nantong":
@@ -264,7 +264,7 @@ def test_at_the_deadline_the_task_is_overdue_and_the_office_supervises_while_it_
 # ---- grant period (南通 art. 26) ---------------------------------------------------------------
 
 def test_grant_expires_at_the_end_of_its_period_and_then_refuses_use(flow, entries, city, clock):
-    key = flow.apply(city.health_applicant, entries.unconditional, valid_until="2026-12-31")
+    key = flow.apply(city.health_applicant, entries.unconditional, requested_valid_until="2026-12-31")
     grant_id = flow.detail(key)["grant"]["id"]
     clock.move_to(local(2026, 12, 31, 23, 59))
     assert fire_due_timers() == 0
@@ -293,7 +293,7 @@ def test_use_is_refused_once_the_department_is_suspended(flow, entries, city, cl
 def test_a_step_computes_each_legal_deadline_once_and_its_timers_agree(
         flow, entries, city, clock, profile, monkeypatch):
     # The provider review's due date, its reminder and its escalation timer all ask for
-    # deadline('provider_reply'): one step, one instant, one answer.
+    # deadline('provider_review'): one step, one instant, one answer.
     import app.sla.deadlines as scripting
     from app.clock import as_utc
     from app.engine.models import HumanTask, WorkflowTimer

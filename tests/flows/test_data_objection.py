@@ -1,5 +1,5 @@
 """Data objection (疑义校核, 宝鸡 art. 19; 南通 art. 29; 西城 art. 28; SPEC §4.5) through the
-HTTP API, on a frozen clock. Raised on Wednesday 2026-09-30 10:00; objection_verify is 5
+HTTP API, on a frozen clock. Raised on Wednesday 2026-09-30 10:00; objection_verification is 5
 working days (南通 profile default): the last day is 13 October (after National Day).
 """
 from __future__ import annotations

@@ -17,8 +17,8 @@ from app.flows.models import Application, Case
 from tests import factories as f
 from tests.flows.conftest import PDF
 
-APPLICATION = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
-               "legal_basis": "《母婴保健法》第二十三条", "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
+APPLICATION = {"purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务", "items": ["公民身份号码"],
+               "legal_basis": "《母婴保健法》第二十三条", "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30"}
 NOTICE = {"violation_category": "data_inaccurate", "description": "人口数据长期未更新", "deadline": "2026-10-16"}
 
 
@@ -58,10 +58,10 @@ def test_a_draft_saved_changed_and_submitted_is_answered_whatever_fails_after_th
         "draft", "核验", "申请函.pdf")
     assert saved.headers["Location"] == f"/api/applications/drafts/{saved.json['id']}"
     with db_gone_after_commit():
-        changed = flow.client.patch(f"/api/applications/drafts/{saved.json['id']}", json={"scope": "出生登记"},
+        changed = flow.client.patch(f"/api/applications/drafts/{saved.json['id']}", json={"requested_scope": "出生登记"},
                                     headers=flow.headers(city.health_applicant))
     assert changed.status_code == 200, changed.json
-    assert (changed.json["scope"], changed.json["purpose"]) == ("出生登记", "核验")
+    assert (changed.json["requested_scope"], changed.json["purpose"]) == ("出生登记", "核验")
     with db_gone_after_commit():
         submitted = flow.post(city.health_applicant, f"/api/applications/drafts/{saved.json['id']}/submit",
                               json=APPLICATION)

@@ -23,8 +23,8 @@ from tests import factories as f
 from tests.factories import commit
 from tests.flows.conftest import PDF
 
-APPLICATION = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
-               "legal_basis": "《母婴保健法》第二十三条", "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
+APPLICATION = {"purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务", "items": ["公民身份号码"],
+               "legal_basis": "《母婴保健法》第二十三条", "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30"}
 NOTICE = {"violation_category": "data_inaccurate", "description": "人口数据长期未更新", "deadline": "2026-10-16"}
 KEY = "5f0c2b8e-8d0e-4a7b-9a51-0c3f7d1e2a44"
 

@@ -33,11 +33,11 @@ def _instant(value: str) -> datetime:
     return as_utc(datetime.fromisoformat(value))
 
 
-def test_loading_2027_moves_the_provider_reply_deadline_of_a_running_application(
+def test_loading_2027_moves_the_provider_review_deadline_of_a_running_application(
         flow, entries, city, profile, runner, calendars_without_2027, tmp_path):
     profile("baoji")  # provider reply: 10 working days (宝鸡 art. 16)
     with time_machine.travel(local(2026, 12, 22, 10, 0), tick=False):
-        key = flow.apply(city.health_applicant, entries.conditional, valid_from="2027-01-01")
+        key = flow.apply(city.health_applicant, entries.conditional, requested_valid_from="2027-01-01")
         task = flow.task(key, "provider_review")
         # provisional 2027: only 1 January is off → 10th working day is Wednesday 6 January
         assert _instant(task["due_at"]) == local(2027, 1, 7)
@@ -80,7 +80,7 @@ def test_recompute_called_directly_moves_the_instance_in_a_unit_of_its_own(
 
     profile("baoji")
     with time_machine.travel(local(2026, 12, 22, 10, 0), tick=False):
-        key = flow.apply(city.health_applicant, entries.conditional, valid_from="2027-01-01")
+        key = flow.apply(city.health_applicant, entries.conditional, requested_valid_from="2027-01-01")
         notice = tmp_path / "2027.yaml"
         notice.write_text(SYNTHETIC_2027, encoding="utf-8")
         load_year(notice)

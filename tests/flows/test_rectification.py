@@ -97,7 +97,7 @@ def test_missed_deadline_suspends_the_department_until_the_office_accepts_its_re
     assert (case["status"], case["outcome"]) == ("closed", "rectified")
     assert "已恢复共享数据使用资格" in titles(cases.notifications(city.health_approver))
     assert use(cases, city.health_applicant, world.grant).status_code == 200
-    assert cases.submit(city.health_applicant, world.entry, valid_from="2026-10-20").status_code == 201
+    assert cases.submit(city.health_applicant, world.entry, requested_valid_from="2026-10-20").status_code == 201
 
 
 def test_where_the_profile_only_circulates_the_department_is_not_suspended(cases, city, world, clock):

@@ -38,12 +38,12 @@ def local(*args) -> datetime:
 
 
 def test_record_deadline_stores_the_computation(app, tmp_calendars):
-    row = record_deadline("task", 42, local(2026, 9, 30, 10, 0), 3, "workday", policy_key="provider_reply")
+    row = record_deadline("task", 42, local(2026, 9, 30, 10, 0), 3, "workday", policy_key="provider_review")
     commit()
     stored = db.session.get(LegalDeadline, row.id)
     assert stored.owner_type == "task" and stored.owner_id == "42"
     assert as_utc(stored.due_at) == local(2026, 10, 11, 0, 0)  # end of make-up Saturday 10-10
-    assert stored.provisional is False and stored.policy_key == "provider_reply"
+    assert stored.provisional is False and stored.policy_key == "provider_review"
 
 
 def test_loading_a_year_recomputes_provisional_deadlines(app, tmp_calendars, synthetic_2027, listener):

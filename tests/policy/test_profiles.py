@@ -55,8 +55,8 @@ def test_every_profile_loads_and_validates():
     ("baoji", 10, "art. 16"), ("nantong", 10, "art. 22"), ("wuhai", 5, "art. 9"),
     ("xicheng", 15, "art. 26"), ("linzhou", 1, "art. 8"),
 ])
-def test_provider_reply_per_jurisdiction(key, amount, article):
-    rule = load_profile(key).deadline("provider_reply")
+def test_provider_review_per_jurisdiction(key, amount, article):
+    rule = load_profile(key).deadline("provider_review")
     assert (rule.amount, rule.unit, rule.article) == (amount, "workday", article)
 
 
@@ -89,7 +89,7 @@ def test_active_policy_follows_config(app, monkeypatch):
 
 def test_deadline_for_differs_by_jurisdiction(cal):
     event = local(2026, 9, 28, 10, 0)  # Monday before National Day; 乌海's 5th wd is make-up Sat 10-10
-    days = {key: deadline_for("provider_reply", event, key, calendar=cal).local_date for key in KEYS}
+    days = {key: deadline_for("provider_review", event, key, calendar=cal).local_date for key in KEYS}
     assert days == {
         "linzhou": date(2026, 9, 29), "wuhai": date(2026, 10, 10), "baoji": date(2026, 10, 16),
         "nantong": date(2026, 10, 16), "xicheng": date(2026, 10, 23),
@@ -103,21 +103,21 @@ def test_deadline_for_unknown_name(cal):
 
 def test_reminder_for_is_lead_working_days_before_at_0900(cal):
     event = local(2026, 9, 28, 10, 0)
-    reminder = reminder_for("provider_reply", event, "nantong", calendar=cal)
+    reminder = reminder_for("provider_review", event, "nantong", calendar=cal)
     assert reminder.at.astimezone(LOCAL_TZ) == local(2026, 10, 14, 9, 0)  # 2 wd before 10-16
     assert not reminder.provisional
 
 
 def test_reminder_never_before_the_event(cal):
     event = local(2026, 9, 28, 10, 0)
-    reminder = reminder_for("provider_reply", event, "linzhou", calendar=cal)
+    reminder = reminder_for("provider_review", event, "linzhou", calendar=cal)
     # 1 wd before a 1-wd deadline is the event day itself: fall back to 09:00 on the last day.
     assert reminder.at.astimezone(LOCAL_TZ) == local(2026, 9, 29, 9, 0)
     assert reminder.at > event
 
 
 def test_reminder_provisional_when_deadline_is(cal):
-    assert reminder_for("provider_reply", local(2026, 12, 28, 10, 0), "nantong", calendar=cal).provisional
+    assert reminder_for("provider_review", local(2026, 12, 28, 10, 0), "nantong", calendar=cal).provisional
 
 
 def mutate(path: str, value):
@@ -134,12 +134,12 @@ def mutate(path: str, value):
 
 
 @pytest.mark.parametrize(("path", "value", "field", "message"), [
-    ("deadlines.provider_reply.amount", 0, "deadlines.provider_reply.amount", "at least 1"),
-    ("deadlines.provider_reply.amount", "ten", "deadlines.provider_reply.amount", "whole number"),
-    ("deadlines.provider_reply.unit", "day", "deadlines.provider_reply.unit", "workday, month"),
-    ("deadlines.provider_reply.article", "第二十二条", "deadlines.provider_reply.article", "art. 21"),
-    ("deadlines.provider_reply", KeyError, "deadlines.provider_reply", "missing"),
-    ("deadlines.objection_verify.note", KeyError, "deadlines.objection_verify.note", "must document"),
+    ("deadlines.provider_review.amount", 0, "deadlines.provider_review.amount", "at least 1"),
+    ("deadlines.provider_review.amount", "ten", "deadlines.provider_review.amount", "whole number"),
+    ("deadlines.provider_review.unit", "day", "deadlines.provider_review.unit", "workday, month"),
+    ("deadlines.provider_review.article", "第二十二条", "deadlines.provider_review.article", "art. 21"),
+    ("deadlines.provider_review", KeyError, "deadlines.provider_review", "missing"),
+    ("deadlines.objection_verification.note", KeyError, "deadlines.objection_verification.note", "must document"),
     ("deadlines.coffee_break", {"amount": 1, "unit": "workday", "article": None, "note": "x"},
      "deadlines.coffee_break", "unknown deadline"),
     ("switches.three_party_agreement.value", "yes", "switches.three_party_agreement.value", "true or false"),
@@ -172,3 +172,13 @@ def test_close_of_business_is_applied(tmp_path, cal):
 def test_unknown_profile_lists_available(tmp_path):
     with pytest.raises(PolicyError, match="available: none"):
         load_profile("nantong", tmp_path)
+
+
+def test_a_profile_using_a_former_deadline_name_still_loads():
+    data = raw()
+    data["deadlines"]["provider_reply"] = data["deadlines"].pop("provider_review")
+    policy = parse_profile(data, "profiles/nantong.yaml", expected_key="nantong")
+    assert policy.deadline("provider_review").amount == 10
+    data["deadlines"]["provider_review"] = dict(data["deadlines"]["provider_reply"])
+    with pytest.raises(PolicyError, match="deadlines.provider_reply: former name of deadlines.provider_review"):
+        parse_profile(data, "profiles/nantong.yaml", expected_key="nantong")

@@ -109,10 +109,10 @@ def earlier_work(server: LiveServer) -> None:
                 entry = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == code))
                 letter = FileStorage(io.BytesIO(PDF), "申请函.pdf", content_type="application/pdf")
                 application = start_application(user, entry, {
-                    "entry_id": entry.id, "purpose": purpose, "scope": f"{user.department.name}相关业务",
+                    "entry_id": entry.id, "purpose": purpose, "requested_scope": f"{user.department.name}相关业务",
                     "items": [entry.items[0].name, entry.items[1].name],
                     "legal_basis": "《政务信息资源共享管理暂行办法》第十条",
-                    "valid_from": filed.date().isoformat(), "valid_until": filed.date().replace(year=filed.year + 1).isoformat(),
+                    "requested_valid_from": filed.date().isoformat(), "requested_valid_until": filed.date().replace(year=filed.year + 1).isoformat(),
                 }, letter)
                 review = db.session.scalar(select(HumanTask).where(
                     HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"))

@@ -20,9 +20,9 @@ from tests.flows.conftest import PDF
 
 pytestmark = pytest.mark.usefixtures("deployed")
 
-FULL = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
-        "legal_basis": "《母婴保健法》第二十三条", "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
-BLANK = {"purpose": "", "scope": "", "legal_basis": "", "valid_from": "", "valid_until": ""}
+FULL = {"purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务", "items": ["公民身份号码"],
+        "legal_basis": "《母婴保健法》第二十三条", "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30"}
+BLANK = {"purpose": "", "requested_scope": "", "legal_basis": "", "requested_valid_from": "", "requested_valid_until": ""}
 
 
 def _post(client, path, data, **kwargs):
@@ -61,7 +61,7 @@ def test_saving_a_draft_with_only_the_entry_lists_it_as_draft(client, city, entr
     assert f"/applications/drafts/{draft.id}/delete" in mine
     assert "草稿" in f.page_text(client.get("/applications/?status=draft"))
     # types are still checked: a date that does not parse is a field error, nothing saved
-    bad = _save_new(client, entries.conditional, valid_from="2026-02-30")
+    bad = _save_new(client, entries.conditional, requested_valid_from="2026-02-30")
     assert bad.status_code == 200 and "日期格式不正确" in f.page_text(bad) and _count(Application) == 1
 
 
@@ -103,7 +103,7 @@ def test_submitting_an_incomplete_draft_shows_field_errors_and_keeps_the_draft(c
     assert response.status_code == 200
     html = f.page_text(response)
     assert "提交的内容有误" in html and "此项为必填项" in html and "请至少选择一个信息项" in html
-    assert 'aria-describedby="scope-error"' in html and "出生医学证明核验</textarea>" in html
+    assert 'aria-describedby="requested_scope-error"' in html and "出生医学证明核验</textarea>" in html
     db.session.refresh(draft)
     assert draft.status == "draft" and draft.business_key is None
     assert _count(ProcessInstance) == 0 and _count(HumanTask) == 0

@@ -15,8 +15,8 @@ from app.extensions import db
 from tests import factories as f
 from tests.flows.conftest import PDF
 
-APPLICATION = {"purpose": "出生医学证明核验", "scope": "本部门出生登记业务", "items": ["公民身份号码"],
-               "legal_basis": "《母婴保健法》第二十三条", "valid_from": "2026-10-01", "valid_until": "2027-09-30"}
+APPLICATION = {"purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务", "items": ["公民身份号码"],
+               "legal_basis": "《母婴保健法》第二十三条", "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30"}
 # A PDF that is also an HTML page: served as text/html it would run its script on our origin.
 POLYGLOT = b"%PDF-1.4\n<html><body><script>alert(document.domain)</script></body></html>\n%%EOF\n"
 

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.usefixtures("deployed")
 
 
 def _apply_on_page(client, entry, **fields):
-    data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "scope": "本部门出生登记业务",
+    data = {"entry_id": entry.id, "purpose": "出生医学证明核验", "requested_scope": "本部门出生登记业务",
             "items": ["公民身份号码"], "legal_basis": "《母婴保健法》第二十三条",
-            "valid_from": "2026-10-01", "valid_until": "2027-09-30",
+            "requested_valid_from": "2026-10-01", "requested_valid_until": "2027-09-30",
             "letter": (io.BytesIO(PDF), "申请函.pdf")}
     data.update(fields)
     return f.post_form(client, f"/applications/new?entry_id={entry.id}", data, content_type="multipart/form-data")
@@ -64,7 +64,7 @@ def test_application_form_reports_field_errors_in_chinese_and_changes_nothing(cl
     f.login(client, "wjw.applicant")
     page = client.get(f"/applications/new?entry_id={entries.conditional.id}")
     assert page.status_code == 200 and "盖章申请函扫描件" in f.page_text(page)
-    bad = _apply_on_page(client, entries.conditional, purpose="  ", items=[], valid_until="2026-09-01")
+    bad = _apply_on_page(client, entries.conditional, purpose="  ", items=[], requested_valid_until="2026-09-01")
     assert bad.status_code == 200
     html = f.page_text(bad)
     assert "此项为必填项" in html and "请至少选择一个信息项" in html and "截止日期须晚于起始日期" in html
@@ -146,7 +146,7 @@ def test_inbox_tabs_and_remaining_working_days_follow_the_calendar(client, flow,
 def test_inbox_sorts_by_deadline_and_paginates(client, flow, city, entries, clock):
     keys = [flow.apply(city.health_applicant, entries.conditional) for _ in range(3)]
     clock.move_to(local(2026, 10, 8, 9, 0))
-    keys.append(flow.apply(city.health_applicant, entries.conditional, valid_from="2026-10-08"))  # due end of 9 Oct
+    keys.append(flow.apply(city.health_applicant, entries.conditional, requested_valid_from="2026-10-08"))  # due end of 9 Oct
     f.login(client, "dsj.reviewer")  # (the session would outrank the API driver's bearer token)
     asc = f.page_text(client.get("/tasks/?view=groups"))
     assert asc.index(keys[0]) < asc.index(keys[3])
