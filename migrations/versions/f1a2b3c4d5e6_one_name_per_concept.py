@@ -21,11 +21,12 @@ Revises: e5a7c3f19b42
 Create Date: 2026-12-03 14:00:00
 
 """
-import hashlib
 import json
 
 import sqlalchemy as sa
 from alembic import op
+
+from app.engine.stored_rewrite import rewrite_definitions
 
 revision = 'f1a2b3c4d5e6'
 down_revision = 'e5a7c3f19b42'
@@ -58,10 +59,7 @@ CONDITIONS = {
 }
 _END = "</bpmn:conditionExpression>"
 
-definition = sa.table("process_definition", sa.column("id", sa.Integer), sa.column("bpmn_xml", sa.Text),
-                      sa.column("content_hash", sa.String))
-instance = sa.table("process_instance", sa.column("id", sa.Integer), sa.column("definition_id", sa.Integer),
-                    sa.column("state", sa.Text))
+instance = sa.table("process_instance", sa.column("id", sa.Integer), sa.column("state", sa.Text))
 human_task = sa.table("human_task", sa.column("id", sa.Integer), sa.column("completion_data", sa.JSON))
 task_event = sa.table("task_event", sa.column("id", sa.Integer), sa.column("data", sa.JSON))
 
@@ -102,24 +100,7 @@ def _renamed_state(state: dict) -> bool:
 
 
 def rename_definitions(conn) -> int:
-    hashes = dict(conn.execute(sa.select(definition.c.content_hash, definition.c.id)).all())
-    count = 0
-    for row in conn.execute(sa.select(definition.c.id, definition.c.bpmn_xml)).all():
-        xml = row.bpmn_xml
-        for old, new in CONDITIONS.items():
-            xml = xml.replace(f">{old}{_END}", f">{new}{_END}")
-        if xml == row.bpmn_xml:
-            continue
-        digest = hashlib.sha256(xml.encode("utf-8")).hexdigest()
-        if digest in hashes:  # the rewritten version is one already stored: its instances move there
-            conn.execute(instance.update().where(instance.c.definition_id == row.id)
-                         .values(definition_id=hashes[digest]))
-        else:
-            conn.execute(definition.update().where(definition.c.id == row.id)
-                         .values(bpmn_xml=xml, content_hash=digest))
-            hashes[digest] = row.id
-        count += 1
-    return count
+    return rewrite_definitions(conn, {f">{old}{_END}": f">{new}{_END}" for old, new in CONDITIONS.items()})
 
 
 def rename_data(conn) -> int:
