@@ -230,10 +230,10 @@ def prepare_product(n: int) -> tuple[list[tuple[int, int]], object]:
     applicant = db.session.scalar(select(User).where(User.username == "wjw.applicant"))
     reviewer = db.session.scalar(select(User).where(User.username == "dsj.reviewer"))
     entry = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == "GA-001"))
-    form = {"entry_id": entry.id, "purpose": "出生医学证明核验", "scope": "出生登记业务",
+    form = {"entry_id": entry.id, "purpose": "出生医学证明核验", "requested_scope": "出生登记业务",
             "items": ["公民身份号码"], "legal_basis": "《母婴保健法》第二十三条",
-            "valid_from": f"{utcnow() + timedelta(days=2):%Y-%m-%d}",
-            "valid_until": f"{utcnow() + timedelta(days=300):%Y-%m-%d}"}
+            "requested_valid_from": f"{utcnow() + timedelta(days=2):%Y-%m-%d}",
+            "requested_valid_until": f"{utcnow() + timedelta(days=300):%Y-%m-%d}"}
     for _ in range(n):
         letter = FileStorage(io.BytesIO(LETTER), "申请函.pdf", content_type="application/pdf")
         start_application(applicant, entry, dict(form), letter)

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from flask import abort, current_app, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as pgettext_l
 from sqlalchemy import Select, select
 
 from app.catalog.attachments import open_attachment, served_type
@@ -29,7 +30,7 @@ from app.sla.remaining import remaining
 
 # Event types worth a line in a timeline; engine bookkeeping (service runs, timer moves) is left out.
 EVENT_LABELS = {
-    EventType.INSTANCE_STARTED: _l("提交"),
+    EventType.INSTANCE_STARTED: pgettext_l("timeline", "提交"),  # the button 提交 is "Submit"
     EventType.STARTED: _l("到达"),
     EventType.CLAIMED: _l("签收"),
     EventType.RELEASED: _l("退回组内"),

@@ -277,6 +277,17 @@ def test_inbox_in_english(client, flow, city, entries, clock):
     assert 'lang="en"' in page and "My tasks" in page and "1 working day(s) left" in page
 
 
+def test_the_submit_button_and_the_submitted_step_read_apart_in_english(client, flow, city, entries, clock):
+    # one Chinese word, 提交, for the button and for the timeline's first step
+    key = flow.apply(city.health_applicant, entries.conditional)
+    f.login(client, "wjw.applicant")
+    f.post_form(client, "/lang/en", {"next": "/"})
+    detail = f.page_text(client.get(f"/applications/{key}"))
+    assert "Submitted" in detail
+    form = f.page_text(client.get("/cases/new/unpublished_demand"))
+    assert re.search(r'<button type="submit" class="btn btn-primary">Submit</button>', form)
+
+
 def test_home_page_counts_the_users_work(client, flow, city, entries, clock):
     flow.apply(city.health_applicant, entries.conditional)  # 南通: formal review by the office
     f.login(client, "dsj.reviewer")
