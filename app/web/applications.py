@@ -24,7 +24,7 @@ from app.flows import records
 from app.flows.models import PROCESS_ID, STATUS_LABELS, Application
 from app.flows.permissions import can_edit_draft, can_view_record
 from app.org.models import Role
-from app.org.permissions import is_office_member, visible_or_abort
+from app.org.permissions import is_office_member
 from app.policy import active_policy
 from app.safe_input import as_id
 from app.sla.remaining import last_day
@@ -152,10 +152,6 @@ def _done(outcome: tuple[str, str]):
     return redirect(page)
 
 
-def _visible_or_abort(business_key: str) -> Application:
-    return visible_or_abort(records.by_key(business_key, Application), can_view_record)
-
-
 @application_pages.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -253,24 +249,9 @@ def index():
                            pager_args={k: v for k, v in {"view": view, "status": status}.items() if v})
 
 
-@application_pages.get("/<string:business_key>")
-@login_required
-def detail(business_key: str):
-    application = _visible_or_abort(business_key)
+def _detail(application: Application):
     return workview.record_page("applications/detail.html", records.view(application), application=application,
                                 status_labels=STATUS_LABELS, labels=labels)
 
 
-@application_pages.get("/<string:business_key>/diagram")
-@login_required
-def diagram(business_key: str):
-    """The instance's BPMN (from the version it runs on) and its current step, for bpmn-js."""
-    return workview.diagram_response(_visible_or_abort(business_key).instance_id)
-
-
-@application_pages.get("/<string:business_key>/attachments/<int:attachment_id>")
-@login_required
-def attachment(business_key: str, attachment_id: int):
-    """Download an application's attachment: only who may see the application (SPEC §7)."""
-    application = _visible_or_abort(business_key)
-    return workview.send_owned_attachment(attachment_id, "workflow_case", application.business_key)
+workview.record_routes(application_pages, Application, _detail)

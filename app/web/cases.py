@@ -29,11 +29,10 @@ from app.flows import cases as service
 from app.flows import records
 from app.flows.base import LETTER_FIELD, Flow
 from app.flows.models import CASE_STATUS_LABELS, Case
-from app.flows.permissions import can_view_record
 from app.flows.registry import CASE_FLOWS, outcome_label
 from app.flows.registry import flow_label as _flow_label
 from app.org.models import Department, User
-from app.org.permissions import is_office_member, visible_or_abort
+from app.org.permissions import is_office_member
 from app.policy import active_policy
 from app.safe_input import as_id
 from app.validation import FieldErrors, flat_errors
@@ -146,10 +145,6 @@ def _case_helpers():
 
 def flow_label(flow: str) -> str:
     return _(_flow_label(flow))
-
-
-def _visible_or_abort(business_key: str) -> Case:
-    return visible_or_abort(records.by_key(business_key, Case), can_view_record)
 
 
 # ---- 发起 ----------------------------------------------------------------------------------------
@@ -322,24 +317,9 @@ def case_context(case: Case) -> dict:
             "outcome_label": outcome_label}
 
 
-@case_pages.get("/<string:business_key>")
-@login_required
-def detail(business_key: str):
-    case = _visible_or_abort(business_key)
+def _detail(case: Case):
     return workview.record_page("cases/detail.html", records.view(case), case=case,
                                 status_labels=CASE_STATUS_LABELS, **case_context(case))
 
 
-@case_pages.get("/<string:business_key>/diagram")
-@login_required
-def diagram(business_key: str):
-    """The instance's BPMN (from the version it runs on) and its current step, for bpmn-js."""
-    return workview.diagram_response(_visible_or_abort(business_key).instance_id)
-
-
-@case_pages.get("/<string:business_key>/attachments/<int:attachment_id>")
-@login_required
-def attachment(business_key: str, attachment_id: int):
-    """Download a case's attachment (the sealed letter of a demand): only the case's parties."""
-    case = _visible_or_abort(business_key)
-    return workview.send_owned_attachment(attachment_id, "workflow_case", case.business_key)
+workview.record_routes(case_pages, Case, _detail)

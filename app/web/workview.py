@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from flask import abort, current_app, jsonify, render_template, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
+from flask_login import login_required
 from sqlalchemy import Select, select
 
 from app.catalog.attachments import open_attachment, served_type
@@ -23,9 +25,11 @@ from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.flows import records
-from app.flows.models import Application
+from app.flows.models import Application, Case
+from app.flows.permissions import can_view_record
 from app.flows.registry import decision_labels
 from app.org.models import ROLE_LABELS, Department, Role, User
+from app.org.permissions import visible_or_abort
 from app.sla.remaining import remaining
 
 # Event types worth a line in a timeline; engine bookkeeping (service runs, timer moves) is left out.
@@ -211,6 +215,30 @@ def record_page(template: str, state: dict, **context):
     """The page of an application or a case from its service `view()`: its open steps and timeline."""
     return render_template(template, state=state, open_tasks=task_rows(state["open_tasks"]),
                            timeline=timeline_rows(state["timeline"]), **context)
+
+
+def record_routes(pages: Blueprint, kind: type[Case], page: Callable[[Case], Any]) -> None:
+    """A record's page (`page(record)`), its diagram for bpmn-js and its attachments' downloads
+    on `pages` — for whoever may see the record (SPEC §7), the same for applications and cases."""
+    def visible(business_key: str) -> Case:
+        return visible_or_abort(records.by_key(business_key, kind), can_view_record)
+
+    @pages.get("/<string:business_key>", endpoint="detail")
+    @login_required
+    def detail(business_key: str):
+        return page(visible(business_key))
+
+    @pages.get("/<string:business_key>/diagram", endpoint="diagram")
+    @login_required
+    def diagram(business_key: str):
+        """The instance's BPMN (from the version it runs on) and its current step."""
+        return diagram_response(visible(business_key).instance_id)
+
+    @pages.get("/<string:business_key>/attachments/<int:attachment_id>", endpoint="attachment")
+    @login_required
+    def attachment(business_key: str, attachment_id: int):
+        """Download one of the record's attachments (a sealed letter)."""
+        return send_owned_attachment(attachment_id, "workflow_case", visible(business_key).business_key)
 
 
 def listing_page(stmt: Select, per_page: int) -> Page:
