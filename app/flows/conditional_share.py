@@ -10,19 +10,22 @@ application (never by the client) so a decision can be held to what was asked.
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from app.audit.log import record
 from app.catalog.grants import end_grant
 from app.catalog.grants import issue_grant as catalog_issue_grant
-from app.catalog.models import Grant, GrantStatus
+from app.catalog.models import Grant, GrantStatus, ShareType
+from app.errors import Forbidden
 from app.extensions import db
 from app.flows.base import COMMON_FORMS, Flow, case_of, iso, today
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import actor_user, tell
 from app.legaltime.periods import end_of_day, start_of_day
-from app.org.models import User
+from app.org.models import Role, User
+from app.org.permissions import is_office_member
 from app.validation import N_, Schema, choice, is_blank, meta, optional_text, required_text
 
 DECISIONS = {"approve": N_("同意"), "refuse": N_("不同意")}
@@ -34,7 +37,7 @@ OUTCOME_LABELS = {"approved": "同意", "refused": "不予共享", "returned": "
                   "withdrawn": "撤回", "abandoned": "放弃申请"}
 # Who authorises when a stage approves (南通 art. 18: the provider directly, or the platform).
 PLATFORM_STAGES = frozenset({"platform_authorisation", "office_arbitration"})
-DECIDING_STAGES = frozenset({"provider_review", "platform_authorisation", "office_arbitration"})
+PROVIDER_STAGES = frozenset({"provider_review", "negotiation"})
 
 
 # ---- forms ----------------------------------------------------------------------------------------
@@ -219,22 +222,19 @@ class AuthorisationDecisionForm(_RequestedPeriod):
                 "reasons": None if approve else data["reasons"].strip()}
 
 
-class NegotiationForm(_RequestedPeriod):
-    """部门协商 (宝鸡 art. 16; 南通 art. 27): the applicant records the outcome."""
+class _NegotiationOutcome(_RequestedPeriod):
+    """The outcome of 部门协商: the agreed terms (scope and period, within the request) or,
+    failing agreement, an account of the disagreement for the office (宝鸡 art. 16)."""
 
-    decision = choice(
-        ["agree", "fail", "abandon"],
-        {"agree": N_("协商一致"), "fail": N_("协商未果"), "abandon": N_("放弃申请")},
-        required=True, metadata=meta(N_("协商结果")))
+    AGREED: ClassVar[str] = "agree"
     negotiation_note = optional_text(2000, metadata=meta(N_("协商情况说明"), description="协商情况说明",
                                                          shown_when=("decision", "fail")))
-    scope, valid_from, valid_until = _approved_terms("decision", "agree")
 
     @validates_schema
     def _check(self, data, **_):
         errors: dict = {}
         decision = data.get("decision")
-        if decision == "agree":
+        if decision == self.AGREED:
             if is_blank(data.get("scope")):
                 errors["scope"] = ["协商一致时必须填写约定的使用范围"]
             check_period(data, errors)
@@ -245,13 +245,34 @@ class NegotiationForm(_RequestedPeriod):
 
     @post_load
     def _out(self, data, **_):
-        agreed = data["decision"] == "agree"
         out = {"decision": data["decision"],
                "negotiation_note": (data.get("negotiation_note") or "").strip() or None}
-        if agreed:
+        if data["decision"] == self.AGREED:
             out.update(scope=data["scope"].strip(), valid_from=iso(data["valid_from"]),
                        valid_until=iso(data["valid_until"]), reasons=None)
         return out
+
+
+class NegotiationForm(_NegotiationOutcome):
+    """部门协商 (宝鸡 art. 16; 南通 art. 27): the applicant proposes the agreed terms, declares
+    the negotiation failed, or gives up. An agreement binds only once the provider confirms it."""
+
+    decision = choice(
+        ["agree", "fail", "abandon"],
+        {"agree": N_("协商一致"), "fail": N_("协商未果"), "abandon": N_("放弃申请")},
+        required=True, metadata=meta(N_("协商结果")))
+    scope, valid_from, valid_until = _approved_terms("decision", "agree")
+
+
+class AgreementConfirmationForm(_NegotiationOutcome):
+    """The provider's approver confirms the agreement (with the terms it agrees to) or declares
+    the negotiation failed, which sends it to the office (宝鸡 art. 16; 西城 art. 26)."""
+
+    AGREED = "confirm"
+    decision = choice(
+        ["confirm", "fail"], {"confirm": N_("确认协商一致"), "fail": N_("协商未果，提请主管部门协调")},
+        required=True, metadata=meta(N_("提供部门意见")))
+    scope, valid_from, valid_until = _approved_terms("decision", "confirm")
 
 
 class AgreementForm(Schema):
@@ -344,6 +365,34 @@ def apply_amendment(ctx) -> dict:
     return {"amended_at": ctx.now.isoformat(), "note": data.get("amendment_note")}
 
 
+def grant_authority(application: Application, decision: dict | None) -> tuple[str, User | None]:
+    """Who authorises a grant on `decision` (the last mark_decision result): ("platform" |
+    "provider", the user who decided). Refused (Forbidden) when the decision is not one that
+    may grant — the diagram routes every grant through one of these, and the verb checks it
+    again, since a diagram is edited in the browser:
+
+    - none: only an unconditional, non-sensitive resource (宝鸡 arts. 15(4), 16; 南通 art. 18);
+    - platform authorisation or the office's coordination: a member of the office (南通 art. 23;
+      宝鸡 art. 16 — the office's decision is final);
+    - provider review or an agreement reached in negotiation: an approver of the providing
+      department (宝鸡 art. 16; 西城 art. 26) — the applicant's own word grants nothing.
+    """
+    entry = application.entry
+    if decision is None:
+        if entry.share_type == ShareType.UNCONDITIONAL.value and not entry.sensitive:
+            return "platform", None
+        raise Forbidden("只有无条件共享且不涉密、不涉及隐私的资源可由平台直接授权（宝鸡办法第十五、十六条）")
+    stage = decision.get("stage")
+    decider = db.session.get(User, decision["by"]) if decision.get("by") else None
+    if stage in PLATFORM_STAGES and decider is not None and is_office_member(decider):
+        return "platform", decider
+    if (stage in PROVIDER_STAGES and decider is not None
+            and decider.department_id == application.provider_department_id
+            and decider.has_role(Role.PROVIDER_APPROVER)):
+        return "provider", decider
+    raise Forbidden("共享授权须由提供部门审核人同意或确认协商结果，或由主管部门协调决定（宝鸡办法第十六条）")
+
+
 def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until) -> dict:
     """Grant the applicant's department use of the resource for the decided scope and period.
 
@@ -352,11 +401,7 @@ def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until)
     `valid_from` to the end (24:00) of `valid_until`, local time.
     """
     application = _application(ctx)
-    stage = (decision or {}).get("stage")
-    authorised_by = "platform" if decision is None or stage in PLATFORM_STAGES else "provider"
-    decider = None
-    if stage in DECIDING_STAGES and decision.get("by"):
-        decider = db.session.get(User, decision["by"])
+    authorised_by, decider = grant_authority(application, decision)
     start, end = start_of_day(_day(valid_from)), end_of_day(_day(valid_until), None)
     grant = catalog_issue_grant(
         application.entry, application.applicant_department, purpose=application.purpose, scope=scope,
@@ -391,9 +436,10 @@ FLOW = Flow(
     PROCESS_ID, "SQ", "有条件共享申请",
     forms={"formal_review_form": FormalReviewForm, "amend_application_form": AmendApplicationForm,
            "authorisation_decision_form": AuthorisationDecisionForm, "negotiation_form": NegotiationForm,
+           "agreement_confirmation_form": AgreementConfirmationForm,
            "three_party_agreement_form": ThreePartyAgreementForm,
            "confidentiality_agreement_form": ConfidentialityAgreementForm, **COMMON_FORMS},
     verbs={"mark_decision": mark_decision, "apply_amendment": apply_amendment, "issue_grant": issue_grant,
            "expire_grant": expire_grant},
     outcome_labels=OUTCOME_LABELS,
-    period_forms=frozenset({"authorisation_decision_form", "negotiation_form"}))
+    period_forms=frozenset({"authorisation_decision_form", "negotiation_form", "agreement_confirmation_form"}))

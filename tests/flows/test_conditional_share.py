@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import func, select
 
-from app.engine import fire_due_timers
+from app.catalog.models import Grant
+from app.engine import deploy, fire_due_timers
 from app.extensions import db
 from tests.factories import commit
-from tests.flows.conftest import local
+from tests.flows.conftest import BPMN_FILE, local
 
 APPROVE = {"decision": "approve", "scope": "姓名、公民身份号码", "valid_from": "2026-10-01",
            "valid_until": "2027-03-31"}
@@ -152,8 +154,45 @@ def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, cl
     flow.do(city.health_applicant, key, "negotiation",
             {"decision": "agree", "scope": "仅公民身份号码", "valid_from": "2026-10-08",
              "valid_until": "2026-12-31"})
+    # 宝鸡 art. 16: negotiation is between two departments — the applicant's word grants nothing
+    assert flow.detail(key)["grant"] is None
+    confirmation = flow.task(key, "confirm_agreement")
+    assert (confirmation["candidate_department_id"], confirmation["candidate_role"]) == (
+        city.police.id, "provider_approver")
+    assert flow.complete(city.health_applicant, confirmation["id"], {"decision": "confirm"}).status_code == 403
+    flow.do(city.police_approver, key, "confirm_agreement",
+            {"decision": "confirm", "scope": "仅公民身份号码", "valid_from": "2026-10-08", "valid_until": "2026-12-31"})
     grant = flow.detail(key)["grant"]
     assert grant["scope"] == "仅公民身份号码" and grant["authorised_by"] == "provider"
+    assert db.session.get(Grant, grant["id"]).authorised_by_user_id == city.police_approver.id
+
+
+def test_the_provider_may_find_the_negotiation_failed_and_the_office_decides(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.not_shared)
+    flow.do(city.health_applicant, key, "negotiation",
+            {"decision": "agree", "scope": "全部", "valid_from": "2026-10-08", "valid_until": "2026-12-31"})
+    no_note = flow.complete(city.police_approver, flow.task(key, "confirm_agreement")["id"], {"decision": "fail"})
+    assert no_note.status_code == 422 and "negotiation_note" in no_note.json["errors"]["json"]
+    flow.do(city.police_approver, key, "confirm_agreement",
+            {"decision": "fail", "negotiation_note": "双方未就使用范围达成一致"})
+    assert set(flow.open_tasks(key)) == {"office_arbitration"} and flow.detail(key)["grant"] is None
+    flow.do(city.reviewer, key, "office_arbitration", APPROVE)
+    assert flow.detail(key)["grant"]["authorised_by"] == "platform"  # the office's decision is final
+
+
+def test_a_diagram_that_lets_the_applicant_grant_itself_is_refused_by_the_verb(flow, entries, city, clock):
+    # an administrator's edit routing the applicant's agreement straight to the grant
+    xml = BPMN_FILE.read_text(encoding="utf-8").replace(
+        'sourceRef="gw_negotiation" targetRef="confirm_agreement"', 'sourceRef="gw_negotiation" targetRef="mark_negotiation_agreed"')
+    xml = xml.replace("<bpmn:incoming>f_agreement_confirmed</bpmn:incoming>", "<bpmn:incoming>f_agreed</bpmn:incoming>", 1)
+    deploy(xml.encode("utf-8"))
+    key = flow.apply(city.health_applicant, entries.not_shared)
+    task_id = flow.task(key, "negotiation")["id"]
+    refused = flow.complete(city.health_applicant, task_id, {
+        "decision": "agree", "scope": "全部", "valid_from": "2026-10-08", "valid_until": "2026-12-31"})
+    assert refused.status_code == 403 and "提供部门审核人" in refused.json["message"]
+    assert set(flow.open_tasks(key)) == {"negotiation"} and flow.detail(key)["grant"] is None
+    assert db.session.scalar(select(func.count()).select_from(Grant)) == 0
 
 
 def test_failed_negotiation_goes_to_office_arbitration_which_grants(flow, entries, city, clock):
