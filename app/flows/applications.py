@@ -16,13 +16,14 @@ from app import engine
 from app.audit.log import record
 from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.permissions import can_view_entry
-from app.clock import to_local, utcnow
+from app.clock import utcnow
 from app.db import transaction
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.flows.base import LETTER_FIELD, actor_for, check_items, store_letter
-from app.flows.conditional_share import ApplicationDraftForm, ApplicationForm
+from app.flows.conditional_share import FLOW, ApplicationDraftForm, ApplicationForm
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus, Case
+from app.flows.numbering import business_key
 from app.flows.parties import office_department
 from app.flows.permissions import can_edit_draft
 from app.org.models import Department, Role, User
@@ -156,7 +157,7 @@ def start_application(user: User, entry: CatalogEntry | None, form_data: dict | 
     now = utcnow()
     with transaction():  # joins the caller's, e.g. an API handler that answers before the commit
         application, before = _submitted_row(user, entry, data, policy.key, now, draft)
-        application.business_key = f"SQ-{to_local(now).year}-{application.id:06d}"
+        application.business_key = business_key(FLOW.prefix, now)
         if letter_file is not None:
             application.letter_attachment_id = store_letter(letter_file, user, "workflow_case",
                                                             application.business_key)

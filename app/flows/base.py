@@ -26,6 +26,7 @@ from app.clock import to_local, utcnow
 from app.db import transaction
 from app.extensions import db
 from app.flows.models import Case, CaseStatus
+from app.flows.numbering import business_key
 from app.flows.parties import actor_user, office_department
 from app.org.models import Department, Role, User
 from app.policy import Policy
@@ -151,7 +152,7 @@ def open_case(flow: Flow, draft: CaseDraft, policy: Policy, user: User | None = 
             policy_key=policy.key, created_at=now, updated_at=now)
         db.session.add(case)
         db.session.flush()
-        case.business_key = f"{flow.prefix}-{to_local(now).year}-{case.id:06d}"
+        case.business_key = business_key(flow.prefix, now)
         if letter_file is not None:
             case.letter_attachment_id = store_letter(letter_file, user, "workflow_case", case.business_key)
         record("case.started", "workflow_case", case.id, after=case.audit_view(), actor=user)
