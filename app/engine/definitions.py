@@ -220,6 +220,11 @@ def _user_task_meta(ts, props: dict, lane_props: dict, eid: str, functions: dict
     _check(dept, eid, "候选部门表达式", functions)
     _check(props.get(PROP_DUE), eid, "办理期限表达式", functions)
     _check(props.get(PROP_REMINDER), eid, "催办时间表达式", functions)
+    if check_registries and not (role or "").strip():
+        # a candidate group is a department *and* a role: without the role the task is offered
+        # to every member of the department (applicants included), without both to no one
+        raise DeployError("用户任务没有候选角色（candidate_role，写在任务或其泳道上）：任务会交给部门的全部成员，"
+                          "包括没有审批权限的人员", element_id=eid)
     return UserTaskMeta(
         name=ts.name, label=getattr(ts, "bpmn_name", None), lane=ts.lane, form=form,
         candidate_department=dept, candidate_role=role,

@@ -173,6 +173,8 @@ class _Compiler:
         if self.functions is not None and name not in self.functions:
             known = "、".join(sorted(self.functions)) or "（无）"
             raise ExpressionError(f"表达式调用了未注册的函数 {name}（可用：{known}）：{self.source!r}")
+        if self.functions is not None:
+            self._check_arguments(self.functions[name], node.args)
         self.called.add(name)
 
         def call(scope: Scope) -> Any:
@@ -181,6 +183,17 @@ class _Compiler:
                 raise ExpressionError(f"未注册的函数 {name}")
             return fn(*(a(scope) for a in args), **{k: v(scope) for k, v in kwargs.items()})
         return call
+
+    def _check_arguments(self, fn: Any, args: list[ast.expr]) -> None:
+        """A registered function may check its literal arguments when a diagram is deployed
+        (`fn.check_arguments(first_literal)`, raising ValueError), e.g. that `deadline('x')`
+        names a deadline the jurisdiction has."""
+        check = getattr(fn, "check_arguments", None)
+        if check is not None and args and isinstance(args[0], ast.Constant):
+            try:
+                check(args[0].value)
+            except ValueError as exc:
+                raise ExpressionError(f"{exc}：{self.source!r}") from None
 
     def _get(self, func: ast.Attribute, args: list[Compiled], kwargs: dict) -> Compiled:
         if kwargs or not 1 <= len(args) <= 2:

@@ -13,7 +13,7 @@ from datetime import datetime
 from app.clock import as_utc
 from app.engine import current_instance, current_instant, once_per_step
 from app.legaltime.periods import Due
-from app.policy import deadline_for, record_policy_deadline, reminder_before
+from app.policy import active_policy, deadline_for, record_policy_deadline, reminder_before
 
 OWNER_TYPE = "process_instance"
 
@@ -48,4 +48,13 @@ def reminder(name: str, since: str | None = None) -> str:
                          lambda: reminder_before(_due(name, since), _event_at(since)).at.isoformat())
 
 
+def known_deadline(name) -> None:
+    """Deploy-time check of `deadline(name)` / `reminder(name)`: the active profile has it."""
+    policy = active_policy()
+    if name not in policy.deadlines:
+        raise ValueError(f"辖区规定（{policy.key}）中没有名为 {name!r} 的期限（已有：{'、'.join(policy.deadlines)}）")
+
+
+deadline.check_arguments = known_deadline
+reminder.check_arguments = known_deadline
 SCRIPT_FUNCTIONS = {"deadline": deadline, "reminder": reminder}

@@ -64,7 +64,9 @@ def test_malformed_xml_is_refused_with_line(app, bpmn):
 
 
 def task_bpmn() -> bytes:
-    body = '<bpmn:task id="node" name="办理"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:task>'
+    body = ('<bpmn:task id="node" name="办理"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="candidate_role" value="reviewer" /></spiffworkflow:properties>'
+            '</bpmn:extensionElements><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:task>')
     return SCRIPT_TEMPLATE.format(body=body).encode()
 
 
@@ -126,6 +128,15 @@ def test_unsafe_condition_and_timer_expressions(app, bpmn):
     with pytest.raises(DeployError) as err:
         deploy(timer)
     assert err.value.element_id == "reply_escalation"
+
+
+def test_a_user_task_without_a_role_is_refused(app):
+    # a lane or task naming only a department would offer the task to all of its members
+    with pytest.raises(DeployError) as err:
+        deploy(user_task_bpmn({"candidate_department": "provider_department_id"}))
+    assert err.value.element_id == "node" and "candidate_role" in str(err.value)
+    assert count(ProcessDefinition) == 0
+    deploy(user_task_bpmn({"candidate_department": "provider_department_id", "candidate_role": "provider_approver"}))
 
 
 def test_unknown_service_verb_names_the_task(app, bpmn):

@@ -17,6 +17,7 @@ from app.flows.models import Application
 from app.legaltime.models import LegalDeadline
 from app.legaltime.tracking import record_deadline
 from app.policy.profiles import UnknownDeadline
+from app.sla import deadlines as sla_deadlines
 from tests.factories import commit
 from tests.flows.conftest import BPMN_FILE, local
 
@@ -35,9 +36,13 @@ def _old_xml() -> bytes:
                        "</bpmn:definitions>").encode("utf-8")
 
 
-def _returned_application(flow, city, entries) -> str:
-    """An application on the old version, returned for amendment (no provider deadline yet)."""
+def _returned_application(flow, city, entries, monkeypatch) -> str:
+    """An application on the old version, returned for amendment (no provider deadline yet).
+    The version was deployed before deploys checked deadline names."""
+    for fn in (sla_deadlines.deadline, sla_deadlines.reminder):
+        monkeypatch.setattr(fn, "check_arguments", lambda name: None)
     old = deploy(_old_xml())
+    monkeypatch.undo()
     key = flow.apply(city.health_applicant, entries.conditional)
     instance_id = db.session.scalar(select(Application.instance_id).where(Application.business_key == key))
     assert db.session.get(ProcessInstance, instance_id).definition_id == old.id
@@ -46,8 +51,8 @@ def _returned_application(flow, city, entries) -> str:
     return key
 
 
-def test_an_old_version_asking_for_a_former_name_fails_without_the_upgrade(flow, city, entries, clock):
-    key = _returned_application(flow, city, entries)
+def test_an_old_version_asking_for_a_former_name_fails_without_the_upgrade(flow, city, entries, clock, monkeypatch):
+    key = _returned_application(flow, city, entries, monkeypatch)
     task_id = flow.task(key, "formal_review")["id"]
     try:
         response = flow.complete(city.reviewer, task_id, {"decision": "accept"})
@@ -56,8 +61,8 @@ def test_an_old_version_asking_for_a_former_name_fails_without_the_upgrade(flow,
     assert response.status_code >= 400 and "provider_review" not in flow.open_tasks(key)
 
 
-def test_after_the_upgrade_the_old_version_finds_its_deadline(flow, city, entries, clock):
-    key = _returned_application(flow, city, entries)
+def test_after_the_upgrade_the_old_version_finds_its_deadline(flow, city, entries, clock, monkeypatch):
+    key = _returned_application(flow, city, entries, monkeypatch)
     record_deadline("task", 42, local(2026, 9, 30, 10, 0), 10, "workday", policy_key="provider_reply")
     commit()
     revision.rename(db.session.connection())
@@ -70,3 +75,16 @@ def test_after_the_upgrade_the_old_version_finds_its_deadline(flow, city, entrie
     task = db.session.get(HumanTask, flow.task(key, "provider_review")["id"])
     assert task.due_at is not None and task.reminder_at is not None
 
+
+
+def test_deploy_refuses_a_deadline_the_jurisdiction_lacks(flow):
+    from app.engine import DeployError
+
+    xml = BPMN_FILE.read_text(encoding="utf-8").replace("deadline('provider_review')", "deadline('no_such_deadline')")
+    try:
+        deploy(xml.encode("utf-8"))
+    except DeployError as exc:
+        assert "no_such_deadline" in str(exc) and "provider_review" in str(exc)
+        assert exc.element_id
+    else:
+        raise AssertionError("deployed a diagram asking for an unknown deadline")
