@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import statistics
@@ -263,10 +264,17 @@ def product_engine_cost(task_ids: list[int], reviewer_id: int) -> float:
         return time.perf_counter() - t0
 
 
+# --engine-options: SQLAlchemy engine options to measure (e.g. '{"pool_pre_ping": false}')
+ENGINE_OPTIONS: dict = {}
+
+
 def run_backend(name: str, url: str, n: int, profile: bool, product: bool = False) -> dict:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench",
-                      "SCHEDULER_ENABLED": False, "POLICY_PROFILE": "nantong",
-                      "ATTACHMENT_DIR": tempfile.mkdtemp(prefix="bench-att-")})
+    config = {"SQLALCHEMY_DATABASE_URI": url, "TESTING": True, "SECRET_KEY": "bench",
+              "SCHEDULER_ENABLED": False, "POLICY_PROFILE": "nantong",
+              "ATTACHMENT_DIR": tempfile.mkdtemp(prefix="bench-att-")}
+    if ENGINE_OPTIONS:
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = ENGINE_OPTIONS
+    app = create_app(config)
     with app.app_context():
         db.create_all()
         if product:
@@ -358,7 +366,10 @@ def main() -> None:
                         help="minimal: a 2-task test process; product: the office's formal review "
                              "of a real conditional-share application (bpmn/conditional_share.bpmn)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--engine-options", type=json.loads, default={},
+                        help='SQLAlchemy engine options as JSON, e.g. \'{"pool_pre_ping": false}\'')
     args = parser.parse_args()
+    ENGINE_OPTIONS.update(args.engine_options)
     results = []
     for product in {"minimal": [False], "product": [True], "both": [False, True]}[args.flow]:
         if args.backend in ("sqlite", "both"):

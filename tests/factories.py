@@ -89,6 +89,7 @@ class City:
         self.health = department("wjw", "市卫健委")
         self.admin = user(self.office, "dsj.admin", Role.ADMINISTRATOR)
         self.reviewer = user(self.office, "dsj.reviewer", Role.OFFICE_REVIEWER)
+        self.supervisor = user(self.office, "dsj.supervisor", Role.SUPERVISOR)
         self.police_approver = user(self.police, "gaj.approver", Role.PROVIDER_APPROVER)
         self.police_applicant = user(self.police, "gaj.applicant", Role.APPLICANT)
         self.health_approver = user(self.health, "wjw.approver", Role.PROVIDER_APPROVER)

@@ -12,8 +12,9 @@ def register_flows(app=None) -> None:
     """Register forms, verbs and notification hooks with the engine (the deadline functions
     the flows' timers use come from app.sla, registered before)."""
     from app.catalog.grants import expire_due_grants
-    from app.engine import register_form, register_service
+    from app.engine import on, register_form, register_service
     from app.engine.scheduler import register_periodic
+    from app.flows.base import tell_supervisors
     from app.flows.idle_grant_review import propose_idle_grants
     from app.flows.registry import FORMS, VERBS
     from app.notifications.hooks import register_notification_hooks
@@ -23,6 +24,7 @@ def register_flows(app=None) -> None:
     for name, schema in FORMS.items():
         register_form(name, _validator(schema))
     register_notification_hooks()
+    on("task_created", tell_supervisors)
     # 南通 art. 26: the platform proposes idle-grant withdrawals itself, once a day
     register_periodic("propose_idle_grants", propose_idle_grants, 24 * 3600)
     # Grants end by their flow's timer; this sweep also ends those whose instance was cancelled

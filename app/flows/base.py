@@ -28,6 +28,8 @@ from app.extensions import db
 from app.flows.models import Case, CaseStatus
 from app.flows.numbering import business_key
 from app.flows.parties import actor_user, office_department
+from app.notifications.models import NotificationKind
+from app.notifications.service import notify_group
 from app.org.models import Department, Role, User
 from app.policy import Policy
 from app.validation import N_, FieldErrors, Schema, is_blank, meta, required_text
@@ -234,3 +236,15 @@ class SuperviseForm(Schema):
 
 
 COMMON_FORMS = {"supervise_form": SuperviseForm}
+
+
+def tell_supervisors(task, instance) -> None:
+    """Engine hook (task created): the office's supervisors (监督) hear of every 督办, whoever
+    holds it — escalation goes up (南通 art. 31; 宝鸡 art. 23). A 督办 already theirs was
+    announced to them as a new task."""
+    if task.form != "supervise_form" or task.candidate_role == Role.SUPERVISOR.value:
+        return
+    notify_group(task.candidate_department_id, Role.SUPERVISOR.value, NotificationKind.ESCALATION,
+                 f"督办：{task.name or task.task_spec}",
+                 f"业务编号 {instance.business_key} 已逾期，主管部门已启动督办", f"/tasks/{task.id}",
+                 instance.business_key)

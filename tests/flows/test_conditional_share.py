@@ -298,6 +298,24 @@ def test_at_the_deadline_the_task_is_overdue_and_the_office_supervises_while_it_
     flow.do(city.reviewer, key, "supervise_overdue", {"supervision_opinion": "已电话督促公安局答复"})
     flow.do(city.police_approver, key, "provider_review", APPROVE)  # the original task still works
     assert flow.detail(key)["application"]["status"] == "granted"
+    # the office's supervisors hear of every 督办 (escalation goes up)
+    assert [n["kind"] for n in flow.notifications(city.supervisor)] == ["escalation"]
+
+
+def test_an_overdue_office_task_is_supervised_by_the_supervisors_not_by_the_same_reviewers(
+        flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)  # 南通: formal review, 1 wd
+    clock.move_to(local(2026, 10, 9))  # end of 8 October
+    fire_due_timers()
+    tasks = flow.open_tasks(key)
+    assert set(tasks) == {"formal_review", "supervise_office_overdue"}
+    supervise = tasks["supervise_office_overdue"]
+    assert (supervise["candidate_department_id"], supervise["candidate_role"]) == (city.office.id, "supervisor")
+    refused = flow.complete(city.reviewer, supervise["id"], {"supervision_opinion": "自己督办自己"})
+    assert refused.status_code == 403
+    assert "task_arrived" in kinds(flow.notifications(city.supervisor))
+    flow.do(city.supervisor, key, "supervise_office_overdue", {"supervision_opinion": "已要求当日完成审查"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})  # the original task still works
 
 
 # ---- grant period (南通 art. 26) ---------------------------------------------------------------
