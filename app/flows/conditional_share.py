@@ -13,11 +13,13 @@ from datetime import date
 from typing import ClassVar
 
 from marshmallow import ValidationError, fields, post_load, pre_load, validate, validates_schema
+from sqlalchemy import select
 
 from app.audit.log import record
 from app.catalog.grants import end_grant
 from app.catalog.grants import issue_grant as catalog_issue_grant
 from app.catalog.models import Grant, GrantStatus, ShareType
+from app.engine.models import EventType, TaskEvent
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows.base import COMMON_FORMS, Flow, case_of, iso, today
@@ -273,6 +275,18 @@ class AgreementConfirmationForm(_NegotiationOutcome):
         ["confirm", "fail"], {"confirm": N_("确认协商一致"), "fail": N_("协商未果，提请主管部门协调")},
         required=True, metadata=meta(N_("提供部门意见")))
     scope, valid_from, valid_until = _approved_terms("decision", "confirm")
+
+
+def proposed_terms(instance_id: int) -> dict:
+    """The scope and period the applicant proposed in its last 协商一致 (the provider's
+    confirmation starts from them)."""
+    event = db.session.scalar(select(TaskEvent).where(
+        TaskEvent.instance_id == instance_id, TaskEvent.task_spec == "negotiation",
+        TaskEvent.event_type == EventType.COMPLETED).order_by(TaskEvent.at.desc(), TaskEvent.id.desc()).limit(1))
+    data = (event.data or {}) if event is not None else {}
+    if data.get("decision") != "agree":
+        return {}
+    return {name: data[name] for name in ("scope", "valid_from", "valid_until") if data.get(name)}
 
 
 class AgreementForm(Schema):

@@ -14,6 +14,7 @@ from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import tasks as service
+from app.flows.conditional_share import proposed_terms
 from app.flows.models import STATUS_LABELS, Application
 from app.flows.permissions import (
     can_act_on_task,
@@ -50,13 +51,19 @@ def _application(task: HumanTask) -> Application | None:
 def _fields(task: HumanTask, application: Application | None) -> list[task_forms.FormField]:
     items = [i.name for i in application.entry.items] if application else []
     options = task_options(task) if application is None else None
-    return task_forms.build(task.form, _defaults(application), items, options)
+    return task_forms.build(task.form, _defaults(task, application), items, options)
 
 
-def _defaults(application: Application | None) -> dict:
-    """Pre-fill a decision with what was asked for; the approver narrows it if need be."""
+def _defaults(task: HumanTask, application: Application | None) -> dict:
+    """Pre-fill a decision with what was asked for — or, to confirm a negotiation, with what the
+    applicant proposed; the approver narrows it if need be."""
     if application is None:
         return {}
+    proposal = proposed_terms(task.instance_id) if task.form == "agreement_confirmation_form" else {}
+    return {**_asked(application), **proposal}
+
+
+def _asked(application: Application) -> dict:
     asked_from, asked_until = (application.requested_valid_from.isoformat(),
                                application.requested_valid_until.isoformat())
     return {"scope": application.requested_scope, "valid_from": asked_from, "valid_until": asked_until,

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from app.catalog.models import Grant
 from app.engine import deploy, fire_due_timers
+from app.engine.models import HumanTask
 from app.extensions import db
+from app.flows.conditional_share import proposed_terms
 from tests.factories import commit
 from tests.flows.conftest import BPMN_FILE, local
 
@@ -160,6 +162,9 @@ def test_refusal_needs_reasons_then_negotiation_succeeds(flow, entries, city, cl
     assert (confirmation["candidate_department_id"], confirmation["candidate_role"]) == (
         city.police.id, "provider_approver")
     assert flow.complete(city.health_applicant, confirmation["id"], {"decision": "confirm"}).status_code == 403
+    # the provider's form starts from what the applicant proposed
+    assert proposed_terms(db.session.get(HumanTask, confirmation["id"]).instance_id) == {
+        "scope": "仅公民身份号码", "valid_from": "2026-10-08", "valid_until": "2026-12-31"}
     flow.do(city.police_approver, key, "confirm_agreement",
             {"decision": "confirm", "scope": "仅公民身份号码", "valid_from": "2026-10-08", "valid_until": "2026-12-31"})
     grant = flow.detail(key)["grant"]
