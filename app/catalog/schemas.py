@@ -51,6 +51,9 @@ class CatalogEntryInput(Schema):
                 errors["share_conditions"] = ["有条件共享的资源必须填写共享条件（南通细则第八条）"]
             if _blank(data.get("share_scope")):
                 errors["share_scope"] = ["有条件共享的资源必须填写共享范围（南通细则第八条）"]
+        if share_type == "unconditional" and data.get("sensitive"):
+            # 宝鸡 art. 15(4): data involving state secrets or personal privacy is not unconditional
+            errors["share_type"] = ["涉密或涉及个人隐私的资源不能列为无条件共享（宝鸡办法第十五条）"]
         if share_type == "not_shared" and _blank(data.get("legal_basis")):
             # 宝鸡 art. 15(1), 南通 art. 8: not shared only with a law, regulation or policy basis
             errors["legal_basis"] = ["不予共享的资源必须提供法律、法规或政策依据（宝鸡办法第十五条、南通细则第八条）"]

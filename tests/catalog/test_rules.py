@@ -35,6 +35,18 @@ def test_unconditional_entry_needs_neither(city):
     assert entry.share_conditions is None and entry.legal_basis is None
 
 
+def test_secret_or_private_data_cannot_be_unconditional(city):
+    # 宝鸡 art. 15(4); a change to an existing entry is held to the same rule
+    with pytest.raises(FieldErrors) as err:
+        create_entry(city.police_approver, f.entry_data(share_type="unconditional", sensitive=True))
+    assert list(err.value.errors) == ["share_type"] and "宝鸡办法第十五条" in err.value.errors["share_type"][0]
+    entry = create_entry(city.police_approver, f.entry_data(share_type="unconditional"))
+    commit()
+    with pytest.raises(FieldErrors):
+        update_entry(city.police_approver, entry, {"sensitive": True})
+    assert _count() == 1 and db.session.get(CatalogEntry, entry.id).sensitive is False
+
+
 def test_resource_code_is_unique(city):
     f.entry(city.police_approver, "GA-9")
     with pytest.raises(FieldErrors) as err:
