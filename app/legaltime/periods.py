@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from app.clock import LOCAL_TZ
+from app.clock import LOCAL_TZ, as_utc
 from app.legaltime.calendar import WorkingDayCalendar
 
 Unit = Literal["workday", "month"]
@@ -68,6 +68,20 @@ def end_of_day(day: date, close_of_business: time | None) -> datetime:
             raise ValueError("close_of_business is a local wall-clock time; give it without tzinfo")
         local = datetime.combine(day, close_of_business, tzinfo=LOCAL_TZ)
     return local.astimezone(UTC)
+
+
+def last_day(due_at: datetime) -> date:
+    """The local date whose end is `due_at` (24:00 → the day before; 17:30 → that day)."""
+    return (as_utc(due_at).astimezone(LOCAL_TZ) - timedelta(microseconds=1)).date()
+
+
+def deadline_text(due_at: datetime, *, english: bool = False) -> str:
+    """A deadline as the Civil Code reads it — the one way pages and notices show one: a period's
+    last day ends at 24:00 of that day (民法典 art. 203), not 00:00 of the next; a close of
+    business shows as its own time. "2026年12月3日 24:00" (English pages: "2026-12-03 24:00")."""
+    day, local = last_day(due_at), as_utc(due_at).astimezone(LOCAL_TZ)
+    clock = "24:00" if local.time() == time(0, 0) else local.strftime("%H:%M")
+    return f"{day.isoformat()} {clock}" if english else f"{day.year}年{day.month}月{day.day}日 {clock}"
 
 
 def _check_amount(amount) -> int:

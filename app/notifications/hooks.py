@@ -6,8 +6,8 @@ overdue — the office hears of it through the 督办 task the BPMN opens.
 """
 from __future__ import annotations
 
-from app.clock import to_local
 from app.engine import on
+from app.legaltime.periods import deadline_text
 from app.notifications.models import NotificationKind
 from app.notifications.service import notify_task, notify_user
 
@@ -17,7 +17,7 @@ def _label(task) -> str:
 
 
 def _due_text(task) -> str:
-    return f"，办理期限 {to_local(task.due_at):%Y年%m月%d日 %H:%M}" if task.due_at else ""
+    return f"，办理期限 {deadline_text(task.due_at)}" if task.due_at else ""
 
 
 def task_created(task, instance) -> None:

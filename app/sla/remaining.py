@@ -9,11 +9,12 @@ the last day is — on the working-day calendar, so holidays do not count and ma
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from app.clock import as_utc, to_local, utcnow
 from app.engine.models import SlaState
 from app.legaltime import get_calendar
+from app.legaltime.periods import last_day
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,6 @@ class Remaining:
     @property
     def urgent(self) -> bool:
         return self.state in (SlaState.DUE_SOON, SlaState.DUE_TODAY)
-
-
-def last_day(due_at: datetime) -> date:
-    """The local date whose end is `due_at` (24:00 → the day before; 17:30 → that day)."""
-    return to_local(as_utc(due_at) - timedelta(microseconds=1)).date()
 
 
 def remaining(due_at: datetime | None, reminder_at: datetime | None = None,

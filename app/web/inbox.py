@@ -5,19 +5,18 @@ each row shows the remaining working days (app.sla.remaining, on the working-day
 """
 from __future__ import annotations
 
-from datetime import time
-
 from flask import Blueprint, render_template, request
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from app.clock import to_local, utcnow
+from app.clock import utcnow
 from app.engine import inbox
 from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows.base import actor_for
-from app.sla.remaining import last_day
+from app.legaltime.periods import deadline_text
 from app.web import workview
 
 inbox_pages = Blueprint("inbox_pages", __name__, url_prefix="/tasks")
@@ -27,15 +26,9 @@ TABS = {"mine": _l("我的待办"), "groups": _l("组内待办"), "due_soon": _l
 
 
 @inbox_pages.app_template_filter("deadline")
-def deadline_text(due_at) -> str:
-    """A deadline as people read it: the end of the last day is "24:00" of that day (民法典 art. 203),
-    not 00:00 of the next; a close of business shows as its own time."""
-    if due_at is None:
-        return ""
-    local = to_local(due_at)
-    if local.time() == time(0, 0):
-        return f"{last_day(due_at).isoformat()} 24:00"
-    return local.strftime("%Y-%m-%d %H:%M")
+def deadline_filter(due_at) -> str:
+    """`deadline_text` in the page's language."""
+    return "" if due_at is None else deadline_text(due_at, english=str(get_locale()) == "en")
 
 
 def tab_query(view: str, actor, now):

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from app.clock import LOCAL_TZ
 from app.engine.models import SlaState
+from app.legaltime.periods import deadline_text
 from app.sla.remaining import last_day, remaining
 
 
@@ -36,3 +37,10 @@ def test_due_soon_today_and_overdue(app):
 def test_a_deadline_in_a_year_without_its_notice_is_provisional(app):
     r = remaining(at(2027, 3, 1, 0, 0), now=at(2026, 12, 1, 10, 0))
     assert r.provisional and r.days > 0
+
+
+def test_a_deadline_reads_as_the_civil_code_has_it_in_pages_and_notices():
+    # 民法典 art. 203: the last day ends at 24:00 — never "00:00" of the next day
+    assert deadline_text(at(2026, 12, 4, 0, 0)) == "2026年12月3日 24:00"
+    assert deadline_text(at(2026, 12, 4, 0, 0), english=True) == "2026-12-03 24:00"
+    assert deadline_text(at(2026, 12, 3, 17, 30)) == "2026年12月3日 17:30"  # a close of business

@@ -219,7 +219,7 @@ def test_rectification_notice_from_the_office(client, city, world, clock):
     case = _started(f.post_form(client, "/cases/new/rectification", data))
     detail = f.page_text(client.get(f"/cases/{case.business_key}"))
     assert "报告整改情况" in detail and "市公安局 · 提供部门审核人" in detail
-    assert "违规情形" in detail and "提供的数据不真实" in detail and "2026-10-30 24:00" in detail
+    assert "违规情形" in detail and "提供的数据不真实" in detail and "2026年10月30日 24:00" in detail
     _sign_in_as(client, "wjw.approver")
     assert client.get(f"/cases/{case.business_key}").status_code == 403  # not a party
     _sign_in_as(client, "gaj.approver")

@@ -83,7 +83,7 @@ def test_applying_on_the_page_starts_the_flow_and_the_detail_shows_step_holder_d
     detail = f.page_text(client.get(response.headers["Location"]))
     assert "办理中" in detail and "规范性审查" in detail
     assert "市大数据管理局 · 主管部门审核人" in detail
-    assert "2026-10-08 24:00" in detail and "剩余 1 个工作日" in detail  # 1 wd: the end of 8 October
+    assert "2026年10月8日 24:00" in detail and "剩余 1 个工作日" in detail  # 1 wd: the end of 8 October
     assert "申请函.pdf" in detail and "提交" in detail
     listing = f.page_text(client.get("/applications/"))
     assert application.business_key in listing and "规范性审查" in listing and "剩余 1 个工作日" in listing
@@ -119,7 +119,7 @@ def test_inbox_tabs_and_remaining_working_days_follow_the_calendar(client, flow,
     # although 11 calendar days remain.
     clock.move_to(local(2026, 10, 9, 10, 0))
     row = _row(f.page_text(client.get("/tasks/?view=groups")), key)
-    assert "剩余 8 个工作日" in row and "2026-10-20 24:00" in row and "due-soon" not in row
+    assert "剩余 8 个工作日" in row and "2026年10月20日 24:00" in row and "due-soon" not in row
     assert key not in f.page_text(client.get("/tasks/?view=due_soon"))
 
     # Friday 16 October 10:00: the reminder (09:00, two working days before the last day) has passed.
