@@ -16,6 +16,7 @@ from app.catalog.models import CatalogEntry, Grant
 from app.catalog.permissions import can_view_grant
 from app.db import transaction
 from app.extensions import db
+from app.flows import application_actions as actions
 from app.flows import applications as service
 from app.flows import records
 from app.flows.conditional_share import ApplicationDraftForm, ApplicationForm
@@ -173,6 +174,43 @@ class ApplicationDetail(MethodView):
         return records.view(visible_or_abort(records.by_key(business_key, Application), can_view_record,
                                              missing=f"申请 {business_key} 不存在",
                                              forbidden="无权查看其他部门的申请"))
+
+
+class WithdrawIn(Schema):
+    reasons = fields.String(required=True, metadata={"description": "撤回原因"})
+
+
+class UrgedOut(Schema):
+    urged = fields.Integer(metadata={"description": "催办的待办环节数"})
+
+
+def _own_application(business_key: str) -> Application:
+    return visible_or_abort(records.by_key(business_key, Application), can_view_record,
+                            missing=f"申请 {business_key} 不存在", forbidden="无权查看其他部门的申请")
+
+
+@blp.route("/applications/<key:business_key>/withdraw")
+class ApplicationWithdraw(MethodView):
+    @refuses(403, 409)
+    @blp.arguments(WithdrawIn)
+    @blp.response(200, ApplicationDetailOut)
+    def post(self, body, business_key: str):
+        """撤回: the applicant's department withdraws its application while no decision has been
+        made (409 after one, or once it is over); its open steps end and the provider is told."""
+        with transaction():
+            application = actions.withdraw_application(current_user, _own_application(business_key),
+                                                       body.get("reasons"))
+            return prepared(ApplicationDetailOut(), records.view(application), 200)
+
+
+@blp.route("/applications/<key:business_key>/urge")
+class ApplicationUrge(MethodView):
+    @refuses(403, 409)
+    @blp.response(200, UrgedOut)
+    def post(self, business_key: str):
+        """催办: remind the holders of the application's open steps in other departments — at
+        most once a day per application (409 otherwise)."""
+        return {"urged": actions.urge_application(current_user, _own_application(business_key))}
 
 
 @blp.route("/grants/<int:grant_id>/use")

@@ -18,13 +18,15 @@ from app.catalog.models import CatalogEntry, PublishState
 from app.catalog.permissions import can_view_entry
 from app.clock import to_local, utcnow
 from app.db import transaction
+from app.errors import Conflict
 from app.extensions import db
+from app.flows import application_actions as actions
 from app.flows import applications as service
 from app.flows import records
 from app.flows.models import PROCESS_ID, STATUS_LABELS, Application
 from app.flows.permissions import can_edit_draft, can_view_record
 from app.org.models import Role
-from app.org.permissions import is_office_member
+from app.org.permissions import is_office_member, visible_or_abort
 from app.policy import active_policy
 from app.safe_input import as_id
 from app.sla.remaining import last_day
@@ -250,8 +252,48 @@ def index():
 
 
 def _detail(application: Application):
+    own = current_user.has_role(Role.APPLICANT) and application.applicant_department_id == current_user.department_id
     return workview.record_page("applications/detail.html", records.view(application), application=application,
-                                status_labels=STATUS_LABELS, labels=labels)
+                                status_labels=STATUS_LABELS, labels=labels,
+                                may_act=own and application.status in ("in_progress", "returned"))
+
+
+def _application_or_abort(business_key: str) -> Application:
+    return visible_or_abort(records.by_key(business_key, Application), can_view_record)
+
+
+@application_pages.route("/<string:business_key>/withdraw", methods=["GET", "POST"])
+@login_required
+def withdraw(business_key: str):
+    """撤回 asks first, with the reason (GET shows the question, POST withdraws)."""
+    application = _application_or_abort(business_key)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            with transaction():
+                actions.withdraw_application(current_user, application, request.form.get("reasons"))
+            flash(_("申请已撤回。"), "success")
+            return redirect(url_for(".detail", business_key=business_key))
+        except Conflict as exc:
+            flash(exc.message, "warning")
+            return redirect(url_for(".detail", business_key=business_key))
+        except FieldErrors as exc:
+            errors = exc.errors
+    return render_template("applications/withdraw.html", application=application, errors=errors,
+                           reasons=request.form.get("reasons", "")), FORM_ERRORS_STATUS
+
+
+@application_pages.post("/<string:business_key>/urge")
+@login_required
+def urge(business_key: str):
+    application = _application_or_abort(business_key)
+    try:
+        with transaction():
+            count = actions.urge_application(current_user, application)
+        flash(_("已催办 %(count)d 个待办环节。", count=count), "success")
+    except Conflict as exc:
+        flash(exc.message, "warning")
+    return redirect(url_for(".detail", business_key=business_key))
 
 
 workview.record_routes(application_pages, Application, _detail)

@@ -157,3 +157,19 @@ def test_a_suspended_department_saves_a_draft_but_cannot_submit_it(client, city,
     assert refused.status_code == 403 and "暂停共享数据使用资格" in f.page_text(refused)
     db.session.refresh(draft)
     assert draft.status == "draft" and _count(ProcessInstance) == 0
+
+
+def test_the_applicant_withdraws_on_the_page_after_a_confirmation_and_urges(client, flow, city, entries, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    f.login(client, "wjw.applicant")
+    page = f.page_text(client.get(f"/applications/{key}"))
+    assert 'id="applicant-actions"' in page and "撤回申请" in page and "催办" in page
+    assert "已催办 1 个待办环节" in f.page_text(client.get(_post(client, f"/applications/{key}/urge", {}).headers["Location"]))
+    question = f.page_text(client.get(f"/applications/{key}/withdraw"))
+    assert "确定撤回申请" in question and "确认撤回" in question
+    missing = _post(client, f"/applications/{key}/withdraw", {"reasons": ""})
+    assert missing.status_code == 200 and "请说明撤回的原因" in f.page_text(missing)
+    done = _post(client, f"/applications/{key}/withdraw", {"reasons": "业务调整"})
+    assert "申请已撤回" in f.page_text(client.get(done.headers["Location"]))
+    assert db.session.scalar(select(Application.status).where(Application.business_key == key)) == "withdrawn"
+    assert 'id="applicant-actions"' not in f.page_text(client.get(f"/applications/{key}"))

@@ -1,0 +1,81 @@
+"""What the applicant's department may do to an application in progress, outside its tasks:
+withdraw it (撤回) while no decision has been made, and urge (催办) whoever holds its open steps.
+
+Both are one transaction, audited, and tell the people concerned. Web pages and the API call
+these; the flow's own steps are in bpmn/conditional_share.bpmn.
+"""
+from __future__ import annotations
+
+from app import engine
+from app.audit.log import record
+from app.clock import to_local, utcnow
+from app.db import transaction
+from app.errors import Conflict, Forbidden
+from app.flows.base import actor_for, set_details
+from app.flows.models import Application, ApplicationStatus
+from app.flows.records import open_tasks
+from app.notifications.models import NotificationKind
+from app.notifications.service import notify_group, notify_task
+from app.org.models import Role, User
+from app.validation import FieldErrors, is_blank
+
+# A decision (an approval waiting for agreements, a refusal under negotiation) binds the
+# provider; after one the applicant gives up in the negotiation step instead (宝鸡 art. 16).
+_DECIDED = ("approved", "refused")
+_OPEN = (ApplicationStatus.IN_PROGRESS.value, ApplicationStatus.RETURNED.value)
+
+
+def _check_own(user: User, application: Application, what: str) -> None:
+    if not user.has_role(Role.APPLICANT) or application.applicant_department_id != user.department_id:
+        raise Forbidden(f"只有申请部门的经办人可以{what}")
+    if application.status not in _OPEN or application.instance_id is None:
+        raise Conflict(f"该申请已办结，不能{what}")
+
+
+def withdraw_application(user: User, application: Application, reasons: str | None) -> Application:
+    """撤回: end the application's flow (its open steps and timers cancelled), record why and tell
+    the provider, the office and the holders of its open steps. Raises Forbidden, Conflict (a
+    decision was made, or it is over) or FieldErrors (no reasons)."""
+    _check_own(user, application, "撤回申请")
+    if application.outcome in _DECIDED:
+        raise Conflict("已作出审核决定的申请不能撤回；如不再需要，请在部门协商环节选择放弃申请")
+    if is_blank(reasons):
+        raise FieldErrors({"reasons": ["请说明撤回的原因"]})
+    reasons = reasons.strip()
+    holders = open_tasks(application)
+    with transaction():
+        before = application.audit_view()
+        engine.cancel(application.instance_id, actor_for(user), reasons, commit=False)
+        now = utcnow()
+        application.status, application.outcome, application.reasons = (
+            ApplicationStatus.WITHDRAWN.value, "withdrawn", reasons)
+        application.closed_at = application.updated_at = now
+        record("application.withdrawn", "workflow_case", application.id, before=before,
+               after={**application.audit_view(), "reasons": reasons}, actor=user)
+        title, body = "申请已撤回", f"申请 {application.business_key}（{application.title}）已由申请部门撤回：{reasons}"
+        for task in holders:
+            notify_task(task, NotificationKind.DECISION, title, body, application.business_key)
+        notify_group(application.provider_department_id, Role.PROVIDER_APPROVER.value, NotificationKind.DECISION,
+                     title, body, business_key=application.business_key)
+    return application
+
+
+def urge_application(user: User, application: Application) -> int:
+    """催办: remind the holders of the application's open steps, at most once a day per
+    application; the number of steps urged. Raises Forbidden or Conflict."""
+    _check_own(user, application, "催办")
+    tasks = [t for t in open_tasks(application) if t.candidate_department_id != user.department_id]
+    if not tasks:
+        raise Conflict("当前没有等待其他部门办理的环节，无需催办")
+    today = to_local(utcnow()).date().isoformat()
+    if (application.details or {}).get("urged_on") == today:
+        raise Conflict("今天已经催办过，每个申请每天最多催办一次")
+    with transaction():
+        set_details(application, urged_on=today)
+        for task in tasks:
+            notify_task(task, NotificationKind.REMINDER, f"申请方催办：{task.name or task.task_spec}",
+                        f"申请 {application.business_key}（{application.title}）的申请部门催促尽快办理",
+                        application.business_key)
+        record("application.urged", "workflow_case", application.id, actor=user,
+               after={"business_key": application.business_key, "steps": [t.task_spec for t in tasks]})
+    return len(tasks)

@@ -1,0 +1,64 @@
+"""The applicant's own actions on an application in progress (issue 14): withdrawing it while
+no decision has been made, and urging the holders of its open steps once a day — through the
+API, on a frozen clock, audited."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.audit.models import AuditEntry
+from app.engine.models import HumanTask, ProcessInstance
+from app.extensions import db
+from app.flows.models import Application
+from tests.flows.conftest import local
+
+
+def _application(key) -> Application:
+    db.session.expire_all()
+    return db.session.scalar(select(Application).where(Application.business_key == key))
+
+
+def _audited(action: str) -> list[AuditEntry]:
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+
+def test_the_applicant_withdraws_before_any_decision_and_the_flow_ends(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    url = f"/api/applications/{key}/withdraw"
+    assert flow.post(city.police_approver, url, json={"reasons": "不需要了"}).status_code == 403
+    assert flow.post(city.health_applicant, url, json={"reasons": " "}).status_code == 422
+    assert flow.post(city.health_applicant, url, json={}).status_code == 422
+    response = flow.post(city.health_applicant, url, json={"reasons": "业务调整，不再需要"})
+    assert response.status_code == 200, response.json
+    assert response.json["application"]["status"] == "withdrawn" and response.json["open_tasks"] == []
+    application = _application(key)
+    assert (application.outcome, application.reasons) == ("withdrawn", "业务调整，不再需要")
+    assert db.session.get(ProcessInstance, application.instance_id).status == "cancelled"
+    assert not db.session.scalars(select(HumanTask).where(
+        HumanTask.instance_id == application.instance_id, HumanTask.state == "ready")).all()
+    assert [e.after["reasons"] for e in _audited("application.withdrawn")] == ["业务调整，不再需要"]
+    assert "申请已撤回" in [n["title"] for n in flow.notifications(city.reviewer)]       # held formal review
+    assert "申请已撤回" in [n["title"] for n in flow.notifications(city.police_approver)]  # the provider
+    assert flow.post(city.health_applicant, url, json={"reasons": "再次"}).status_code == 409
+
+
+def test_no_withdrawal_after_a_decision(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    flow.do(city.police_approver, key, "provider_review", {"decision": "refuse", "reasons": "涉及个人隐私"})
+    refused = flow.post(city.health_applicant, f"/api/applications/{key}/withdraw", json={"reasons": "算了"})
+    assert refused.status_code == 409 and "放弃" in refused.json["message"]
+    assert _application(key).status == "in_progress" and not _audited("application.withdrawn")
+
+
+def test_the_applicant_urges_the_holders_once_a_day(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    url = f"/api/applications/{key}/urge"
+    assert flow.post(city.reviewer, url).status_code == 403
+    urged = flow.post(city.health_applicant, url)
+    assert urged.status_code == 200 and urged.json == {"urged": 1}
+    assert [n["kind"] for n in flow.notifications(city.reviewer) if n["title"].startswith("申请方催办")] == ["reminder"]
+    again = flow.post(city.health_applicant, url)
+    assert again.status_code == 409 and "每天最多催办一次" in again.json["message"]
+    clock.move_to(local(2026, 10, 8, 9, 0))
+    assert flow.post(city.health_applicant, url).status_code == 200
+    assert len(_audited("application.urged")) == 2
