@@ -30,6 +30,11 @@ DEADLINE_NAMES: tuple[str, ...] = (
     "catalogue_update",        # catalogue update after a law/mandate change
     "rectification_default",   # rectification notice, when the office sets no other limit
     "objection_verification",  # provider verifies disputed data (宝鸡 art. 19, 南通 art. 29, 西城 art. 28)
+    # Steps the regulations give no figure for: each profile states its default (article null, note)
+    "amend_application",       # the applicant amends a returned application (补正)
+    "negotiation",             # the two departments negotiate after a refusal (宝鸡 art. 16)
+    "confirm_agreement",       # the provider confirms an agreement reached
+    "office_arbitration",      # the office decides after a failed negotiation
 )
 # Names deadlines had before they were named after the step they bound (profile files of a
 # city's own may still use them; migrations/versions/c3e5f7a9b1d2 renamed the stored ones).

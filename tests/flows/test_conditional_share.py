@@ -398,3 +398,40 @@ def test_the_applicant_hears_of_an_approval_once(flow, entries, city, clock, pro
     flow.do(city.reviewer, key, "three_party_agreement", {"agreement_no": "XC-2026-02", "signed_on": "2026-09-30"})
     assert flow.detail(key)["application"]["status"] == "granted"
     assert new_titles(before) == ["共享申请已授权"]
+
+
+def _fire_at(clock, instant: str) -> int:
+    clock.move_to(datetime.fromisoformat(instant))
+    return fire_due_timers()
+
+
+def test_every_step_after_a_refusal_has_a_deadline_reminder_and_escalation(flow, entries, city, clock):
+    # profile defaults (no figure in the regulations): negotiation 10, confirmation 5, coordination 10 wd
+    key = flow.apply(city.health_applicant, entries.not_shared)
+    negotiation = flow.task(key, "negotiation")
+    assert negotiation["due_at"] == utc(local(2026, 10, 21))  # end of the 10th working day, 20 Oct
+    assert _fire_at(clock, negotiation["reminder_at"]) == 1
+    assert "reminder" in kinds(flow.notifications(city.health_applicant))
+    assert _fire_at(clock, negotiation["due_at"]) == 1
+    assert set(flow.open_tasks(key)) == {"negotiation", "supervise_overdue"}
+    flow.do(city.health_applicant, key, "negotiation",
+            {"decision": "agree", "scope": "全部", "valid_from": "2026-10-22", "valid_until": "2026-12-31"})
+    confirmation = flow.task(key, "confirm_agreement")
+    assert confirmation["due_at"] and confirmation["reminder_at"]
+    assert _fire_at(clock, confirmation["due_at"]) >= 1
+    assert "escalation" in kinds(flow.notifications(city.police_approver))
+    flow.do(city.police_approver, key, "confirm_agreement", {"decision": "fail", "negotiation_note": "未达成一致"})
+    arbitration = flow.task(key, "office_arbitration")
+    assert arbitration["due_at"] and arbitration["reminder_at"]
+    _fire_at(clock, arbitration["due_at"])
+    supervise = flow.task(key, "supervise_office_overdue")  # the office is late: its supervisors
+    assert supervise["candidate_role"] == "supervisor"
+
+
+def test_a_returned_application_has_a_deadline_to_amend(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "return", "return_reasons": "缺申请依据"})
+    amend = flow.task(key, "amend_application")
+    assert amend["due_at"] == utc(local(2026, 10, 14))  # 5 working days from 30 Sep: end of 13 Oct
+    _fire_at(clock, amend["due_at"])
+    assert "supervise_overdue" in flow.open_tasks(key)
