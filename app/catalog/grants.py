@@ -1,6 +1,7 @@
 """Grants (授权): issue, use, end. Whether a grant authorises use is decided here only."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -23,7 +24,9 @@ def issue_grant(entry: CatalogEntry, grantee: Department, *, purpose: str, scope
                 valid_from: datetime, valid_until: datetime | None, authorised_by: str,
                 authorised_by_user: User | None = None, business_key: str | None = None) -> Grant:
     """Create an active grant; the caller's transaction commits it with the step that decided it."""
-    if valid_until is not None and as_utc(valid_until) <= as_utc(valid_from):
+    # stored as UTC: SQLite keeps a datetime's wall time and drops its offset
+    valid_from, valid_until = as_utc(valid_from), as_utc(valid_until) if valid_until is not None else None
+    if valid_until is not None and valid_until <= valid_from:
         raise ValueError("授权截止时间必须晚于起始时间")
     grant = Grant(
         entry_id=entry.id, grantee_department_id=grantee.id, purpose=purpose, scope=scope,
@@ -88,8 +91,9 @@ def end_grant(grant: Grant, status: GrantStatus, reason: str, actor: User | None
            after={"status": status.value, "reason": reason})
 
 
-def expire_due_grants(now: datetime | None = None) -> int:
-    """End every active grant whose period is over (南通 art. 26: the user must re-apply)."""
+def expire_due_grants(now: datetime | None = None, on_expired: Callable[[Grant], None] | None = None) -> int:
+    """End every active grant whose period is over (南通 art. 26: the user must re-apply);
+    `on_expired(grant)` runs for each in the same transaction (the flows tell the holder)."""
     now = now or utcnow()
     due = db.session.scalars(select(Grant).where(
         Grant.status == GrantStatus.ACTIVE.value, Grant.valid_until.is_not(None), Grant.valid_until <= now,
@@ -97,6 +101,8 @@ def expire_due_grants(now: datetime | None = None) -> int:
     with transaction():
         for grant in due:
             end_grant(grant, GrantStatus.EXPIRED, "授权期限届满")
+            if on_expired is not None:
+                on_expired(grant)
     return len(due)
 
 

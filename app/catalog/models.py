@@ -161,6 +161,8 @@ class Grant(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=GrantStatus.ACTIVE.value, index=True)
     business_key: Mapped[str | None] = mapped_column(String(64), index=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # when its holder was told the period is about to end (once; flows/grant_notices.py)
+    expiry_noticed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     entry: Mapped[CatalogEntry] = relationship(lazy="joined")

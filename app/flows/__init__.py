@@ -11,10 +11,10 @@ from __future__ import annotations
 def register_flows(app=None) -> None:
     """Register forms, verbs and notification hooks with the engine (the deadline functions
     the flows' timers use come from app.sla, registered before)."""
-    from app.catalog.grants import expire_due_grants
     from app.engine import on, register_form, register_service
     from app.engine.scheduler import register_periodic
     from app.flows.base import tell_supervisors
+    from app.flows.grant_notices import expire_due_grants_and_tell, notify_expiring_grants
     from app.flows.idle_grant_review import propose_idle_grants
     from app.flows.registry import FORMS, VERBS
     from app.notifications.hooks import register_notification_hooks
@@ -29,7 +29,8 @@ def register_flows(app=None) -> None:
     register_periodic("propose_idle_grants", propose_idle_grants, 24 * 3600)
     # Grants end by their flow's timer; this sweep also ends those whose instance was cancelled
     # or whose timer was parked after an error, so a grant's status never outlives its period.
-    register_periodic("expire_due_grants", expire_due_grants, 3600)
+    register_periodic("expire_due_grants", expire_due_grants_and_tell, 3600)
+    register_periodic("notify_expiring_grants", notify_expiring_grants, 24 * 3600)
     if app is not None:
         from app.flows.cli import grants_cli
 

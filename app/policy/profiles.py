@@ -99,6 +99,7 @@ class Policy:
     log_retention_years: int
     switches: dict[str, Switch]
     source: str  # file path
+    grant_expiry_notice: int = 5  # working days before a grant's last day its holder is told
 
     def deadline(self, name: str) -> DeadlineRule:
         try:
@@ -192,11 +193,7 @@ def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> P
     _citation(office, file, "coordinating_office")
     cob = _close_of_business(_mapping(doc.get("close_of_business"), file, "close_of_business"), file)
     deadlines = _deadlines(doc, file)
-    lead = _mapping(doc.get("reminder_lead"), file, "reminder_lead")
-    if lead.get("unit") != "workday":
-        raise PolicyError(file, "reminder_lead.unit", f"must be workday, got {lead.get('unit')!r}")
-    _citation(lead, file, "reminder_lead")
-    reminder_lead = _int(lead, "amount", file, "reminder_lead", 0)
+    reminder_lead = _workdays(doc, file, "reminder_lead", 0)
     figures = {}
     for name in ("idle_grant_months", "log_retention_years"):
         item = _mapping(doc.get(name), file, name)
@@ -204,7 +201,17 @@ def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> P
         figures[name] = _int(item, "amount", file, name, 1)
     return Policy(key, city, title, number, issued, office_name, cob, deadlines, reminder_lead,
                   figures["idle_grant_months"], figures["log_retention_years"],
-                  _switches(doc, file), file)
+                  _switches(doc, file), file,
+                  grant_expiry_notice=_workdays(doc, file, "grant_expiry_notice", 1))
+
+
+def _workdays(doc: dict, file: str, name: str, minimum: int) -> int:
+    """A lead time in working days, with its citation (or the note saying it is a default)."""
+    lead = _mapping(doc.get(name), file, name)
+    if lead.get("unit") != "workday":
+        raise PolicyError(file, f"{name}.unit", f"must be workday, got {lead.get('unit')!r}")
+    _citation(lead, file, name)
+    return _int(lead, "amount", file, name, minimum)
 
 
 def _key(doc: dict, file: str, expected_key: str | None) -> str:

@@ -1,0 +1,24 @@
+"""grant expiry notice: when a grant's holder was told its period is ending
+
+Revision ID: e6a8c0d2f4b6
+Revises: d4f6a8c0e2b4
+Create Date: 2026-12-03 20:10:00
+
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = 'e6a8c0d2f4b6'
+down_revision = 'd4f6a8c0e2b4'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('grant', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('expiry_noticed_at', sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('grant', schema=None) as batch_op:
+        batch_op.drop_column('expiry_noticed_at')
