@@ -90,6 +90,7 @@ class GrantBrief(Schema):
     grantee_department_id = fields.Integer()
     purpose = fields.String()
     scope = fields.String(allow_none=True)
+    items = fields.List(fields.String(), allow_none=True, metadata={"description": "授权的信息项（null：申请的全部）"})
     valid_from = UtcDateTime()
     valid_until = UtcDateTime(allow_none=True)
     authorised_by = fields.String()

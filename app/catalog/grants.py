@@ -22,7 +22,8 @@ class GrantRefused(Forbidden):
 
 def issue_grant(entry: CatalogEntry, grantee: Department, *, purpose: str, scope: str | None,
                 valid_from: datetime, valid_until: datetime | None, authorised_by: str,
-                authorised_by_user: User | None = None, business_key: str | None = None) -> Grant:
+                authorised_by_user: User | None = None, business_key: str | None = None,
+                items: list[str] | None = None) -> Grant:
     """Create an active grant; the caller's transaction commits it with the step that decided it."""
     # stored as UTC: SQLite keeps a datetime's wall time and drops its offset
     valid_from, valid_until = as_utc(valid_from), as_utc(valid_until) if valid_until is not None else None
@@ -32,14 +33,14 @@ def issue_grant(entry: CatalogEntry, grantee: Department, *, purpose: str, scope
         entry_id=entry.id, grantee_department_id=grantee.id, purpose=purpose, scope=scope,
         valid_from=valid_from, valid_until=valid_until, authorised_by=authorised_by,
         authorised_by_user_id=authorised_by_user.id if authorised_by_user else None,
-        status=GrantStatus.ACTIVE.value, business_key=business_key,
+        status=GrantStatus.ACTIVE.value, business_key=business_key, items=items,
     )
     db.session.add(grant)
     db.session.flush()
     record("grant.issued", "grant", grant.id, actor=authorised_by_user, after={
         "entry": entry.resource_code, "grantee": grantee.code, "purpose": purpose, "scope": scope,
         "valid_from": valid_from, "valid_until": valid_until, "authorised_by": authorised_by,
-        "business_key": business_key,
+        "business_key": business_key, "items": items,
     })
     return grant
 

@@ -5,6 +5,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -161,6 +162,8 @@ class Grant(db.Model):
     status: Mapped[str] = mapped_column(String(16), default=GrantStatus.ACTIVE.value, index=True)
     business_key: Mapped[str | None] = mapped_column(String(64), index=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the information items granted (None: a grant from before items were approved one by one)
+    items: Mapped[list | None] = mapped_column(JSON)
     # when its holder was told the period is about to end (once; flows/grant_notices.py)
     expiry_noticed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -69,9 +69,13 @@ def check_period(data: dict, errors: dict, names: tuple[str, str] = APPROVED_PER
         errors.setdefault(until_name, []).append(f"授权期限不得超过申请的截止日期 {asked_until:%Y-%m-%d}")
 
 
-class _RequestedPeriod(Schema):
+class _Requested(Schema):
+    """What was asked for, filled in by the platform from the application (never the client,
+    app/flows/tasks.py): a decision is held to it."""
+
     requested_valid_from = fields.Date(load_default=None, allow_none=True)
     requested_valid_until = fields.Date(load_default=None, allow_none=True)
+    requested_items = fields.List(fields.String(), load_default=None, allow_none=True)
 
 
 def _approved_terms(decision: str, value: str) -> tuple[fields.Field, fields.Field, fields.Field]:
@@ -193,14 +197,18 @@ class AmendApplicationForm(Schema):
         return out
 
 
-class AuthorisationDecisionForm(_RequestedPeriod):
+class AuthorisationDecisionForm(_Requested):
     """Provider review, platform authorisation and office arbitration: approve with scope and
     period, or refuse with reasons (宝鸡 art. 16; 南通 arts. 22, 23; 西城 art. 26; 林州 art. 8)."""
 
     decision = choice(list(DECISIONS), DECISIONS, required=True, metadata=meta(N_("审核意见")))
     scope, valid_from, valid_until = _approved_terms("decision", "approve")
+    approved_items = fields.List(fields.String(), load_default=None, allow_none=True, metadata=meta(
+        N_("批准的信息项"), shown_when=("decision", "approve"),
+        hint=N_("默认为申请的全部信息项；只同意其中一部分的，取消勾选其余")))
     reasons = optional_text(2000, metadata=meta(N_("不予共享的理由"), shown_when=("decision", "refuse"),
                                                 required_when_shown=True, description="不予共享的理由"))
+    opinion = optional_text(2000, metadata=meta(N_("审批意见"), description="审批意见（可选）"))
 
     @validates_schema
     def _check(self, data, **_):
@@ -209,6 +217,7 @@ class AuthorisationDecisionForm(_RequestedPeriod):
             if is_blank(data.get("scope")):
                 errors["scope"] = ["同意共享时必须填写使用范围"]
             check_period(data, errors)
+            _check_items(data, errors)
         elif is_blank(data.get("reasons")):
             errors["reasons"] = ["不予共享的，必须说明理由"]
         if errors:
@@ -221,10 +230,23 @@ class AuthorisationDecisionForm(_RequestedPeriod):
                 "scope": data["scope"].strip() if approve else None,
                 "valid_from": iso(data["valid_from"]) if approve else None,
                 "valid_until": iso(data["valid_until"]) if approve else None,
-                "reasons": None if approve else data["reasons"].strip()}
+                "approved_items": data.get("approved_items") if approve else None,
+                "reasons": None if approve else data["reasons"].strip(),
+                "opinion": (data.get("opinion") or "").strip() or None}
 
 
-class _NegotiationOutcome(_RequestedPeriod):
+def _check_items(data: dict, errors: dict) -> None:
+    """The approved items: some of the requested ones, at least one (None: all of them)."""
+    approved, asked = data.get("approved_items"), data.get("requested_items")
+    if approved is None:
+        return
+    if not approved:
+        errors["approved_items"] = ["同意共享时至少选择一个信息项；全部不同意的请选择不同意并说明理由"]
+    elif asked is not None and set(approved) - set(asked):
+        errors["approved_items"] = [f"只能批准申请的信息项，不包括：{'、'.join(sorted(set(approved) - set(asked)))}"]
+
+
+class _NegotiationOutcome(_Requested):
     """The outcome of 部门协商: the agreed terms (scope and period, within the request) or,
     failing agreement, an account of the disagreement for the office (宝鸡 art. 16)."""
 
@@ -417,8 +439,11 @@ def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until)
     application = _application(ctx)
     authorised_by, decider = grant_authority(application, decision)
     start, end = start_of_day(_day(valid_from)), end_of_day(_day(valid_until), None)
+    # the items the last decision approved (None: all those asked for, e.g. an unconditional one)
+    items = ctx.data.get("approved_items") or list(application.items)
     grant = catalog_issue_grant(
         application.entry, application.applicant_department, purpose=application.purpose, scope=scope,
+        items=items,
         valid_from=start, valid_until=end, authorised_by=authorised_by,
         authorised_by_user=decider, business_key=ctx.business_key)
     application.grant_id = grant.id

@@ -66,7 +66,8 @@ def _context(task: HumanTask) -> dict:
     if application is None:
         return {}
     return {"requested_valid_from": application.requested_valid_from.isoformat(),
-            "requested_valid_until": application.requested_valid_until.isoformat()}
+            "requested_valid_until": application.requested_valid_until.isoformat(),
+            "requested_items": list(application.items)}
 
 
 def _checked(user: User, task: HumanTask, payload: dict) -> dict:
@@ -76,7 +77,7 @@ def _checked(user: User, task: HumanTask, payload: dict) -> dict:
     if task.state == "ready":
         _held_by_other(task, user)
     if task.form in PERIOD_FORMS:
-        payload = {k: v for k, v in payload.items() if not str(k).startswith("requested_valid")}
+        payload = {k: v for k, v in payload.items() if not str(k).startswith("requested_")}
         payload.update(_context(task))
     return payload
 

@@ -70,7 +70,7 @@ def build(form_name: str | None, defaults: dict, item_choices: list[str],
     if schema_cls is None:
         return []
     return build_schema(schema_cls, defaults, item_choices, options,
-                        skip=lambda name: form_name in PERIOD_FORMS and name.startswith("requested_valid"))
+                        skip=lambda name: form_name in PERIOD_FORMS and name.startswith("requested_"))
 
 
 def build_schema(schema_cls, defaults: dict, item_choices: list[str],

@@ -1,4 +1,4 @@
-"""grant expiry notice: when a grant's holder was told its period is ending
+"""grants: when the holder was told the period is ending; the information items granted
 
 Revision ID: e6a8c0d2f4b6
 Revises: d4f6a8c0e2b4
@@ -17,8 +17,10 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('grant', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expiry_noticed_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('items', sa.JSON(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table('grant', schema=None) as batch_op:
+        batch_op.drop_column('items')
         batch_op.drop_column('expiry_noticed_at')

@@ -16,6 +16,7 @@ from app.engine import deploy, fire_due_timers
 from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows.conditional_share import proposed_terms
+from tests import factories as f
 from tests.factories import commit
 from tests.flows.conftest import BPMN_FILE, local
 
@@ -435,3 +436,36 @@ def test_a_returned_application_has_a_deadline_to_amend(flow, entries, city, clo
     assert amend["due_at"] == utc(local(2026, 10, 14))  # 5 working days from 30 Sep: end of 13 Oct
     _fire_at(clock, amend["due_at"])
     assert "supervise_overdue" in flow.open_tasks(key)
+
+
+def _two_items(city):
+    entry = f.entry(city.police_approver, "GA-TWO", items=[{"name": "公民身份号码", "data_type": "string"},
+                                                           {"name": "姓名", "data_type": "string"}])
+    commit()
+    return entry
+
+
+def test_the_provider_may_approve_some_of_the_items_with_an_opinion(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, _two_items(city), items=["公民身份号码", "姓名"])
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    task_id = flow.task(key, "provider_review")["id"]
+    for items, message in ((["婚姻状况"], "只能批准申请的信息项"), ([], "至少选择一个信息项")):
+        refused = flow.complete(city.police_approver, task_id, {**APPROVE, "approved_items": items})
+        assert refused.status_code == 422 and message in refused.json["errors"]["json"]["approved_items"][0]
+    # the client cannot widen what was asked for
+    sneaky = flow.complete(city.police_approver, task_id, {**APPROVE, "approved_items": ["婚姻状况"],
+                                                           "requested_items": ["婚姻状况"]})
+    assert sneaky.status_code == 422
+    flow.do(city.police_approver, key, "provider_review",
+            {**APPROVE, "approved_items": ["公民身份号码"], "opinion": "姓名字段另行核验"})
+    detail = flow.detail(key)
+    assert detail["grant"]["items"] == ["公民身份号码"]
+    completed = [e for e in detail["timeline"] if e["event_type"] == "completed" and e["task_spec"] == "provider_review"]
+    assert completed[0]["data"]["opinion"] == "姓名字段另行核验"
+
+
+def test_approving_without_naming_items_grants_all_that_were_asked(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, _two_items(city), items=["公民身份号码", "姓名"])
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    assert flow.detail(key)["grant"]["items"] == ["公民身份号码", "姓名"]

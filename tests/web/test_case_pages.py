@@ -311,7 +311,7 @@ def _shown_fields():
         forms = {**flow.forms, **({flow.process_id: flow.start_form} if flow.start_form else {})}
         for name, schema in forms.items():
             for field_name, fld in schema().fields.items():
-                if not (name in flow.period_forms and field_name.startswith("requested_valid")):
+                if not (name in flow.period_forms and field_name.startswith("requested_")):
                     yield name, field_name, fld
 
 
