@@ -203,6 +203,21 @@ class ApplicationWithdraw(MethodView):
             return prepared(ApplicationDetailOut(), records.view(application), 200)
 
 
+@blp.route("/applications/<key:business_key>/letter")
+class ApplicationLetter(MethodView):
+    @refuses(403, 409)
+    @blp.response(200, ApplicationDetailOut)
+    @blp.doc(requestBody={"description": "multipart/form-data：letter 为新的盖章申请函扫描件", "required": True,
+                          "content": {"multipart/form-data": {"schema": {
+                              "type": "object", "properties": {"letter": {"type": "string", "format": "binary"}}}}}})
+    def post(self, business_key: str):
+        """补正: replace the sealed letter of an application returned for amendment (409 otherwise)."""
+        _data, letter = form_with_letter()
+        with transaction():
+            application = actions.replace_letter(current_user, _own_application(business_key), letter)
+            return prepared(ApplicationDetailOut(), records.view(application), 200)
+
+
 @blp.route("/applications/<key:business_key>/urge")
 class ApplicationUrge(MethodView):
     @refuses(403, 409)

@@ -1,5 +1,6 @@
 """What the applicant's department may do to an application in progress, outside its tasks:
-withdraw it (撤回) while no decision has been made, and urge (催办) whoever holds its open steps.
+withdraw it (撤回) while no decision has been made, urge (催办) whoever holds its open steps,
+and replace the sealed letter of an application returned for amendment (补正, 南通 art. 21).
 
 Both are one transaction, audited, and tell the people concerned. Web pages and the API call
 these; the flow's own steps are in bpmn/conditional_share.bpmn.
@@ -11,7 +12,7 @@ from app.audit.log import record
 from app.clock import to_local, utcnow
 from app.db import transaction
 from app.errors import Conflict, Forbidden
-from app.flows.base import actor_for, set_details
+from app.flows.base import LETTER_FIELD, actor_for, set_details, store_letter
 from app.flows.models import Application, ApplicationStatus
 from app.flows.records import open_tasks
 from app.notifications.models import NotificationKind
@@ -57,6 +58,26 @@ def withdraw_application(user: User, application: Application, reasons: str | No
             notify_task(task, NotificationKind.DECISION, title, body, application.business_key)
         notify_group(application.provider_department_id, Role.PROVIDER_APPROVER.value, NotificationKind.DECISION,
                      title, body, business_key=application.business_key)
+    return application
+
+
+def replace_letter(user: User, application: Application, letter_file) -> Application:
+    """补正: a returned application's sealed letter is replaced (the usual reason to return one,
+    南通 arts. 20–21); the old one stays stored, the timeline's audit names both. Raises
+    Forbidden, Conflict (not returned for amendment) or FieldErrors (no or a refused file)."""
+    _check_own(user, application, "更换申请函")
+    if application.status != ApplicationStatus.RETURNED.value:
+        raise Conflict("只有退回补正的申请可以更换申请函")
+    if letter_file is None or not getattr(letter_file, "filename", ""):
+        raise FieldErrors({LETTER_FIELD: ["请选择加盖公章的申请函扫描件"]})
+    with transaction():
+        before = application.letter_attachment_id
+        application.letter_attachment_id = store_letter(letter_file, user, "workflow_case", application.business_key)
+        application.updated_at = utcnow()
+        record("application.letter_replaced", "workflow_case", application.id, actor=user,
+               before={"letter_attachment_id": before},
+               after={"letter_attachment_id": application.letter_attachment_id,
+                      "business_key": application.business_key})
     return application
 
 

@@ -283,6 +283,22 @@ def withdraw(business_key: str):
                            reasons=request.form.get("reasons", "")), FORM_ERRORS_STATUS
 
 
+@application_pages.post("/<string:business_key>/letter")
+@login_required
+def replace_letter(business_key: str):
+    """补正: a returned application's new sealed letter."""
+    application = _application_or_abort(business_key)
+    try:
+        with transaction():
+            actions.replace_letter(current_user, application, _posted_letter())
+        flash(_("申请函已更换。"), "success")
+    except Conflict as exc:
+        flash(exc.message, "warning")
+    except FieldErrors as exc:
+        flash("；".join(m for msgs in exc.errors.values() for m in msgs), "warning")
+    return redirect(url_for(".detail", business_key=business_key))
+
+
 @application_pages.post("/<string:business_key>/urge")
 @login_required
 def urge(business_key: str):

@@ -3,13 +3,15 @@ no decision has been made, and urging the holders of its open steps once a day �
 API, on a frozen clock, audited."""
 from __future__ import annotations
 
+import io
+
 from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.engine.models import HumanTask, ProcessInstance
 from app.extensions import db
 from app.flows.models import Application
-from tests.flows.conftest import local
+from tests.flows.conftest import PDF, local
 
 
 def _application(key) -> Application:
@@ -62,3 +64,24 @@ def test_the_applicant_urges_the_holders_once_a_day(flow, entries, city, clock):
     clock.move_to(local(2026, 10, 8, 9, 0))
     assert flow.post(city.health_applicant, url).status_code == 200
     assert len(_audited("application.urged")) == 2
+
+
+def test_a_returned_application_gets_a_new_letter_then_is_accepted(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    url = f"/api/applications/{key}/letter"
+    new_letter = {"letter": (io.BytesIO(PDF + b"% new"), "新申请函.pdf")}
+    early = flow.post(city.health_applicant, url, data=dict(new_letter), content_type="multipart/form-data")
+    assert early.status_code == 409  # not returned for amendment
+    flow.do(city.reviewer, key, "formal_review", {"decision": "return", "return_reasons": "申请函未盖章"})
+    old = _application(key).letter_attachment_id
+    assert flow.post(city.health_applicant, url, data={}, content_type="multipart/form-data").status_code == 422
+    new_letter = {"letter": (io.BytesIO(PDF + b"% new"), "新申请函.pdf")}
+    replaced = flow.post(city.health_applicant, url, data=new_letter, content_type="multipart/form-data")
+    assert replaced.status_code == 200, replaced.json
+    application = _application(key)
+    assert application.letter_attachment_id != old and application.letter.filename == "新申请函.pdf"
+    assert [(e.before, e.after["letter_attachment_id"]) for e in _audited("application.letter_replaced")] == [
+        ({"letter_attachment_id": old}, application.letter_attachment_id)]
+    flow.do(city.health_applicant, key, "amend_application", {"decision": "resubmit", "amendment_note": "已换盖章申请函"})
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    assert set(flow.open_tasks(key)) == {"provider_review"}

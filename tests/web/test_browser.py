@@ -8,6 +8,7 @@ test-artifacts/screenshots/ (gitignored).
 """
 from __future__ import annotations
 
+import io
 import re
 from contextlib import contextmanager
 
@@ -352,3 +353,61 @@ def test_case_pages_have_labels_and_every_action_is_keyboard_reachable(session, 
     page.wait_for_selector("#case-status")
     assert "已提交" in page.locator(".flash-success").inner_text()
     page.wait_for_selector("#diagram.loaded")
+
+
+def test_a_returned_application_gets_a_new_letter_on_the_page_and_the_office_accepts_it(session, server):
+    from sqlalchemy import select
+    from werkzeug.datastructures import FileStorage
+
+    from app.catalog.models import CatalogEntry
+    from app.engine.models import HumanTask
+    from app.extensions import db
+    from app.flows.applications import start_application
+    from app.flows.tasks import complete_task
+    from app.org.models import User
+
+    with server.context():
+        entry = db.session.scalar(select(CatalogEntry).where(CatalogEntry.resource_code == "GA-001"))
+        user = db.session.scalar(select(User).where(User.username == "jyj.applicant"))
+        reviewer = db.session.scalar(select(User).where(User.username == "dsj.reviewer"))
+        today = STORY_START.date()
+        application = start_application(user, entry, {
+            "entry_id": entry.id, "purpose": "学籍登记身份核验", "requested_scope": "市教育局学籍管理",
+            "items": [entry.items[0].name], "legal_basis": "《义务教育法》第十二条",
+            "requested_valid_from": today.isoformat(), "requested_valid_until": today.replace(year=today.year + 1).isoformat(),
+        }, FileStorage(io.BytesIO(PDF), "未盖章申请函.pdf", content_type="application/pdf"))
+        key = application.business_key
+        review = db.session.scalar(select(HumanTask).where(
+            HumanTask.instance_id == application.instance_id, HumanTask.state == "ready"))
+        complete_task(reviewer, review.id, {"decision": "return", "return_reasons": "申请函未加盖公章"})
+
+    # -- the applicant replaces the letter on the application's page, then resubmits
+    applicant = session("jyj.applicant")
+    page = applicant.go(f"/applications/{key}")
+    assert page.locator("#application-status").inner_text() == "退回补正"
+    page.get_by_label("更换盖章申请函").set_input_files(
+        files=[{"name": "盖章申请函.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.locator("#replace-letter").get_by_role("button", name="上传").click()
+    page.wait_for_selector(".flash-success")
+    assert "申请函已更换" in page.locator(".flash-success").inner_text()
+    assert page.get_by_role("link", name="盖章申请函.pdf").is_visible()
+    _open_task(page, key)
+    page.get_by_label("重新提交").check()
+    page.get_by_label("补正说明").fill("已更换为加盖公章的申请函")
+    page.get_by_role("button", name="提交办理结果").click()
+    if page.locator("#confirm-dialog").is_visible():
+        page.get_by_role("button", name="确认提交").click()
+    page.wait_for_selector(".flash-success")
+
+    # -- the office reviewer sees the new letter and accepts
+    reviewer_tab = session("dsj.reviewer")
+    page = reviewer_tab.page
+    _open_task(page, key)
+    assert page.get_by_role("link", name="盖章申请函.pdf").is_visible()
+    page.get_by_label("受理").check()
+    page.get_by_role("button", name="提交办理结果").click()
+    page.get_by_role("button", name="确认提交").click()
+    page.wait_for_selector(".flash-success")
+    page = applicant.go(f"/applications/{key}")
+    assert page.locator("#application-status").inner_text() == "办理中"
+    assert page.locator(".current-steps", has_text="提供部门审核").is_visible()
