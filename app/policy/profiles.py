@@ -35,6 +35,8 @@ DEADLINE_NAMES: tuple[str, ...] = (
     "negotiation",             # the two departments negotiate after a refusal (宝鸡 art. 16)
     "confirm_agreement",       # the provider confirms an agreement reached
     "office_arbitration",      # the office decides after a failed negotiation
+    "three_party_agreement",   # the office records the three-party agreement (西城 art. 26)
+    "confidentiality_agreement",  # the provider records the confidentiality agreement (西城 art. 31)
 )
 # Names deadlines had before they were named after the step they bound (profile files of a
 # city's own may still use them; migrations/versions/c3e5f7a9b1d2 renamed the stored ones).

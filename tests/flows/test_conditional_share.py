@@ -231,11 +231,13 @@ def test_xicheng_needs_a_three_party_agreement_and_for_sensitive_data_a_confiden
     flow.do(city.police_approver, key, "provider_review", APPROVE)
     agreement = flow.task(key, "three_party_agreement")
     assert agreement["candidate_department_id"] == city.office.id
+    assert agreement["due_at"] and agreement["reminder_at"]  # profile default: 10 wd
     assert flow.detail(key)["grant"] is None  # not before the agreement
     missing = flow.complete(city.reviewer, agreement["id"], {"agreement_no": "XC-2026-01"})
     assert missing.status_code == 422 and "signed_on" in missing.json["errors"]["json"]
     flow.do(city.reviewer, key, "three_party_agreement", {"agreement_no": "XC-2026-01", "signed_on": "2026-09-30"})
     confidentiality = flow.task(key, "confidentiality_agreement")
+    assert confidentiality["due_at"] and confidentiality["reminder_at"]
     assert confidentiality["candidate_department_id"] == city.police.id
     flow.do(city.police_approver, key, "confidentiality_agreement",
             {"agreement_no": "BM-2026-07", "signed_on": "2026-09-30"})
