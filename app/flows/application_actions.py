@@ -7,13 +7,16 @@ these; the flow's own steps are in bpmn/conditional_share.bpmn.
 """
 from __future__ import annotations
 
+from sqlalchemy import or_, update
+
 from app import engine
 from app.audit.log import record
 from app.clock import to_local, utcnow
 from app.db import transaction
 from app.errors import Conflict, Forbidden
+from app.extensions import db
 from app.flows.base import LETTER_FIELD, actor_for, set_details, store_letter
-from app.flows.models import Application, ApplicationStatus
+from app.flows.models import Application, ApplicationStatus, Case
 from app.flows.records import open_tasks
 from app.notifications.models import NotificationKind
 from app.notifications.service import notify_group, notify_task
@@ -45,6 +48,7 @@ def withdraw_application(user: User, application: Application, reasons: str | No
     reasons = reasons.strip()
     holders = open_tasks(application)
     with transaction():
+        _claim_undecided(application)
         before = application.audit_view()
         engine.cancel(application.instance_id, actor_for(user), reasons, commit=False)
         now = utcnow()
@@ -59,6 +63,18 @@ def withdraw_application(user: User, application: Application, reasons: str | No
         notify_group(application.provider_department_id, Role.PROVIDER_APPROVER.value, NotificationKind.DECISION,
                      title, body, business_key=application.business_key)
     return application
+
+
+def _claim_undecided(application: Application) -> None:
+    """Lock the record while it is still open and undecided: a decision committed meanwhile
+    (its step writes this row too) makes this a 409 instead of withdrawing a granted application."""
+    claimed = db.session.execute(
+        update(Case).where(Case.id == application.id, Case.status.in_(_OPEN),
+                           or_(Case.outcome.is_(None), Case.outcome.not_in(_DECIDED)))
+        .values(updated_at=utcnow()).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:
+        raise Conflict("该申请刚刚已有审核决定或已办结，不能撤回")
+    db.session.refresh(application)
 
 
 def replace_letter(user: User, application: Application, letter_file) -> Application:

@@ -26,8 +26,7 @@ from app.flows.base import COMMON_FORMS, Flow, case_of, iso, today
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import actor_user, tell
 from app.legaltime.periods import end_of_day, start_of_day
-from app.org.models import Role, User
-from app.org.permissions import is_office_member
+from app.org.models import Department, Role, User
 from app.validation import N_, Schema, choice, is_blank, meta, optional_text, required_text
 
 DECISIONS = {"approve": N_("同意"), "refuse": N_("不同意")}
@@ -379,8 +378,12 @@ def mark_decision(ctx, stage: str, outcome: str, reasons: str | None = None) -> 
         tell(ctx, "applicant", title, body)
     if outcome == "refused":
         tell(ctx, "office", title, body)
+    actor = ctx.actor
+    # who decided, as they were when deciding (a grant may follow weeks later, 西城 art. 26)
     return {"stage": stage, "outcome": outcome, "reasons": reasons,
-            "by": ctx.actor.user_id if ctx.actor else None, "at": ctx.now.isoformat()}
+            "by": actor.user_id if actor else None, "at": ctx.now.isoformat(),
+            "by_department_id": actor.department_id if actor else None,
+            "by_roles": sorted(actor.roles) if actor else []}
 
 
 def apply_amendment(ctx) -> dict:
@@ -420,11 +423,16 @@ def grant_authority(application: Application, decision: dict | None) -> tuple[st
         raise Forbidden("只有无条件共享且不涉密、不涉及隐私的资源可由平台直接授权（宝鸡办法第十五、十六条）")
     stage = decision.get("stage")
     decider = db.session.get(User, decision["by"]) if decision.get("by") else None
-    if stage in PLATFORM_STAGES and decider is not None and is_office_member(decider):
+    if decider is None or decision.get("outcome") != "approved":  # a refusal never grants
+        raise Forbidden("共享授权须有同意的审核决定（宝鸡办法第十六条）")
+    # the decider as they were when deciding (decisions recorded before this was kept: as now)
+    department_id = decision.get("by_department_id", decider.department_id)
+    roles = set(decision.get("by_roles") or {r.value for r in decider.roles})
+    office = db.session.get(Department, department_id) if department_id else None
+    if stage in PLATFORM_STAGES and office is not None and office.is_office:
         return "platform", decider
-    if (stage in PROVIDER_STAGES and decider is not None
-            and decider.department_id == application.provider_department_id
-            and decider.has_role(Role.PROVIDER_APPROVER)):
+    if (stage in PROVIDER_STAGES and department_id == application.provider_department_id
+            and Role.PROVIDER_APPROVER.value in roles):
         return "provider", decider
     raise Forbidden("共享授权须由提供部门审核人同意或确认协商结果，或由主管部门协调决定（宝鸡办法第十六条）")
 

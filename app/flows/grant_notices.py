@@ -8,7 +8,7 @@ tells them again.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -56,10 +56,15 @@ def tell_expired(grant: Grant) -> None:
                  business_key=grant.business_key)
 
 
+# A grant's own flow ends it at the instant its period ends (and tells its holder); the sweep
+# takes only those still active this long after, whose flow no longer does (a cancelled
+# instance, a parked timer), so nobody is told twice.
+SWEEP_GRACE = timedelta(hours=1)
+
+
 def expire_due_grants_and_tell(now: datetime | None = None) -> int:
-    """The hourly sweep for grants whose flow no longer ends them (a cancelled instance, a
-    parked timer): ended, and their holders told."""
-    return expire_due_grants(now, on_expired=tell_expired)
+    """The hourly sweep for grants whose flow no longer ends them: ended, and their holders told."""
+    return expire_due_grants((now or utcnow()) - SWEEP_GRACE, on_expired=tell_expired)
 
 
 def _candidates(now: datetime) -> list[Grant]:

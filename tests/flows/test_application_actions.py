@@ -85,3 +85,25 @@ def test_a_returned_application_gets_a_new_letter_then_is_accepted(flow, entries
     flow.do(city.health_applicant, key, "amend_application", {"decision": "resubmit", "amendment_note": "已换盖章申请函"})
     flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     assert set(flow.open_tasks(key)) == {"provider_review"}
+
+
+def test_a_decision_made_while_the_page_was_open_stops_the_withdrawal(flow, entries, city, clock):
+    from sqlalchemy import update
+
+    from app.errors import Conflict
+    from app.flows.application_actions import withdraw_application
+    from app.flows.models import Case
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    stale = _application(key)  # what the applicant's request read
+    db.session.execute(update(Case).where(Case.business_key == key).values(outcome="approved"))
+    db.session.commit()  # the provider's decision committed meanwhile
+    try:
+        withdraw_application(city.health_applicant, stale, "不再需要")
+    except Conflict:
+        pass
+    else:
+        raise AssertionError("withdrew an application decided meanwhile")
+    db.session.rollback()
+    assert _application(key).status == "in_progress"
+    assert db.session.get(ProcessInstance, _application(key).instance_id).status == "running"

@@ -471,3 +471,15 @@ def test_approving_without_naming_items_grants_all_that_were_asked(flow, entries
     flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
     flow.do(city.police_approver, key, "provider_review", APPROVE)
     assert flow.detail(key)["grant"]["items"] == ["公民身份号码", "姓名"]
+
+
+def test_a_diagram_that_grants_on_a_refusal_is_refused_by_the_verb(flow, entries, city, clock):
+    xml = BPMN_FILE.read_text(encoding="utf-8").replace(
+        'sourceRef="mark_provider_refused" targetRef="negotiation"', 'sourceRef="mark_provider_refused" targetRef="gw_three_party"')
+    deploy(xml.encode("utf-8"))
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    refused = flow.complete(city.police_approver, flow.task(key, "provider_review")["id"],
+                            {"decision": "refuse", "reasons": "涉及个人隐私"})
+    assert refused.status_code == 403 and flow.detail(key)["grant"] is None
+    assert set(flow.open_tasks(key)) == {"provider_review"}
