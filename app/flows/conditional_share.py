@@ -203,7 +203,7 @@ class AuthorisationDecisionForm(_Requested):
     decision = choice(list(DECISIONS), DECISIONS, required=True, metadata=meta(N_("审核意见")))
     scope, valid_from, valid_until = _approved_terms("decision", "approve")
     approved_items = fields.List(fields.String(), load_default=None, allow_none=True, metadata=meta(
-        N_("批准的信息项"), shown_when=("decision", "approve"),
+        N_("批准的信息项"), shown_when=("decision", "approve"), choices_from="requested_items",
         hint=N_("默认为申请的全部信息项；只同意其中一部分的，取消勾选其余")))
     reasons = optional_text(2000, metadata=meta(N_("不予共享的理由"), shown_when=("decision", "refuse"),
                                                 required_when_shown=True, description="不予共享的理由"))

@@ -89,7 +89,10 @@ def build_schema(schema_cls, defaults: dict, item_choices: list[str],
         elif choices:
             widget = "radio" if len(choices) <= 4 else "select"
         elif isinstance(fld, fields.List):
-            widget, choices = "checkboxes", [(i, i) for i in item_choices]
+            # the entry's items, or those a field says it picks from (e.g. the items asked for)
+            source = fld.metadata.get("choices_from")
+            picks = defaults.get(source) or [] if source else item_choices
+            widget, choices = "checkboxes", [(i, i) for i in picks]
         elif isinstance(fld, fields.Date):
             widget = "date"
         elif isinstance(fld, fields.Integer):

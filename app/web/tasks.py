@@ -70,7 +70,7 @@ def _asked(application: Application) -> dict:
             "purpose": application.purpose, "requested_scope": application.requested_scope,
             "legal_basis": application.legal_basis, "items": list(application.items),
             "requested_valid_from": asked_from, "requested_valid_until": asked_until,
-            "approved_items": list(application.items),
+            "approved_items": list(application.items), "requested_items": list(application.items),
             "signed_on": to_local(utcnow()).date().isoformat()}
 
 

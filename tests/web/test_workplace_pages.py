@@ -177,9 +177,11 @@ def test_refusal_without_reasons_is_rejected_on_the_page_then_approval_grants(cl
     assert refused.status_code == 200
     assert "不予共享的，必须说明理由" in f.page_text(refused)
     assert db.session.get(HumanTask, task["id"]).state == "ready"
+    # the items asked for are offered, all ticked: an approval grants them unless unticked
+    assert 'name="approved_items" value="公民身份号码" checked' in page
     approved = f.post_form(client, f"/tasks/{task['id']}/complete",
                      {"decision": "approve", "scope": "出生登记核验", "valid_from": "2026-10-01",
-                      "valid_until": "2027-03-31"})
+                      "valid_until": "2027-03-31", "approved_items": "公民身份号码"})
     assert approved.status_code == 302
     f.sign_out(client)
     f.login(client, "wjw.applicant")
