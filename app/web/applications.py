@@ -283,15 +283,12 @@ def withdraw(business_key: str):
                            reasons=request.form.get("reasons", "")), FORM_ERRORS_STATUS
 
 
-@application_pages.post("/<string:business_key>/letter")
-@login_required
-def replace_letter(business_key: str):
-    """补正: a returned application's new sealed letter."""
-    application = _application_or_abort(business_key)
+def _acted(business_key: str, act) -> object:
+    """Run one of the applicant's actions from the record's page (`act()` returns the message
+    to show), show its refusal instead when there is one, and go back to the page."""
     try:
         with transaction():
-            actions.replace_letter(current_user, application, _posted_letter())
-        flash(_("申请函已更换。"), "success")
+            flash(act(), "success")
     except Conflict as exc:
         flash(exc.message, "warning")
     except FieldErrors as exc:
@@ -299,17 +296,23 @@ def replace_letter(business_key: str):
     return redirect(url_for(".detail", business_key=business_key))
 
 
+@application_pages.post("/<string:business_key>/letter")
+@login_required
+def replace_letter(business_key: str):
+    """补正: a returned application's new sealed letter."""
+    application = _application_or_abort(business_key)
+    def act() -> str:
+        actions.replace_letter(current_user, application, _posted_letter())
+        return _("申请函已更换。")
+    return _acted(business_key, act)
+
+
 @application_pages.post("/<string:business_key>/urge")
 @login_required
 def urge(business_key: str):
     application = _application_or_abort(business_key)
-    try:
-        with transaction():
-            count = actions.urge_application(current_user, application)
-        flash(_("已催办 %(count)d 个待办环节。", count=count), "success")
-    except Conflict as exc:
-        flash(exc.message, "warning")
-    return redirect(url_for(".detail", business_key=business_key))
+    return _acted(business_key, lambda: _("已催办 %(count)d 个待办环节。",
+                                          count=actions.urge_application(current_user, application)))
 
 
 workview.record_routes(application_pages, Application, _detail)
