@@ -32,9 +32,10 @@ def register_flows(app=None) -> None:
     register_periodic("expire_due_grants", expire_due_grants_and_tell, 3600)
     register_periodic("notify_expiring_grants", notify_expiring_grants, 24 * 3600)
     if app is not None:
-        from app.flows.cli import grants_cli
+        from app.flows.cli import flows_cli, grants_cli
 
         app.cli.add_command(grants_cli)  # `flask grants propose-idle` (南通 art. 26)
+        app.cli.add_command(flows_cli)   # `flask flows deadlines`: every step's deadline
 
 
 def _validator(schema_cls):

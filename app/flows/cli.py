@@ -3,11 +3,16 @@ on demand. The scheduler already runs it daily (app/flows/__init__.py); it never
 twice for a grant while a proposal is open."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from app.flows.idle_grant_review import propose_idle_grants
+from app.flows.step_deadlines import DOCUMENTED_PROFILES, markdown, replace_section
 from app.policy import active_policy
+from app.policy.profiles import load_profile
 
 grants_cli = AppGroup("grants", help="授权 / grants")
 
@@ -23,3 +28,20 @@ def propose_idle() -> None:
     for case in opened:
         click.echo(f"{case.business_key}  {case.title}")
     click.echo(f"发起闲置授权收回建议 {len(opened)} 件（超过 {policy.idle_grant_months} 个月未使用）")
+
+
+flows_cli = AppGroup("flows", help="业务流程 / flows")
+
+
+@flows_cli.command("deadlines")
+@click.option("--write", is_flag=True, help="写入 bpmn/README.md 的标记之间 / write into bpmn/README.md")
+def deadlines(write: bool) -> None:
+    """Every human step's deadline in every jurisdiction, with its source (markdown)."""
+    bpmn_dir = Path(current_app.config["BPMN_DIR"])
+    table = markdown(bpmn_dir, [load_profile(key) for key in DOCUMENTED_PROFILES])
+    if not write:
+        click.echo(table)
+        return
+    readme = bpmn_dir / "README.md"
+    readme.write_text(replace_section(readme.read_text(encoding="utf-8"), table), encoding="utf-8")
+    click.echo(f"已更新 {readme}")

@@ -37,6 +37,15 @@ DEADLINE_NAMES: tuple[str, ...] = (
     "office_arbitration",      # the office decides after a failed negotiation
     "three_party_agreement",   # the office records the three-party agreement (西城 art. 26)
     "confidentiality_agreement",  # the provider records the confidentiality agreement (西城 art. 31)
+    "review_entry",            # the office reviews a catalogue entry (南通 art. 11: no figure)
+    "revise_entry",            # the provider revises an entry the review sent back
+    "idle_grant_decision",     # the provider decides on an idle grant (南通 art. 26: no figure)
+    "rectification_verification",  # the office verifies a reported rectification
+    "report_missed_rectification",  # the office reports / circulates a missed rectification
+    "office_approval",         # the office approves a revocation (南通 art. 16: no figure)
+    "route_demand",            # the office routes a demand for unpublished data to a provider
+    "reroute_demand",          # … or to another one, or closes it
+    "supervise_overdue",       # 督办 itself, by the office or (office overdue) by its supervisors
 )
 # Names deadlines had before they were named after the step they bound (profile files of a
 # city's own may still use them; migrations/versions/c3e5f7a9b1d2 renamed the stored ones).
@@ -102,6 +111,7 @@ class Policy:
     switches: dict[str, Switch]
     source: str  # file path
     grant_expiry_notice: int = 5  # working days before a grant's last day its holder is told
+    due_soon_workdays: int = 2    # a task is due soon with at most this many working days left
 
     def deadline(self, name: str) -> DeadlineRule:
         try:
@@ -204,7 +214,8 @@ def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> P
     return Policy(key, city, title, number, issued, office_name, cob, deadlines, reminder_lead,
                   figures["idle_grant_months"], figures["log_retention_years"],
                   _switches(doc, file), file,
-                  grant_expiry_notice=_workdays(doc, file, "grant_expiry_notice", 1))
+                  grant_expiry_notice=_workdays(doc, file, "grant_expiry_notice", 1),
+                  due_soon_workdays=_workdays(doc, file, "due_soon_workdays", 0))
 
 
 def _workdays(doc: dict, file: str, name: str, minimum: int) -> int:
