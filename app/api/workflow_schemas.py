@@ -4,6 +4,8 @@ from __future__ import annotations
 from marshmallow import fields
 
 from app.clock import as_utc
+from app.engine import inbox
+from app.flows.application_actions import amendment_history
 from app.flows.models import STATUS_LABELS
 from app.flows.registry import flow_label, outcome_label
 from app.validation import Schema
@@ -29,7 +31,9 @@ class TaskOut(Schema):
     candidate_role = fields.String(allow_none=True)
     assignee_id = fields.Integer(allow_none=True)
     state = fields.String()
-    sla_state = fields.String(metadata={"description": "on_time | due_soon | overdue"})
+    sla_state = fields.Function(inbox.current_sla_state, metadata={
+        "description": "on_time | due_soon | overdue — at the time of the request (due soon: the "
+                       "profile's due_soon_workdays)"})
     created_at = UtcDateTime()
     due_at = UtcDateTime(allow_none=True)
     reminder_at = UtcDateTime(allow_none=True)
@@ -107,8 +111,23 @@ class InstanceStateOut(Schema):
     grant = fields.Nested(GrantBrief, allow_none=True)
 
 
+class ChangeOut(Schema):
+    field = fields.String()
+    label = fields.String()
+    before = fields.Raw(allow_none=True)
+    after = fields.Raw(allow_none=True)
+
+
+class AmendmentOut(Schema):
+    at = UtcDateTime()
+    actor_name = fields.String(allow_none=True)
+    changes = fields.List(fields.Nested(ChangeOut))
+
+
 class ApplicationDetailOut(InstanceStateOut):
     application = fields.Nested(ApplicationOut)
+    amendments = fields.Function(lambda state: AmendmentOut(many=True).dump(amendment_history(state["application"])),
+                                 metadata={"description": "每次补正（修改字段、更换申请函）：时间、办理人、修改前后"})
 
 
 class NotificationOut(Schema):

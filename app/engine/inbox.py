@@ -9,7 +9,10 @@ from datetime import datetime
 
 from sqlalchemy import Select, and_, false, or_, select
 
+from app.clock import as_utc, utcnow
 from app.engine.models import HumanTask, SlaState, TaskState
+from app.engine.registry import due_soon_horizon
+from app.engine.step import sla_for
 
 
 def group_condition(actor):
@@ -35,6 +38,15 @@ def _ready() -> Select:
     return select(HumanTask).where(HumanTask.state == TaskState.READY)
 
 
+def current_sla_state(task: HumanTask, now: datetime | None = None) -> str:
+    """Where a ready task stands now (the stored state lags by up to one scheduler poll);
+    a finished task keeps the state it ended in."""
+    if task.state != TaskState.READY:
+        return task.sla_state
+    state = sla_for(as_utc(now) if now is not None else utcnow(), task.due_at, task.reminder_at)
+    return SlaState.OVERDUE if task.sla_state == SlaState.OVERDUE else state
+
+
 def mine(actor) -> Select:
     """Ready tasks assigned to the actor, oldest deadline first."""
     return (_ready().where(HumanTask.assignee_id == actor.user_id)
@@ -48,8 +60,15 @@ def my_groups(actor) -> Select:
 
 
 def due_soon(actor=None, now: datetime | None = None) -> Select:
-    """Ready tasks past their reminder instant but not yet overdue (optionally the actor's);
-    with `now`, also those whose reminder instant has passed but whose state was not refreshed yet."""
+    """Ready tasks due soon but not yet overdue (optionally the actor's): by the product's rule
+    (`register_due_soon_rule`) computed at `now`, not by whether a reminder has fired; without a
+    rule, those flagged due soon or (given `now`) past their reminder instant."""
+    now_or_clock = as_utc(now) if now is not None else utcnow()
+    horizon = due_soon_horizon(now_or_clock)
+    if horizon is not None:
+        cond = and_(HumanTask.due_at > now_or_clock, HumanTask.due_at <= horizon)
+        q = _ready().where(cond).order_by(HumanTask.due_at)
+        return q.where(visible_condition(actor)) if actor is not None else q
     cond = HumanTask.sla_state == SlaState.DUE_SOON
     if now is not None:
         cond = and_(or_(cond, and_(HumanTask.sla_state == SlaState.ON_TIME, HumanTask.reminder_at <= now)),

@@ -35,6 +35,21 @@ def register_script_function(name: str, fn: Callable[..., Any]) -> Callable[...,
     return fn
 
 
+# The product's "due soon" rule: now -> the latest deadline instant counted as due soon. Without
+# one (engine-only use) a task is due soon once its reminder instant has passed.
+_DUE_SOON_RULE: list[Callable[[Any], Any]] = []
+
+
+def register_due_soon_rule(fn: Callable[[Any], Any] | None) -> None:
+    """Set (or, with None, remove) the due-soon rule."""
+    _DUE_SOON_RULE[:] = [fn] if fn is not None else []
+
+
+def due_soon_horizon(now):
+    """Deadlines at or before this instant are due soon (None: no rule registered)."""
+    return _DUE_SOON_RULE[0](now) if _DUE_SOON_RULE else None
+
+
 def register_service(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """Register a service-task verb: `fn(ctx: ServiceContext, **params) -> JSON-able result`."""
     SERVICES[name] = fn

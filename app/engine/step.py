@@ -44,7 +44,7 @@ from app.engine.models import (
     TimerState,
     WorkflowTimer,
 )
-from app.engine.registry import emit
+from app.engine.registry import due_soon_horizon, emit
 from app.engine.rows import RowWriter, row_batch
 from app.engine.scripting import EngineScriptEngine
 from app.extensions import db
@@ -91,8 +91,13 @@ def is_timer(task) -> bool:
 
 
 def sla_for(now: datetime, due_at: datetime | None, reminder_at: datetime | None) -> str:
+    """Where a task stands: overdue past its deadline; due soon by the product's rule
+    (`register_due_soon_rule`), or without one once its reminder instant has passed."""
     if due_at is not None and as_utc(due_at) <= now:
         return SlaState.OVERDUE
+    horizon = due_soon_horizon(now)
+    if horizon is not None:
+        return SlaState.DUE_SOON if due_at is not None and as_utc(due_at) <= horizon else SlaState.ON_TIME
     if reminder_at is not None and as_utc(reminder_at) <= now:
         return SlaState.DUE_SOON
     return SlaState.ON_TIME
@@ -423,7 +428,7 @@ class Step:
                 self.event(EventType.ESCALATED, task=target, at=self.now,
                        data={"timer": row.task_spec})
             elif row.kind == "reminder":
-                if target.sla_state == SlaState.ON_TIME:
+                if target.sla_state == SlaState.ON_TIME and due_soon_horizon(self.now) is None:
                     self.rows.set(target, sla_state=SlaState.DUE_SOON)
                 self.event(EventType.REMINDED, task=target, at=self.now,
                        data={"timer": row.task_spec})

@@ -32,8 +32,8 @@ from app.engine.models import (
     TimerState,
     WorkflowTimer,
 )
-from app.engine.registry import emit
-from app.engine.step import step_for, timeline_event, unit_of_work
+from app.engine.registry import due_soon_horizon, emit
+from app.engine.step import sla_for, step_for, timeline_event, unit_of_work
 from app.extensions import db
 from app.limits import TimeLimit, TimeLimitExceeded, discard_session
 
@@ -178,18 +178,20 @@ def retry_timer(timer_id: int) -> None:
 
 
 def refresh_sla_states(now: datetime | None = None) -> int:
-    """Mark ready tasks due_soon (reminder passed) / overdue (due passed); return rows changed."""
+    """Mark ready tasks due_soon (by `sla_for`'s rule) / overdue (due passed); return rows changed."""
     now = as_utc(now) if now else utcnow()
     changes: list[tuple[int, str, str]] = []
+    horizon = due_soon_horizon(now)
+    soon = (HumanTask.due_at <= horizon if horizon is not None
+            else (HumanTask.reminder_at.is_not(None)) & (HumanTask.reminder_at <= now))
     rows = db.session.execute(select(HumanTask.id, HumanTask.sla_state, HumanTask.due_at,
                                      HumanTask.reminder_at).where(
         HumanTask.state == TaskState.READY,
         HumanTask.sla_state != SlaState.OVERDUE,
         ((HumanTask.due_at.is_not(None)) & (HumanTask.due_at <= now))
-        | ((HumanTask.reminder_at.is_not(None)) & (HumanTask.reminder_at <= now)
-           & (HumanTask.sla_state == SlaState.ON_TIME)))).all()
-    for task_id, old, due_at, _reminder_at in rows:
-        new = SlaState.OVERDUE if due_at is not None and as_utc(due_at) <= now else SlaState.DUE_SOON
+        | (soon & (HumanTask.sla_state == SlaState.ON_TIME)))).all()
+    for task_id, old, due_at, reminder_at in rows:
+        new = sla_for(now, due_at, reminder_at)
         if new != old:
             changes.append((task_id, old, new))
     db.session.rollback()

@@ -7,10 +7,11 @@ these; the flow's own steps are in bpmn/conditional_share.bpmn.
 """
 from __future__ import annotations
 
-from sqlalchemy import or_, update
+from sqlalchemy import or_, select, update
 
 from app import engine
 from app.audit.log import record
+from app.audit.models import AuditEntry
 from app.clock import to_local, utcnow
 from app.db import transaction
 from app.errors import Conflict, Forbidden
@@ -21,7 +22,7 @@ from app.flows.records import open_tasks
 from app.notifications.models import NotificationKind
 from app.notifications.service import notify_group, notify_task
 from app.org.models import Role, User
-from app.validation import FieldErrors, is_blank
+from app.validation import N_, FieldErrors, is_blank
 
 # A decision (an approval waiting for agreements, a refusal under negotiation) binds the
 # provider; after one the applicant gives up in the negotiation step instead (宝鸡 art. 16).
@@ -116,3 +117,38 @@ def urge_application(user: User, application: Application) -> int:
         record("application.urged", "workflow_case", application.id, actor=user,
                after={"business_key": application.business_key, "steps": [t.task_spec for t in tasks]})
     return len(tasks)
+
+
+# ---- 补正 history: what each amendment and letter replacement changed ---------------------------
+
+# What a resubmission may change (the amendment form's fields, 南通 art. 21: 补正).
+AMENDABLE_FIELDS = ("purpose", "requested_scope", "legal_basis", "items", "requested_valid_from",
+                    "requested_valid_until")
+AMENDMENT_ACTIONS = ("application.amended", "application.letter_replaced")
+LETTER_LABEL = N_("盖章申请函")
+
+
+def _amendable_labels() -> dict[str, str]:
+    """Field → label, from the amendment form itself (one label per field, translated once)."""
+    from app.flows.conditional_share import AmendApplicationForm
+
+    fields = AmendApplicationForm().fields
+    return {name: fields[name].metadata["label"] for name in AMENDABLE_FIELDS}
+
+
+def amendment_history(application: Application) -> list[dict]:
+    """Each 补正 of `application`, oldest first: when, who, and every field it changed
+    (label, before, after) — read from the audit log, which recorded both sides."""
+    labels = {**_amendable_labels(), "letter_attachment_id": LETTER_LABEL}
+    rows = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.object_type == "workflow_case", AuditEntry.object_id == str(application.id),
+        AuditEntry.action.in_(AMENDMENT_ACTIONS)).order_by(AuditEntry.id))
+    history = []
+    for row in rows:
+        before, after = row.before or {}, row.after or {}
+        changes = [{"field": name, "label": label, "before": before.get(name), "after": after.get(name)}
+                   for name, label in labels.items()
+                   if name in after and before.get(name) != after.get(name)]
+        if changes:
+            history.append({"at": row.at, "actor_name": row.actor_name, "changes": changes})
+    return history

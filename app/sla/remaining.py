@@ -4,7 +4,9 @@ The deadline instant (`due_at`) is the end of the period's last day: 24:00 local
 jurisdiction's close of business (民法典 art. 203). Remaining days are counted like the period
 itself (民法典 art. 201): today is not counted; every working day after today up to and including
 the last day is — on the working-day calendar, so holidays do not count and make-up working days
-(调休上班日) do.
+(调休上班日) do. A task is *due soon* when that count is at most the profile's `due_soon_workdays`
+— a stated rule, computed from the clock, the same for the lists, the pages and the stored state
+(the engine asks `due_soon_horizon` through `register_due_soon_rule`), not set by a reminder timer.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from datetime import date, datetime
 from app.clock import as_utc, to_local, utcnow
 from app.engine.models import SlaState
 from app.legaltime import get_calendar
-from app.legaltime.periods import last_day
+from app.legaltime.periods import end_of_day, last_day
+from app.policy import active_policy
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,15 @@ class Remaining:
         return self.state in (SlaState.DUE_SOON, SlaState.DUE_TODAY)
 
 
-def remaining(due_at: datetime | None, reminder_at: datetime | None = None,
-              now: datetime | None = None) -> Remaining | None:
+def due_soon_horizon(now: datetime) -> datetime:
+    """The latest deadline that is due soon at `now`: the end (24:00 local) of the working day
+    `due_soon_workdays` working days after today."""
+    today = to_local(as_utc(now)).date()
+    day = get_calendar().add_working_days(today, active_policy().due_soon_workdays).day
+    return end_of_day(day, None)
+
+
+def remaining(due_at: datetime | None, now: datetime | None = None) -> Remaining | None:
     """None when the task has no deadline."""
     if due_at is None:
         return None
@@ -43,5 +53,5 @@ def remaining(due_at: datetime | None, reminder_at: datetime | None = None,
     count = calendar.working_days_between(today, final)
     if count.count <= 0:
         return Remaining(SlaState.DUE_TODAY, 0, final, count.provisional)
-    soon = reminder_at is not None and as_utc(reminder_at) <= now
+    soon = count.count <= active_policy().due_soon_workdays
     return Remaining(SlaState.DUE_SOON if soon else SlaState.ON_TIME, count.count, final, count.provisional)

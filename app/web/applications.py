@@ -50,6 +50,14 @@ def file_size(size: int) -> str:
     return f"{size} B" if size < 1024 else f"{size / 1024:.1f} KB" if size < 1024 * 1024 else f"{size / 1048576:.1f} MB"
 
 
+@application_pages.app_template_filter("change_value")
+def change_value(value) -> str:
+    """A field's value before or after a 补正: lists as 甲、乙, nothing as —."""
+    if value in (None, "", []):
+        return "—"
+    return "、".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _views() -> dict[str, str]:
     views = {"mine": _("我的申请"), "department": _("本部门申请的"), "provided": _("本部门提供的")}
     if is_office_member(current_user):
@@ -254,6 +262,7 @@ def index():
 def _detail(application: Application):
     own = current_user.has_role(Role.APPLICANT) and application.applicant_department_id == current_user.department_id
     return workview.record_page("applications/detail.html", records.view(application), application=application,
+                                amendments=actions.amendment_history(application),
                                 status_labels=STATUS_LABELS, labels=labels,
                                 may_act=own and application.status in ("in_progress", "returned"))
 

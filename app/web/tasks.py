@@ -14,6 +14,7 @@ from app.engine.models import HumanTask
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import tasks as service
+from app.flows.application_actions import amendment_history
 from app.flows.conditional_share import proposed_terms
 from app.flows.models import STATUS_LABELS, Application
 from app.flows.permissions import (
@@ -90,6 +91,7 @@ def _render(task: HumanTask, form_fields=None, errors=None, delegate_errors=None
     ready = task.state == "ready"
     return render_template(
         "tasks/detail.html", task=task, row=row, application=application, fields=form_fields,
+        amendments=amendment_history(application) if application else [],
         case=case, **(case_context(case) if case else {}),
         errors=errors or {}, delegate_errors=delegate_errors or {},
         status_labels=STATUS_LABELS, timeline=workview.timeline_rows(timeline(task.instance_id)),

@@ -115,7 +115,7 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
             "applicant": departments.get(record.applicant_department_id) if record else None,
             "resource": record.entry if record else None,
             "holder": holder_text(task, users, departments),
-            "remaining": remaining(task.due_at, task.reminder_at, now) if task.state == "ready" else None,
+            "remaining": remaining(task.due_at, now) if task.state == "ready" else None,
         })
     return rows
 

@@ -9,7 +9,14 @@ import time_machine
 
 from app.audit.log import record
 from app.clock import utcnow
-from app.engine import FormError, register_form, register_script_function, register_service
+from app.engine import (
+    FormError,
+    register_due_soon_rule,
+    register_form,
+    register_script_function,
+    register_service,
+    registry,
+)
 from app.engine.definitions import _SPEC_CACHE
 
 BPMN = Path(__file__).parent / "bpmn"
@@ -61,7 +68,12 @@ def engine_registrations():
     register_service("note_result", note_result)
     register_service("record_effect", record_effect)
     register_service("explode", explode)
+    # the engine alone: due soon once the reminder instant has passed (the product's rule is
+    # the profile's, tested with the flows)
+    product_rule = list(registry._DUE_SOON_RULE)
+    register_due_soon_rule(None)
     yield
+    registry._DUE_SOON_RULE[:] = product_rule
 
 
 @pytest.fixture()

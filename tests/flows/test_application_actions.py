@@ -107,3 +107,29 @@ def test_a_decision_made_while_the_page_was_open_stops_the_withdrawal(flow, entr
     db.session.rollback()
     assert _application(key).status == "in_progress"
     assert db.session.get(ProcessInstance, _application(key).instance_id).status == "running"
+
+
+def test_the_history_shows_what_each_amendment_changed(flow, entries, city, clock):
+    key = flow.apply(city.health_applicant, entries.conditional)
+    assert flow.detail(key)["amendments"] == []
+    flow.do(city.reviewer, key, "formal_review", {"decision": "return", "return_reasons": "用途不具体，申请函未盖章"})
+    old_letter = _application(key).letter_attachment_id
+    replaced = flow.post(city.health_applicant, f"/api/applications/{key}/letter",
+                         data={"letter": (io.BytesIO(PDF + b"% sealed"), "盖章申请函.pdf")},
+                         content_type="multipart/form-data")
+    assert replaced.status_code == 200, replaced.json
+    clock.move_to(local(2026, 10, 9, 10, 0))
+    flow.do(city.health_applicant, key, "amend_application", {
+        "decision": "resubmit", "amendment_note": "细化用途，补充信息项",
+        "purpose": "出生医学证明签发前核验父母身份", "items": ["公民身份号码", "姓名"],
+        "requested_scope": "本部门出生登记业务"})  # unchanged: not listed
+    letter, fields = flow.detail(key, city.health_applicant)["amendments"]
+    assert [c["field"] for c in letter["changes"]] == ["letter_attachment_id"]
+    assert letter["changes"][0]["before"] == old_letter and letter["actor_name"]
+    assert {c["field"]: (c["label"], c["before"], c["after"]) for c in fields["changes"]} == {
+        "purpose": ("用途（履职事项）", "出生医学证明核验", "出生医学证明签发前核验父母身份"),
+        "items": ("信息项", ["公民身份号码"], ["公民身份号码", "姓名"]),
+    }
+    assert fields["at"] == "2026-10-09T02:00:00+00:00"
+    # the provider and the office read the same history
+    assert len(flow.detail(key, city.reviewer)["amendments"]) == 2

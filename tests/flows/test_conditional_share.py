@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.catalog.models import Grant
-from app.engine import deploy, fire_due_timers
+from app.engine import deploy, fire_due_timers, refresh_sla_states
 from app.engine.models import HumanTask
 from app.extensions import db
 from app.flows.conditional_share import proposed_terms
@@ -275,13 +275,34 @@ def test_reminder_fires_at_its_instant_not_before_and_notifies_the_group(flow, e
     clock.move_to(local(2026, 10, 16, 8, 59, 59))
     fire_due_timers()
     assert "reminder" not in kinds(flow.notifications(city.police_approver))
-    assert flow.task(key, "provider_review")["sla_state"] == "on_time"
     clock.move_to(local(2026, 10, 16, 9, 0))  # exactly at its instant
     assert fire_due_timers() == 1
     reminders = [n for n in flow.notifications(city.police_approver) if n["kind"] == "reminder"]
     assert len(reminders) == 1 and key in reminders[0]["body"]
-    assert flow.task(key, "provider_review")["sla_state"] == "due_soon"
     assert "reminder" not in kinds(flow.notifications(city.health_applicant))
+
+
+def due_soon_keys(flow, user) -> list[str]:
+    response = flow.get(user, "/api/tasks", query_string={"view": "due_soon"})
+    assert response.status_code == 200, response.json
+    return [t["business_key"] for t in response.json]
+
+
+def test_due_soon_is_the_profiles_rule_computed_from_the_clock_not_the_reminder(flow, entries, city, clock, profile):
+    profile("baoji")  # last day 20 Oct; due_soon_workdays 2: from the start of Friday 16 Oct
+    key = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 10, 15, 23, 59, 59))  # three working days left
+    assert flow.task(key, "provider_review")["sla_state"] == "on_time"
+    assert key not in due_soon_keys(flow, city.police_approver)
+    clock.move_to(local(2026, 10, 16, 0, 0))  # two left; the reminder is not due before 09:00
+    task = flow.task(key, "provider_review")
+    assert task["sla_state"] == "due_soon" and task["reminder_at"] == utc(local(2026, 10, 16, 9, 0))
+    assert due_soon_keys(flow, city.police_approver) == [key]
+    assert "reminder" not in kinds(flow.notifications(city.police_approver))
+    assert refresh_sla_states() == 1  # the stored state (dashboards) follows the same rule
+    db.session.expire_all()
+    stored = db.session.get(HumanTask, task["id"])
+    assert stored.sla_state == "due_soon"
 
 
 def test_at_the_deadline_the_task_is_overdue_and_the_office_supervises_while_it_stays_open(

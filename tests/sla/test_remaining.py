@@ -1,10 +1,12 @@
 """Remaining working days (SPEC §6) count like the period itself (民法典 arts. 201, 203)."""
+from dataclasses import replace
 from datetime import datetime
 
 from app.clock import LOCAL_TZ
 from app.engine.models import SlaState
 from app.legaltime.periods import deadline_text
-from app.sla.remaining import last_day, remaining
+from app.policy import active_policy
+from app.sla.remaining import due_soon_horizon, last_day, remaining
 
 
 def at(*args) -> datetime:
@@ -23,15 +25,24 @@ def test_holidays_do_not_count_and_make_up_saturdays_do(app):
     assert remaining(due, now=at(2026, 10, 9, 10, 0)).days == 8
 
 
-def test_due_soon_today_and_overdue(app):
-    due, reminder = at(2026, 10, 21, 0, 0), at(2026, 10, 16, 9, 0)
-    assert remaining(due, reminder, now=at(2026, 10, 16, 8, 59)).state == SlaState.ON_TIME
-    assert (remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).state,
-            remaining(due, reminder, now=at(2026, 10, 16, 9, 0)).days) == (SlaState.DUE_SOON, 2)
-    assert remaining(due, reminder, now=at(2026, 10, 20, 23, 59)).state == SlaState.DUE_TODAY
-    late = remaining(due, reminder, now=at(2026, 10, 23, 10, 0))
+def test_due_soon_is_the_profiles_stated_rule_not_the_reminder(app, monkeypatch):
+    due = at(2026, 10, 21, 0, 0)  # last day Tuesday 20 October; due_soon_workdays = 2 (南通 default)
+    assert remaining(due, now=at(2026, 10, 15, 23, 59)).state == SlaState.ON_TIME  # Thu: 3 wd left
+    # Friday 16th 00:00: two working days left (19th, 20th) — due soon from the day's start,
+    # whatever time a reminder is set for
+    assert (remaining(due, now=at(2026, 10, 16, 0, 0)).state,
+            remaining(due, now=at(2026, 10, 16, 0, 0)).days) == (SlaState.DUE_SOON, 2)
+    assert due_soon_horizon(at(2026, 10, 16, 0, 0)) == due
+    assert due_soon_horizon(at(2026, 10, 15, 23, 59)) == at(2026, 10, 20, 0, 0)
+    assert remaining(due, now=at(2026, 10, 20, 23, 59)).state == SlaState.DUE_TODAY
+    late = remaining(due, now=at(2026, 10, 23, 10, 0))
     assert (late.state, late.days) == (SlaState.OVERDUE, 3)
     assert remaining(None) is None
+    # another figure in the profile moves the line
+    policy = active_policy()
+    monkeypatch.setattr("app.sla.remaining.active_policy", lambda: replace(policy, due_soon_workdays=4))
+    assert remaining(due, now=at(2026, 10, 14, 10, 0)).state == SlaState.DUE_SOON  # Wed: 4 wd left
+    assert remaining(due, now=at(2026, 10, 13, 10, 0)).state == SlaState.ON_TIME
 
 
 def test_a_deadline_in_a_year_without_its_notice_is_provisional(app):

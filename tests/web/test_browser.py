@@ -404,6 +404,11 @@ def test_a_returned_application_gets_a_new_letter_on_the_page_and_the_office_acc
     page = reviewer_tab.page
     _open_task(page, key)
     assert page.get_by_role("link", name="盖章申请函.pdf").is_visible()
+    # … and what the 补正 changed: the old letter and the new one
+    changes = page.locator("table.changes")
+    assert changes.locator("th[scope=row]").all_inner_texts() == ["盖章申请函"]
+    assert changes.get_by_role("link", name="原申请函").is_visible()
+    assert changes.get_by_role("link", name="新申请函").is_visible()
     page.get_by_label("受理").check()
     page.get_by_role("button", name="提交办理结果").click()
     page.get_by_role("button", name="确认提交").click()
