@@ -104,6 +104,7 @@ def _register_core(app: Flask) -> None:
     from app.catalog.cli import attachments_cli
     from app.demo.cli import demo_cli
     from app.org.auth import register_auth
+    from app.policy import cli as _policy_commands  # noqa: F401  (calendar due/check, audit prune)
     from app.web import register_web
 
     register_auth(app)

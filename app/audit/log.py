@@ -26,7 +26,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
-from app.audit.models import AuditEntry
+from app.audit.models import AuditAnchor, AuditEntry
 from app.clock import as_utc, utcnow
 from app.db.rowbatch import batch, statement
 from app.extensions import db
@@ -198,12 +198,18 @@ class ChainProblem:
     reason: str
 
 
+def chain_start() -> tuple[int, str]:
+    """Where the chain begins: after the latest prune's anchor (its last id and hash), or at
+    the genesis."""
+    anchor = db.session.scalar(select(AuditAnchor).order_by(AuditAnchor.id.desc()).limit(1))
+    return (anchor.last_id, anchor.last_hash) if anchor else (0, GENESIS)
+
+
 def verify_chain(batch: int = 5000) -> tuple[int, list[ChainProblem]]:
-    """Walk the whole log in id order; return (rows checked, problems)."""
+    """Walk the log in id order from its start (`chain_start`); return (rows checked, problems)."""
     problems: list[ChainProblem] = []
-    expected_prev = GENESIS
+    last_id, expected_prev = chain_start()
     checked = 0
-    last_id = 0
     while True:
         rows = db.session.scalars(
             select(AuditEntry).where(AuditEntry.id > last_id).order_by(AuditEntry.id).limit(batch)

@@ -37,3 +37,18 @@ def _refuse_audit_changes(session: Session, _ctx, _instances) -> None:
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, AuditEntry):
             raise AuditLogIsAppendOnly("审计日志只能追加，不能修改或删除")
+
+
+class AuditAnchor(db.Model):
+    """Where the chain starts after entries older than the retention period were pruned: the
+    last pruned entry's id and hash, so `verify_chain` still checks every entry that is left."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pruned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    pruned_rows: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    actor_name: Mapped[str | None] = mapped_column(String(64))

@@ -1,18 +1,22 @@
 """The `flask calendar` commands that read the policy profiles as well as the calendar:
-`due --policy` (a profile's close of business) and `check` (calendar data and profiles)."""
+`due --policy` (a profile's close of business) and `check` (calendar data and profiles); and
+`flask audit prune`, which the profile's retention period bounds."""
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import date, datetime
 
 import click
 
-from app.clock import LOCAL_TZ, utcnow
+from app.audit.cli import audit_cli
+from app.audit.retention import prunable, prune_before
+from app.clock import LOCAL_TZ, to_local, utcnow
 from app.legaltime.cli import calendar_cli, calendar_or_exit, warn
 from app.legaltime.data import validate_directory, year_files
-from app.legaltime.periods import UNITS, due
+from app.legaltime.periods import UNITS, due, start_of_day
 from app.legaltime.service import calendar_dir, provisional_alerts
-from app.policy.profiles import PolicyError, load_profile, profile_keys, validate_profiles
+from app.policy.profiles import PolicyError, active_policy, load_profile, profile_keys, validate_profiles
+from app.policy.retention import retention_start
 
 
 def _parse_event(value: str) -> datetime:
@@ -70,3 +74,30 @@ def check() -> None:
         click.echo(f"{len(problems)} problem(s) found", err=True)
         sys.exit(1)
     click.echo("ok")
+
+
+@audit_cli.command("prune")
+@click.option("--before", "before", required=True, metavar="YYYY-MM-DD",
+              help="删除此日（本地时间）之前的审计记录 / delete entries before this local date")
+@click.option("--yes", is_flag=True, help="不再确认 / do not ask")
+def prune_audit(before: str, yes: bool) -> None:
+    """Delete audit entries before a date — never inside the profile's log_retention_years."""
+    try:
+        cutoff = start_of_day(date.fromisoformat(before))
+    except ValueError:
+        raise click.BadParameter(f"不是 YYYY-MM-DD 日期：{before!r}", param_hint="--before") from None
+    policy = active_policy()
+    keep_from = retention_start(policy)
+    if cutoff > keep_from:
+        click.echo(f"辖区配置 {policy.key}：审计日志至少保存 {policy.log_retention_years} 年（log_retention_years），"
+                   f"只能清理 {to_local(keep_from).date()} 之前的记录；未删除任何记录", err=True)
+        sys.exit(1)
+    target = prunable(cutoff)
+    if not target.rows:
+        click.echo(f"没有 {before} 之前的审计记录")
+        return
+    if not yes:
+        click.confirm(f"将永久删除 {target.rows} 条 {before} 之前的审计记录（哈希链由锚点接续校验），确定？",
+                      abort=True)
+    removed = prune_before(cutoff, keep_from, actor_name="flask audit prune")
+    click.echo(f"已删除 {removed} 条审计记录；哈希链自 #{target.last_id + 1} 起校验")
