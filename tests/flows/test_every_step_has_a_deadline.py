@@ -199,3 +199,29 @@ def test_objection_supervision_overdue_goes_to_the_supervisors(timed, city):
                      {"entry_id": entry.id, "items": ["公民身份号码"], "description": "校验位错误"})
     run_out(timed, key, "objection_verification", city.police_approver, "supervise_overdue", "office_reviewer")
     run_out(timed, key, "supervise_overdue", city.reviewer, "supervise_office_overdue", "supervisor")
+
+
+def test_a_late_office_supervision_of_an_application_goes_to_the_supervisors(flow, entries, city, clock):
+    flow.clock = clock
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    run_out(flow, key, "provider_review", city.police_approver, "supervise_overdue", "office_reviewer")
+    run_out(flow, key, "supervise_overdue", city.reviewer, "supervise_office_overdue", "supervisor")
+
+
+def test_a_missed_rectification_report_to_circulate_goes_to_the_supervisors(timed, city):
+    notice = {"violation_category": "data_inaccurate", "description": "人口数据长期未更新",
+              "deadline": "2026-10-16", "rectified_department_id": city.health.id}
+    key = timed.open(city.reviewer, "rectification", notice)
+    timed.clock.move_to(local(2026, 10, 17))  # the notice's period has ended (24:00 on the 16th)
+    fire_due_timers()
+    run_out(timed, key, "report_missed_rectification", city.reviewer, "supervise_office_overdue", "supervisor")
+
+
+def test_rerouting_a_demand_outside_the_remit_has_its_deadline_too(timed, city):
+    data = {"resource_name": "不动产登记信息", "description": "权利人、坐落", "purpose": "住房保障资格审核",
+            "letter": (io.BytesIO(PDF), "需求函.pdf")}
+    key = timed.open(city.health_applicant, "unpublished_demand", data=data, content_type="multipart/form-data")
+    timed.do(city.reviewer, key, "route_demand", {"provider_department_id": city.police.id})
+    timed.do(city.police_approver, key, "demand_answer", {"decision": "not_in_remit", "reasons": "非本局职责"})
+    run_out(timed, key, "reroute_demand", city.reviewer, "supervise_office_overdue", "supervisor")
