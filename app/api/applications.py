@@ -224,7 +224,7 @@ class ApplicationUrge(MethodView):
     @blp.response(200, UrgedOut)
     def post(self, business_key: str):
         """催办: remind the holders of the application's open steps in other departments — at
-        most once a day per application (409 otherwise)."""
+        most once a working day per application (409 otherwise)."""
         return {"urged": actions.urge_application(current_user, _own_application(business_key))}
 
 

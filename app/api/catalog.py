@@ -45,6 +45,8 @@ class EntryOut(Schema):
     open_attribute = fields.String()
     update_cycle = fields.String()
     sensitive = fields.Boolean()
+    basic_data = fields.Boolean(metadata={"description": "基础信息资源的基础信息项（人口、法人、空间地理、电子证照等）"})
+    needs_control_parameters = fields.Boolean(metadata={"description": "无条件共享但需要管控参数：由提供部门授权（南通 art. 18）"})
     publish_state = fields.String()
     published_at = UtcDateTime(allow_none=True)
     items = fields.List(fields.Nested(ItemOut))

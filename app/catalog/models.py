@@ -14,6 +14,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -111,6 +112,12 @@ class CatalogEntry(db.Model):
     update_cycle: Mapped[str] = mapped_column(String(16))
     # 西城 art. 31: sensitive data needs a confidentiality agreement
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 宝鸡 art. 15(2), 乌海 art. 8(2), 林州 art. 5: the basic items of population, legal-person,
+    # spatial and e-licence data are shared unconditionally where the profile says so
+    basic_data: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 南通 art. 18: an unconditional resource that needs control parameters is authorised by its
+    # provider, not by the platform
+    needs_control_parameters: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     publish_state: Mapped[str] = mapped_column(String(16), default=PublishState.DRAFT.value, index=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

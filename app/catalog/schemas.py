@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.catalog import labels
+from app.policy import active_policy
 from app.validation import Schema, choice, required_text
 
 RESOURCE_CODE = validate.Regexp(
@@ -21,6 +22,15 @@ def _blank(value: str | None) -> bool:
     return value is None or not value.strip()
 
 
+def _basic_data_rule() -> str | None:
+    """The active profile's basic-data rule as the message cites it, or None where it has none."""
+    policy = active_policy()
+    switch = policy.switches.get("basic_data_unconditional")
+    if switch is None or not switch.value:
+        return None
+    return f"《{policy.regulation_title}》{switch.article}" if switch.article else f"《{policy.regulation_title}》"
+
+
 class CatalogEntryInput(Schema):
     resource_code = fields.String(required=True, validate=RESOURCE_CODE)
     name = required_text(200)
@@ -36,6 +46,10 @@ class CatalogEntryInput(Schema):
     open_attribute = choice(list(labels.OPEN_ATTRIBUTE), labels.OPEN_ATTRIBUTE, load_default="not_open")
     update_cycle = choice(list(labels.UPDATE_CYCLE), labels.UPDATE_CYCLE, required=True)
     sensitive = fields.Boolean(load_default=False)
+    basic_data = fields.Boolean(load_default=False, metadata={
+        "description": "基础信息资源的基础信息项（人口、法人、空间地理、电子证照等）"})
+    needs_control_parameters = fields.Boolean(load_default=False, metadata={
+        "description": "无条件共享但需要管控参数（南通 art. 18：由提供部门授权）"})
     items = fields.List(
         fields.Nested(InformationItemInput), required=True,
         validate=validate.Length(min=1, error="至少填写一个信息项"),
@@ -54,6 +68,14 @@ class CatalogEntryInput(Schema):
         if share_type == "unconditional" and data.get("sensitive"):
             # 宝鸡 art. 15(4): data involving state secrets or personal privacy is not unconditional
             errors["share_type"] = ["涉密或涉及个人隐私的资源不能列为无条件共享（宝鸡办法第十五条）"]
+        basic_rule = _basic_data_rule()
+        if (basic_rule and data.get("basic_data") and not data.get("sensitive")
+                and share_type != "unconditional"):
+            # 宝鸡 art. 15(2), 乌海 art. 8(2), 林州 art. 5 (a sensitive one stays under 15(4))
+            errors.setdefault("share_type", []).append(
+                f"基础信息资源的基础信息项应在部门间无条件共享（{basic_rule}）")
+        if data.get("needs_control_parameters") and share_type != "unconditional":
+            errors["needs_control_parameters"] = ["只有无条件共享的资源需要标明是否设定管控参数（南通细则第十八条）"]
         if share_type == "not_shared" and _blank(data.get("legal_basis")):
             # 宝鸡 art. 15(1), 南通 art. 8: not shared only with a law, regulation or policy basis
             errors["legal_basis"] = ["不予共享的资源必须提供法律、法规或政策依据（宝鸡办法第十五条、南通细则第八条）"]

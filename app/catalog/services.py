@@ -19,7 +19,7 @@ from app.validation import FieldErrors, load
 _EDITABLE = [
     "resource_code", "name", "summary", "resource_format", "share_type", "share_conditions",
     "share_scope", "legal_basis", "share_method", "authorisation_mode", "open_attribute",
-    "update_cycle", "sensitive",
+    "update_cycle", "sensitive", "basic_data", "needs_control_parameters",
 ]
 
 

@@ -7,12 +7,15 @@ these; the flow's own steps are in bpmn/conditional_share.bpmn.
 """
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy import or_, select, update
 
 from app import engine
 from app.audit.log import record
 from app.audit.models import AuditEntry
 from app.clock import to_local, utcnow
+from app.legaltime import get_calendar
 from app.db import transaction
 from app.errors import Conflict, Forbidden
 from app.extensions import db
@@ -99,17 +102,19 @@ def replace_letter(user: User, application: Application, letter_file) -> Applica
 
 
 def urge_application(user: User, application: Application) -> int:
-    """催办: remind the holders of the application's open steps, at most once a day per
-    application; the number of steps urged. Raises Forbidden or Conflict."""
+    """催办: remind the holders of the application's open steps, at most once a working day per
+    application — after an urge, the next one waits for a working day later than it (a weekend
+    or holiday does not reset it); the number of steps urged. Raises Forbidden or Conflict."""
     _check_own(user, application, "催办")
     tasks = [t for t in open_tasks(application) if t.candidate_department_id != user.department_id]
     if not tasks:
         raise Conflict("当前没有等待其他部门办理的环节，无需催办")
-    today = to_local(utcnow()).date().isoformat()
-    if (application.details or {}).get("urged_on") == today:
-        raise Conflict("今天已经催办过，每个申请每天最多催办一次")
+    today = to_local(utcnow()).date()
+    last = (application.details or {}).get("urged_on")
+    if last and get_calendar().working_days_between(date.fromisoformat(last), today).count < 1:
+        raise Conflict("本工作日已经催办过：每个申请每个工作日最多催办一次，下一个工作日可再次催办")
     with transaction():
-        set_details(application, urged_on=today)
+        set_details(application, urged_on=today.isoformat())
         for task in tasks:
             notify_task(task, NotificationKind.REMINDER, f"申请方催办：{task.name or task.task_spec}",
                         f"申请 {application.business_key}（{application.title}）的申请部门催促尽快办理",

@@ -21,7 +21,7 @@ from app.db import transaction
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.flows.base import LETTER_FIELD, actor_for, check_items, store_letter
-from app.flows.conditional_share import FLOW, ApplicationDraftForm, ApplicationForm
+from app.flows.conditional_share import FLOW, ApplicationDraftForm, ApplicationForm, authorising_mode
 from app.flows.models import PROCESS_ID, Application, ApplicationStatus, Case
 from app.flows.numbering import business_key
 from app.flows.parties import office_department
@@ -113,7 +113,10 @@ def _instance_data(application: Application, entry: CatalogEntry, office: Depart
     """Entry facts and policy switches the BPMN gateways read (SPEC §5: rules are data)."""
     return {
         "case_id": application.id, "entry_id": entry.id, "entry_name": entry.name,
-        "share_type": entry.share_type, "authorisation_mode": entry.authorisation_mode,
+        # who must authorise (南通 arts. 18, 23): the gateways read the result, not the entry
+        "share_type": entry.share_type,
+        "authorisation_mode": authorising_mode(entry, policy) or entry.authorisation_mode,
+        "granted_at_once": authorising_mode(entry, policy) is None,
         "sensitive": bool(entry.sensitive),
         "applicant_department_id": application.applicant_department_id,
         "provider_department_id": application.provider_department_id,

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from app.audit.log import record
 from app.catalog.grants import end_grant
 from app.catalog.grants import issue_grant as catalog_issue_grant
-from app.catalog.models import Grant, GrantStatus, ShareType
+from app.catalog.models import AuthorisationMode, Grant, GrantStatus, ShareType
 from app.engine.models import EventType, TaskEvent
 from app.errors import Forbidden
 from app.extensions import db
@@ -27,6 +27,7 @@ from app.flows.models import PROCESS_ID, Application, ApplicationStatus
 from app.flows.parties import actor_user, tell
 from app.legaltime.periods import end_of_day, start_of_day
 from app.org.models import Department, Role, User
+from app.policy import Policy, resolve_policy
 from app.validation import N_, Schema, choice, is_blank, meta, optional_text, required_text
 
 DECISIONS = {"approve": N_("同意"), "refuse": N_("不同意")}
@@ -39,6 +40,22 @@ OUTCOME_LABELS = {"approved": "同意", "refused": "不予共享", "returned": "
 # Who authorises when a stage approves (南通 art. 18: the provider directly, or the platform).
 PLATFORM_STAGES = frozenset({"platform_authorisation", "office_arbitration"})
 PROVIDER_STAGES = frozenset({"provider_review", "negotiation"})
+
+
+def authorising_mode(entry, policy) -> str | None:
+    """Who must authorise an application for `entry` under `policy`: "provider" (its review),
+    "platform" (the office's check, 南通 art. 23, where the profile has platform authorisation),
+    or None — the platform grants at once. An unconditional resource is granted at once unless it
+    needs control parameters (南通 art. 18: its provider authorises, directly or through the
+    platform as it chose) or the profile has the office check what the platform authorises
+    (南通 art. 23: within 2 working days)."""
+    if entry.share_type != ShareType.UNCONDITIONAL.value:
+        return entry.authorisation_mode
+    if entry.needs_control_parameters and policy.switch("control_parameters"):
+        return entry.authorisation_mode
+    if policy.switch("platform_authorisation"):
+        return AuthorisationMode.PLATFORM.value
+    return None
 
 
 # ---- forms ----------------------------------------------------------------------------------------
@@ -404,13 +421,14 @@ def apply_amendment(ctx) -> dict:
     return {"amended_at": ctx.now.isoformat(), "note": data.get("amendment_note")}
 
 
-def grant_authority(application: Application, decision: dict | None) -> tuple[str, User | None]:
+def grant_authority(application: Application, decision: dict | None, policy: Policy) -> tuple[str, User | None]:
     """Who authorises a grant on `decision` (the last mark_decision result): ("platform" |
     "provider", the user who decided). Refused (Forbidden) when the decision is not one that
     may grant — the diagram routes every grant through one of these, and the verb checks it
     again, since a diagram is edited in the browser:
 
-    - none: only an unconditional, non-sensitive resource (宝鸡 arts. 15(4), 16; 南通 art. 18);
+    - none: only an unconditional, non-sensitive resource that nobody must authorise under the
+      application's profile (宝鸡 arts. 15(4), 16; 南通 arts. 18, 23: `authorising_mode`);
     - platform authorisation or the office's coordination: a member of the office (南通 art. 23;
       宝鸡 art. 16 — the office's decision is final);
     - provider review or an agreement reached in negotiation: an approver of the providing
@@ -418,7 +436,8 @@ def grant_authority(application: Application, decision: dict | None) -> tuple[st
     """
     entry = application.entry
     if decision is None:
-        if entry.share_type == ShareType.UNCONDITIONAL.value and not entry.sensitive:
+        if (entry.share_type == ShareType.UNCONDITIONAL.value and not entry.sensitive
+                and authorising_mode(entry, policy) is None):
             return "platform", None
         raise Forbidden("只有无条件共享且不涉密、不涉及隐私的资源可由平台直接授权（宝鸡办法第十五、十六条）")
     stage = decision.get("stage")
@@ -445,7 +464,7 @@ def issue_grant(ctx, decision: dict | None, scope: str, valid_from, valid_until)
     `valid_from` to the end (24:00) of `valid_until`, local time.
     """
     application = _application(ctx)
-    authorised_by, decider = grant_authority(application, decision)
+    authorised_by, decider = grant_authority(application, decision, resolve_policy(ctx.data.get("policy_key")))
     start, end = start_of_day(_day(valid_from)), end_of_day(_day(valid_until), None)
     # the items the last decision approved (None: all those asked for, e.g. an unconditional one)
     items = ctx.data.get("approved_items") or list(application.items)

@@ -14,11 +14,12 @@ from app.policy.profiles import (
     active_policy,
     load_profile,
     profile_keys,
+    resolve_policy,
     validate_profiles,
 )
 
 __all__ = [
     "DEADLINE_NAMES", "SWITCH_NAMES", "Policy", "PolicyError", "UnknownDeadline", "active_policy",
     "deadline_for", "load_profile", "profile_keys", "record_policy_deadline", "reminder_before", "reminder_for",
-    "validate_profiles",
+    "resolve_policy", "validate_profiles",
 ]

@@ -63,6 +63,8 @@ SWITCH_NAMES: tuple[str, ...] = (
     "suspension_on_missed_rectification",
     "written_circular_on_missed_rectification",
     "annual_report",
+    "basic_data_unconditional",
+    "control_parameters",
 )
 UNITS = ("workday", "month")
 ARTICLE = re.compile(r"^arts?\. \d+\S*(, \d+\S*)*$")  # "art. 21", "arts. 18, 23"

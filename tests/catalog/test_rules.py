@@ -47,6 +47,36 @@ def test_secret_or_private_data_cannot_be_unconditional(city):
     assert _count() == 1 and db.session.get(CatalogEntry, entry.id).sensitive is False
 
 
+def test_basic_data_is_unconditional_where_the_profile_says_so(app, city, client, monkeypatch):
+    # 宝鸡 art. 15(2): the basic items of population, legal-person, spatial data … unconditional
+    monkeypatch.setitem(app.config, "POLICY_PROFILE", "baoji")
+    with pytest.raises(FieldErrors) as err:
+        create_entry(city.police_approver, f.entry_data("RK-1", basic_data=True))
+    assert list(err.value.errors) == ["share_type"] and "无条件共享" in err.value.errors["share_type"][0]
+    assert "art. 15" in err.value.errors["share_type"][0]
+    # through the API: the same field-level error, nothing stored
+    refused = client.post("/api/catalog/entries", json=f.entry_data("RK-2", basic_data=True),
+                          headers=f.bearer(city.police_approver))
+    assert refused.status_code == 422 and "share_type" in refused.json["errors"]["json"]
+    assert _count() == 0
+    basic = create_entry(city.police_approver, f.entry_data("RK-3", share_type="unconditional", basic_data=True))
+    assert basic.basic_data is True
+    # personal data stays under 15(4): basic, sensitive and conditional is allowed
+    assert create_entry(city.police_approver, f.entry_data("RK-4", basic_data=True, sensitive=True)).basic_data
+    # 南通 has no such rule
+    monkeypatch.setitem(app.config, "POLICY_PROFILE", "nantong")
+    assert create_entry(city.police_approver, f.entry_data("RK-5", basic_data=True)).share_type == "conditional"
+
+
+def test_only_unconditional_data_is_marked_as_needing_control_parameters(city):
+    with pytest.raises(FieldErrors) as err:
+        create_entry(city.police_approver, f.entry_data(needs_control_parameters=True))
+    assert list(err.value.errors) == ["needs_control_parameters"] and "南通细则第十八条" in (
+        err.value.errors["needs_control_parameters"][0])
+    entry = create_entry(city.police_approver, f.entry_data(share_type="unconditional", needs_control_parameters=True))
+    assert entry.needs_control_parameters is True
+
+
 def test_resource_code_is_unique(city):
     f.entry(city.police_approver, "GA-9")
     with pytest.raises(FieldErrors) as err:

@@ -52,7 +52,7 @@ def test_no_withdrawal_after_a_decision(flow, entries, city, clock):
     assert _application(key).status == "in_progress" and not _audited("application.withdrawn")
 
 
-def test_the_applicant_urges_the_holders_once_a_day(flow, entries, city, clock):
+def test_the_applicant_urges_the_holders_once_a_working_day(flow, entries, city, clock):
     key = flow.apply(city.health_applicant, entries.conditional)
     url = f"/api/applications/{key}/urge"
     assert flow.post(city.reviewer, url).status_code == 403
@@ -60,8 +60,10 @@ def test_the_applicant_urges_the_holders_once_a_day(flow, entries, city, clock):
     assert urged.status_code == 200 and urged.json == {"urged": 1}
     assert [n["kind"] for n in flow.notifications(city.reviewer) if n["title"].startswith("申请方催办")] == ["reminder"]
     again = flow.post(city.health_applicant, url)
-    assert again.status_code == 409 and "每天最多催办一次" in again.json["message"]
-    clock.move_to(local(2026, 10, 8, 9, 0))
+    assert again.status_code == 409 and "每个工作日最多催办一次" in again.json["message"]
+    clock.move_to(local(2026, 10, 3, 9, 0))  # National Day: still the same working day's urge
+    assert flow.post(city.health_applicant, url).status_code == 409
+    clock.move_to(local(2026, 10, 8, 9, 0))  # the next working day
     assert flow.post(city.health_applicant, url).status_code == 200
     assert len(_audited("application.urged")) == 2
 

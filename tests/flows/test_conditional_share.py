@@ -35,7 +35,8 @@ def kinds(notes: list[dict]) -> list[str]:
 
 # ---- unconditional / not shared --------------------------------------------------------------
 
-def test_unconditional_resource_is_granted_at_once_by_the_platform(flow, entries, city, clock):
+def test_unconditional_resource_is_granted_at_once_by_the_platform(flow, entries, city, clock, profile):
+    profile("baoji")  # 宝鸡 art. 16: unconditional data is obtained directly
     key = flow.apply(city.health_applicant, entries.unconditional)
     detail = flow.detail(key, city.health_applicant)
     assert detail["application"]["status"] == "granted"
@@ -43,6 +44,42 @@ def test_unconditional_resource_is_granted_at_once_by_the_platform(flow, entries
     assert detail["grant"]["authorised_by"] == "platform"
     assert detail["grant"]["status"] == "active"
     assert not [e for e in detail["timeline"] if e["event_type"] == "started"]
+
+
+def test_nantong_has_the_office_check_what_the_platform_authorises(flow, entries, city, clock):
+    # 南通 art. 18: no control parameters → the platform authorises; art. 23: the office checks
+    # that within 2 working days — the grant does not come at once
+    key = flow.apply(city.health_applicant, entries.unconditional)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    check = flow.task(key, "platform_authorisation")
+    assert (check["candidate_department_id"], check["candidate_role"]) == (city.office.id, "office_reviewer")
+    assert check["due_at"] == utc(local(2026, 10, 10))  # 2 wd after 30 Sep, the holiday skipped: 8, 9 Oct
+    assert flow.detail(key)["grant"] is None
+    flow.do(city.reviewer, key, "platform_authorisation", {
+        "decision": "approve", "scope": "本部门出生登记业务", "valid_from": "2026-10-01", "valid_until": "2027-09-30"})
+    grant = flow.detail(key, city.health_applicant)["grant"]
+    assert (grant["status"], grant["authorised_by"]) == ("active", "platform")
+
+
+def test_unconditional_data_needing_control_parameters_is_authorised_by_its_provider(flow, entries, city, clock):
+    controlled = f.entry(city.police_approver, "GA-PARAM", share_type="unconditional", needs_control_parameters=True)
+    commit()
+    key = flow.apply(city.health_applicant, controlled)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    assert set(flow.open_tasks(key)) == {"provider_review"}  # 南通 art. 18
+    flow.do(city.police_approver, key, "provider_review", {
+        "decision": "approve", "scope": "本部门出生登记业务", "valid_from": "2026-10-01", "valid_until": "2027-09-30"})
+    assert flow.detail(key, city.health_applicant)["grant"]["authorised_by"] == "provider"
+
+
+def test_a_diagram_granting_at_once_what_must_be_authorised_is_refused_by_the_verb(flow, entries, city, clock):
+    # an edit that drops the condition: every unconditional resource straight to the grant
+    xml = BPMN_FILE.read_text(encoding="utf-8").replace(
+        "share_type == 'unconditional' and granted_at_once", "share_type == 'unconditional'")
+    deploy(xml.encode("utf-8"))
+    refused = flow.submit(city.health_applicant, entries.unconditional)
+    assert refused.status_code == 403 and "平台直接授权" in refused.json["message"]
+    assert db.session.scalar(select(func.count()).select_from(Grant)) == 0
 
 
 def test_not_shared_resource_goes_straight_to_negotiation_then_office_arbitration(flow, entries, city, clock):
@@ -349,7 +386,8 @@ def test_an_overdue_office_task_is_supervised_by_the_supervisors_not_by_the_same
 
 # ---- grant period (南通 art. 26) ---------------------------------------------------------------
 
-def test_grant_expires_at_the_end_of_its_period_and_then_refuses_use(flow, entries, city, clock):
+def test_grant_expires_at_the_end_of_its_period_and_then_refuses_use(flow, entries, city, clock, profile):
+    profile("baoji")  # granted at once (宝鸡 art. 16)
     key = flow.apply(city.health_applicant, entries.unconditional, requested_valid_until="2026-12-31")
     grant_id = flow.detail(key)["grant"]["id"]
     clock.move_to(local(2026, 12, 31, 23, 59))
@@ -365,7 +403,8 @@ def test_grant_expires_at_the_end_of_its_period_and_then_refuses_use(flow, entri
     assert refused.status_code == 403 and "重新申请" in refused.json["message"]
 
 
-def test_use_is_refused_once_the_department_is_suspended(flow, entries, city, clock):
+def test_use_is_refused_once_the_department_is_suspended(flow, entries, city, clock, profile):
+    profile("baoji")  # granted at once (宝鸡 art. 16)
     key = flow.apply(city.health_applicant, entries.unconditional)
     grant_id = flow.detail(key)["grant"]["id"]
     clock.move_to(local(2026, 10, 8, 10, 0))

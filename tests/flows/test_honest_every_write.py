@@ -62,8 +62,9 @@ def test_task_actions_over_the_api(flow, city, entries, clock, second, db_gone_a
     assert _fresh(HumanTask, id=task_id).state == "completed"
 
 
-def test_grant_use_notification_read_and_draft_delete_over_the_api(flow, city, entries, clock,
+def test_grant_use_notification_read_and_draft_delete_over_the_api(flow, city, entries, clock, profile,
                                                                     db_gone_after_commit):
+    profile("baoji")  # an unconditional resource granted at once (宝鸡 art. 16)
     key = flow.apply(city.health_applicant, entries.unconditional)
     grant_id = flow.detail(key, city.health_applicant)["grant"]["id"]
     note_id = flow.notifications(city.health_applicant)[0]["id"]
@@ -126,7 +127,8 @@ def test_task_pages(client, flow, city, entries, clock, db_gone_after_commit):
     assert "已办理" in f.page_text(client.get("/tasks/"))
 
 
-def test_notification_and_admin_pages(client, flow, city, entries, clock, db_gone_after_commit):
+def test_notification_and_admin_pages(client, flow, city, entries, clock, profile, db_gone_after_commit):
+    profile("baoji")
     flow.apply(city.health_applicant, entries.unconditional)
     f.login(client, "wjw.applicant")
     token = f.csrf_token(client, "/")

@@ -89,7 +89,8 @@ def test_applying_on_the_page_starts_the_flow_and_the_detail_shows_step_holder_d
     assert application.business_key in listing and "规范性审查" in listing and "剩余 1 个工作日" in listing
 
 
-def test_unconditional_entry_is_granted_at_once(client, city, entries, clock):
+def test_unconditional_entry_is_granted_at_once(app, client, city, entries, clock, monkeypatch):
+    monkeypatch.setitem(app.config, "POLICY_PROFILE", "baoji")  # 宝鸡 art. 16: obtained directly
     f.login(client, "wjw.applicant")
     response = _apply_on_page(client, entries.unconditional)
     assert response.status_code == 302
