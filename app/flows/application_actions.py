@@ -15,13 +15,13 @@ from app import engine
 from app.audit.log import record
 from app.audit.models import AuditEntry
 from app.clock import to_local, utcnow
-from app.legaltime import get_calendar
 from app.db import transaction
 from app.errors import Conflict, Forbidden
 from app.extensions import db
 from app.flows.base import LETTER_FIELD, actor_for, set_details, store_letter
 from app.flows.models import Application, ApplicationStatus, Case
 from app.flows.records import open_tasks
+from app.legaltime import get_calendar
 from app.notifications.models import NotificationKind
 from app.notifications.service import notify_group, notify_task
 from app.org.models import Role, User
