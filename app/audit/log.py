@@ -23,7 +23,7 @@ from weakref import WeakKeyDictionary
 
 from flask import has_request_context, request
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from app.audit.models import AuditAnchor, AuditEntry
@@ -192,23 +192,51 @@ def record(
     _pending(db.session, create=True).append(row)
 
 
+def recorded_in_transaction(object_type: str, object_id: Any, actions: tuple[str, ...]) -> list[dict]:
+    """The rows this transaction has recorded for one object and not yet written (they go in
+    at its commit): what a response built inside the transaction must see too."""
+    session = db.session()
+    root = session.get_transaction()
+    rows = _PENDING.get(root, []) if root is not None else []
+    return [row for row in rows if row["object_type"] == object_type
+            and row["object_id"] == str(object_id) and row["action"] in actions]
+
+
 @dataclass
 class ChainProblem:
     entry_id: int
     reason: str
 
 
-def chain_start() -> tuple[int, str]:
+def lock_chain() -> None:
+    """Hold the chain lock for the rest of the transaction (PostgreSQL; SQLite has one writer)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CHAIN_LOCK})
+
+
+def chain_start() -> tuple[int, str, AuditAnchor | None]:
     """Where the chain begins: after the latest prune's anchor (its last id and hash), or at
     the genesis."""
     anchor = db.session.scalar(select(AuditAnchor).order_by(AuditAnchor.id.desc()).limit(1))
-    return (anchor.last_id, anchor.last_hash) if anchor else (0, GENESIS)
+    return (anchor.last_id, anchor.last_hash, anchor) if anchor else (0, GENESIS, None)
+
+
+def _anchor_problem(anchor: AuditAnchor | None) -> ChainProblem | None:
+    """An anchor counts only when a chained `audit.pruned` entry records the same cut: a row
+    written straight into the table (to hide a deleted stretch) vouches for nothing."""
+    if anchor is None:
+        return None
+    vouched = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "audit.pruned", AuditEntry.object_id == str(anchor.last_id)))
+    if any((e.after or {}).get("last_hash") == anchor.last_hash for e in vouched):
+        return None
+    return ChainProblem(anchor.last_id, "清理锚点没有对应的审计记录：日志开头的记录可能被删除")
 
 
 def verify_chain(batch: int = 5000) -> tuple[int, list[ChainProblem]]:
     """Walk the log in id order from its start (`chain_start`); return (rows checked, problems)."""
-    problems: list[ChainProblem] = []
-    last_id, expected_prev = chain_start()
+    last_id, expected_prev, anchor = chain_start()
+    problems: list[ChainProblem] = [p for p in [_anchor_problem(anchor)] if p]
     checked = 0
     while True:
         rows = db.session.scalars(

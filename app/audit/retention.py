@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select
 
-from app.audit.log import record
+from app.audit.log import lock_chain, record
 from app.audit.models import AuditAnchor, AuditEntry
 from app.clock import as_utc, utcnow
 from app.db import transaction
@@ -28,9 +28,13 @@ class Prunable:
 
 def prunable(before: datetime) -> Prunable:
     """The entries a prune before `before` would delete: the oldest run of entries older than
-    `before` (stopping at the first younger one, so the chain stays one piece)."""
+    `before`, stopping at the first younger one (so the chain stays one piece) and always
+    keeping the newest entry (the next one chains onto it)."""
+    newest = db.session.scalar(select(func.max(AuditEntry.id)))
+    if newest is None:
+        return Prunable(0, None)
     first_kept = db.session.scalar(select(func.min(AuditEntry.id)).where(AuditEntry.at >= as_utc(before)))
-    bound = AuditEntry.id < first_kept if first_kept is not None else AuditEntry.id.is_not(None)
+    bound = AuditEntry.id < min(first_kept if first_kept is not None else newest, newest)
     last_id = db.session.scalar(select(func.max(AuditEntry.id)).where(bound))
     rows = db.session.scalar(select(func.count()).select_from(AuditEntry).where(bound)) if last_id else 0
     return Prunable(rows, last_id)
@@ -42,16 +46,18 @@ def prune_before(before: datetime, keep_from: datetime, actor_name: str | None =
     if as_utc(before) > as_utc(keep_from):
         raise InsideRetention(before, keep_from)
     with transaction():
+        lock_chain()  # one prune (and no append) at a time
         target = prunable(before)
         if not target.rows:
             return 0
         last_hash = db.session.scalar(select(AuditEntry.hash).where(AuditEntry.id == target.last_id))
-        db.session.execute(delete(AuditEntry).where(AuditEntry.id <= target.last_id),
-                           execution_options={"synchronize_session": False})
-        db.session.add(AuditAnchor(pruned_at=utcnow(), before=as_utc(before), pruned_rows=target.rows,
+        deleted = db.session.execute(delete(AuditEntry).where(AuditEntry.id <= target.last_id),
+                                     execution_options={"synchronize_session": False}).rowcount
+        db.session.add(AuditAnchor(pruned_at=utcnow(), before=as_utc(before), pruned_rows=deleted,
                                    last_id=target.last_id, last_hash=last_hash, actor_name=actor_name))
+        # the chained entry that vouches for the anchor (verify_chain checks the two agree)
         record("audit.pruned", "audit_entry", str(target.last_id),
-               after={"before": as_utc(before).isoformat(), "pruned_rows": target.rows,
-                      "keep_from": as_utc(keep_from).isoformat(), "by": actor_name})
-    return target.rows
+               after={"before": as_utc(before).isoformat(), "pruned_rows": deleted, "last_id": target.last_id,
+                      "last_hash": last_hash, "keep_from": as_utc(keep_from).isoformat(), "by": actor_name})
+    return deleted
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from app.catalog import labels
-from app.policy import active_policy
+from app.policy import active_policy, article_text
 from app.validation import Schema, choice, required_text
 
 RESOURCE_CODE = validate.Regexp(
@@ -28,7 +28,7 @@ def _basic_data_rule() -> str | None:
     switch = policy.switches.get("basic_data_unconditional")
     if switch is None or not switch.value:
         return None
-    return f"《{policy.regulation_title}》{switch.article}" if switch.article else f"《{policy.regulation_title}》"
+    return f"《{policy.regulation_title}》{article_text(switch.article)}"
 
 
 class CatalogEntryInput(Schema):
@@ -75,7 +75,7 @@ class CatalogEntryInput(Schema):
             errors.setdefault("share_type", []).append(
                 f"基础信息资源的基础信息项应在部门间无条件共享（{basic_rule}）")
         if data.get("needs_control_parameters") and share_type != "unconditional":
-            errors["needs_control_parameters"] = ["只有无条件共享的资源需要标明是否设定管控参数（南通细则第十八条）"]
+            errors["needs_control_parameters"] = ["只有无条件共享的资源才需标明是否设定管控参数"]
         if share_type == "not_shared" and _blank(data.get("legal_basis")):
             # 宝鸡 art. 15(1), 南通 art. 8: not shared only with a law, regulation or policy basis
             errors["legal_basis"] = ["不予共享的资源必须提供法律、法规或政策依据（宝鸡办法第十五条、南通细则第八条）"]

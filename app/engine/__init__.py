@@ -76,10 +76,14 @@ BPMN conventions (spiffworkflow:properties on the element unless noted)
     serviceTask  spiffworkflow:serviceTaskOperator id="verb" resultVariable="var" with
               parameters (value = expression); the verb's JSON-able return lands in `var`.
     boundary timer (non-interrupting, timeDate expr e.g. reminder('x') / deadline('x'))
-              sla_event="reminder"   → on firing, attached task sla_state due_soon + 'reminded'
+              sla_event="reminder"   → on firing, a 'reminded' event (due soon is the product's
+                                       rule, register_due_soon_rule; without one, the reminder
+                                       instant marks the task due soon)
               sla_event="escalation" → on firing, attached task stays open, sla_state overdue,
                                        'escalated' event; the boundary's outgoing path (e.g. a
                                        督办 user task) is created as usual.
+    userTask  ends_with_escalated_step="true" (on a 督办): cancelled, with its own timers, once
+              the step whose escalation led to it has completed or been cancelled.
     Timer expressions must yield aware ISO-8601 instants (naive ones are read in server time).
     One executable process per file; call activities must target processes in the same file.
 

@@ -50,6 +50,9 @@ PROP_CANDIDATE_ROLE = "candidate_role"               # literal role name
 PROP_DUE = "due"                                     # expression → ISO instant
 PROP_REMINDER = "reminder"                           # expression → ISO instant
 PROP_SLA_EVENT = "sla_event"                         # on a boundary timer: reminder | escalation
+# On a user task reached through an escalation ("true"): it ends, with its own timers, once the
+# step whose escalation led to it has finished — a 督办 outlives neither the step nor its case.
+PROP_ENDS_WITH_ESCALATED_STEP = "ends_with_escalated_step"
 SLA_EVENT_KINDS = ("reminder", "escalation")
 
 

@@ -12,10 +12,12 @@ from uuid import UUID
 
 from flask import current_app
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     TimerEventDefinition,
 )
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState as SpiffState
 from sqlalchemy import select
@@ -27,6 +29,7 @@ from app.db.transaction import in_transaction, transaction
 from app.engine import persistence
 from app.engine.context import CURRENT_STEP, Actor
 from app.engine.definitions import (
+    PROP_ENDS_WITH_ESCALATED_STEP,
     CompiledDefinition,
     UserTaskMeta,
     compiled,
@@ -84,6 +87,20 @@ def _database_error(exc: BaseException) -> DBAPIError | None:
         seen.add(id(exc))
         exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
     return None
+
+
+def _escalated_step_finished(task, own_split) -> bool:
+    """Has the step whose escalation led to `task` finished? The nearest boundary event above
+    the task is that escalation; the main task of its split is the step (completed or cancelled —
+    a cancelled 督办 thus ends the one above it too)."""
+    ancestor = (own_split or task).parent
+    while ancestor is not None and not isinstance(ancestor.task_spec, BoundaryEvent):
+        ancestor = ancestor.parent
+    split = ancestor.parent if ancestor is not None else None
+    if split is None or not isinstance(split.task_spec, BoundaryEventSplit):
+        return False
+    main = next((c for c in split.children if not isinstance(c.task_spec, BoundaryEvent)), None)
+    return main is not None and main.state in (SpiffState.COMPLETED, SpiffState.CANCELLED)
 
 
 def is_timer(task) -> bool:
@@ -237,10 +254,26 @@ class Step:
             self.spiff(wf.do_engine_steps, None, self._task_ran)
             # One walk serves this check and both mirror syncs (same traversal as two get_tasks).
             active = wf.get_tasks(state=SpiffState.READY | SpiffState.WAITING)
+            if self._end_supervision_of_finished_steps(active):
+                continue
             if not any(t.state == SpiffState.READY and not t.task_spec.manual for t in active):
                 self._active = active
                 return
         raise FlowFault("流程引擎在一个步骤内循环次数过多，可能存在死循环")
+
+    def _end_supervision_of_finished_steps(self, active: list) -> bool:
+        """Cancel each ready task marked `ends_with_escalated_step` (with its boundary timers)
+        whose escalated step — or a step escalated on the way to it — has finished. True if any."""
+        ended = False
+        for task in active:
+            if (task.state != SpiffState.READY or not task.task_spec.manual
+                    or self._meta(task).properties.get(PROP_ENDS_WITH_ESCALATED_STEP) != "true"):
+                continue
+            own_split = task.parent if isinstance(task.parent.task_spec, BoundaryEventSplit) else None
+            if _escalated_step_finished(task, own_split):
+                (own_split or task).cancel()
+                ended = True
+        return ended
 
     def _task_ran(self, task) -> None:
         """SpiffWorkflow's did_complete_task callback. do_engine_steps() loops until no READY

@@ -12,7 +12,7 @@ from datetime import date
 from sqlalchemy import or_, select, update
 
 from app import engine
-from app.audit.log import record
+from app.audit.log import record, recorded_in_transaction
 from app.audit.models import AuditEntry
 from app.clock import to_local, utcnow
 from app.db import transaction
@@ -145,15 +145,17 @@ def amendment_history(application: Application) -> list[dict]:
     """Each 补正 of `application`, oldest first: when, who, and every field it changed
     (label, before, after) — read from the audit log, which recorded both sides."""
     labels = {**_amendable_labels(), "letter_attachment_id": LETTER_LABEL}
-    rows = db.session.scalars(select(AuditEntry).where(
+    stored = db.session.scalars(select(AuditEntry).where(
         AuditEntry.object_type == "workflow_case", AuditEntry.object_id == str(application.id),
         AuditEntry.action.in_(AMENDMENT_ACTIONS)).order_by(AuditEntry.id))
+    rows = [{"at": r.at, "actor_name": r.actor_name, "before": r.before, "after": r.after} for r in stored]
+    rows += recorded_in_transaction("workflow_case", application.id, AMENDMENT_ACTIONS)
     history = []
     for row in rows:
-        before, after = row.before or {}, row.after or {}
+        before, after = row["before"] or {}, row["after"] or {}
         changes = [{"field": name, "label": label, "before": before.get(name), "after": after.get(name)}
                    for name, label in labels.items()
                    if name in after and before.get(name) != after.get(name)]
         if changes:
-            history.append({"at": row.at, "actor_name": row.actor_name, "changes": changes})
+            history.append({"at": row["at"], "actor_name": row["actor_name"], "changes": changes})
     return history

@@ -111,12 +111,13 @@ def _merge(draft: Application, form_data: dict | None) -> dict:
 
 def _instance_data(application: Application, entry: CatalogEntry, office: Department, policy) -> dict:
     """Entry facts and policy switches the BPMN gateways read (SPEC §5: rules are data)."""
+    mode = authorising_mode(entry, policy)
     return {
         "case_id": application.id, "entry_id": entry.id, "entry_name": entry.name,
         # who must authorise (南通 arts. 18, 23): the gateways read the result, not the entry
         "share_type": entry.share_type,
-        "authorisation_mode": authorising_mode(entry, policy) or entry.authorisation_mode,
-        "granted_at_once": authorising_mode(entry, policy) is None,
+        "authorisation_mode": mode or entry.authorisation_mode,
+        "granted_at_once": mode is None,
         "sensitive": bool(entry.sensitive),
         "applicant_department_id": application.applicant_department_id,
         "provider_department_id": application.provider_department_id,

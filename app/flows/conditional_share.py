@@ -439,7 +439,8 @@ def grant_authority(application: Application, decision: dict | None, policy: Pol
         if (entry.share_type == ShareType.UNCONDITIONAL.value and not entry.sensitive
                 and authorising_mode(entry, policy) is None):
             return "platform", None
-        raise Forbidden("只有无条件共享且不涉密、不涉及隐私的资源可由平台直接授权（宝鸡办法第十五、十六条）")
+        raise Forbidden("只有无条件共享、不涉密不涉及隐私、且无须提供部门或主管部门审核的资源可由平台直接授权"
+                        "（宝鸡办法第十五、十六条；南通细则第十八、二十三条）")
     stage = decision.get("stage")
     decider = db.session.get(User, decision["by"]) if decision.get("by") else None
     if decider is None or decision.get("outcome") != "approved":  # a refusal never grants

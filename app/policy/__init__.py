@@ -12,6 +12,7 @@ from app.policy.profiles import (
     PolicyError,
     UnknownDeadline,
     active_policy,
+    article_text,
     load_profile,
     profile_keys,
     resolve_policy,
@@ -19,7 +20,7 @@ from app.policy.profiles import (
 )
 
 __all__ = [
-    "DEADLINE_NAMES", "SWITCH_NAMES", "Policy", "PolicyError", "UnknownDeadline", "active_policy",
+    "DEADLINE_NAMES", "SWITCH_NAMES", "Policy", "PolicyError", "UnknownDeadline", "active_policy", "article_text",
     "deadline_for", "load_profile", "profile_keys", "record_policy_deadline", "reminder_before", "reminder_for",
     "resolve_policy", "validate_profiles",
 ]

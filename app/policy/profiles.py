@@ -37,7 +37,7 @@ DEADLINE_NAMES: tuple[str, ...] = (
     "office_arbitration",      # the office decides after a failed negotiation
     "three_party_agreement",   # the office records the three-party agreement (西城 art. 26)
     "confidentiality_agreement",  # the provider records the confidentiality agreement (西城 art. 31)
-    "review_entry",            # the office reviews a catalogue entry (南通 art. 11: no figure)
+    "review_entry",            # the office reviews a catalogue entry (南通 art. 10: no figure)
     "revise_entry",            # the provider revises an entry the review sent back
     "idle_grant_decision",     # the provider decides on an idle grant (南通 art. 26: no figure)
     "rectification_verification",  # the office verifies a reported rectification
@@ -126,6 +126,14 @@ class Policy:
             return self.switches[name].value
         except KeyError:
             raise KeyError(f"unknown policy switch {name!r}; known: {', '.join(SWITCH_NAMES)}") from None
+
+
+def article_text(article: str | None) -> str:
+    """'art. 15' → '第15条' (and 'arts. 18, 23' → '第18、23条'), as a Chinese message cites it."""
+    match = re.fullmatch(r"arts?\.\s*(.+)", article or "")
+    if not match:
+        return article or ""
+    return "第" + "、".join(part.strip() for part in match.group(1).split(",")) + "条"
 
 
 class UnknownDeadline(KeyError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from app.clock import as_utc, to_local, utcnow
 from app.engine.models import SlaState
@@ -36,8 +37,14 @@ def due_soon_horizon(now: datetime) -> datetime:
     """The latest deadline that is due soon at `now`: the end (24:00 local) of the working day
     `due_soon_workdays` working days after today."""
     today = to_local(as_utc(now)).date()
-    day = get_calendar().add_working_days(today, active_policy().due_soon_workdays).day
-    return end_of_day(day, None)
+    calendar = get_calendar()
+    return _horizon(today, active_policy().due_soon_workdays, id(calendar), calendar)
+
+
+@lru_cache(maxsize=64)
+def _horizon(today: date, workdays: int, _calendar_id: int, calendar) -> datetime:
+    # asked for every task row a list shows: one calendar walk per day, figure and calendar
+    return end_of_day(calendar.add_working_days(today, workdays).day, None)
 
 
 def remaining(due_at: datetime | None, now: datetime | None = None) -> Remaining | None:

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.flows import application_actions as actions
 from app.flows import applications as service
 from app.flows import records
+from app.flows.conditional_share import authorising_mode
 from app.flows.models import PROCESS_ID, STATUS_LABELS, Application
 from app.flows.permissions import can_edit_draft, can_view_record
 from app.org.models import Role
@@ -80,8 +81,9 @@ def _article(rule) -> str:
 def flow_steps(entry: CatalogEntry) -> list[str]:
     """The steps an application for `entry` will take under the active jurisdiction profile (SPEC §5)."""
     policy = active_policy()
-    if entry.share_type == "unconditional":
-        return [_("提交后由平台即时授权，无需审批（宝鸡办法第十六条、南通细则第十八条）。")]
+    mode = authorising_mode(entry, policy)
+    if mode is None:
+        return [_("提交后由平台即时授权，无需审批（%(reg)s）。", reg=policy.regulation_title)]
     steps = []
     if entry.share_type == "not_shared":
         steps.append(_("不予共享资源：进入部门协商，协商不成由主管部门协调决定（宝鸡办法第十六条）。"))
@@ -90,7 +92,7 @@ def flow_steps(entry: CatalogEntry) -> list[str]:
         rule = policy.deadline("formal_review")
         steps.append(_("主管部门规范性审查：%(n)s 个工作日内（%(reg)s%(art)s）", n=rule.amount,
                        reg=policy.regulation_title, art=_article(rule)))
-    if entry.authorisation_mode == "platform" and policy.switch("platform_authorisation"):
+    if mode == "platform" and policy.switch("platform_authorisation"):
         rule = policy.deadline("platform_authorisation")
         steps.append(_("平台授权审核：%(n)s 个工作日内（%(reg)s%(art)s）", n=rule.amount,
                        reg=policy.regulation_title, art=_article(rule)))

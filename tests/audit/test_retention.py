@@ -86,3 +86,30 @@ def test_a_city_keeping_five_years_keeps_what_baoji_could_prune(app, city, runne
         refused = runner.invoke(args=["audit", "prune", "--before", "2023-01-01", "--yes"])
     assert refused.exit_code == 1 and "2021-12-04 之前" in refused.output
     assert count() == 4
+
+
+def test_pruning_everything_old_keeps_the_newest_entry_and_the_chain(app, city, runner, monkeypatch):
+    monkeypatch.setitem(app.config, "POLICY_PROFILE", "baoji")
+    db.session.execute(text("DELETE FROM audit_entry"))
+    commit()
+    entry_at(datetime(2022, 3, 1, 9, 0, tzinfo=LOCAL_TZ), "old.1")
+    entry_at(datetime(2022, 4, 1, 9, 0, tzinfo=LOCAL_TZ), "old.2")
+    with time_machine.travel(NOW, tick=False):
+        done = runner.invoke(args=["audit", "prune", "--before", "2023-01-01", "--yes"])
+    assert done.exit_code == 0 and "已删除 1 条" in done.output, done.output
+    assert actions() == ["old.2", "audit.pruned"]
+    verified = runner.invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+
+
+def test_an_anchor_nobody_audited_does_not_hide_a_deleted_stretch(app, city, runner):
+    history(app)
+    ids = list(db.session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)))
+    kept = db.session.get(AuditEntry, ids[1])
+    # someone with database access deletes the first entry and plants an anchor to cover it
+    db.session.execute(text("DELETE FROM audit_entry WHERE id = :i"), {"i": ids[0]})
+    db.session.add(AuditAnchor(pruned_at=NOW, before=NOW, pruned_rows=1, last_id=ids[0],
+                               last_hash=kept.prev_hash, actor_name="mallory"))
+    commit()
+    bad = runner.invoke(args=["audit", "verify"])
+    assert bad.exit_code == 1 and "清理锚点没有对应的审计记录" in bad.output

@@ -53,7 +53,7 @@ def test_basic_data_is_unconditional_where_the_profile_says_so(app, city, client
     with pytest.raises(FieldErrors) as err:
         create_entry(city.police_approver, f.entry_data("RK-1", basic_data=True))
     assert list(err.value.errors) == ["share_type"] and "无条件共享" in err.value.errors["share_type"][0]
-    assert "art. 15" in err.value.errors["share_type"][0]
+    assert "第15条" in err.value.errors["share_type"][0]
     # through the API: the same field-level error, nothing stored
     refused = client.post("/api/catalog/entries", json=f.entry_data("RK-2", basic_data=True),
                           headers=f.bearer(city.police_approver))
@@ -71,7 +71,7 @@ def test_basic_data_is_unconditional_where_the_profile_says_so(app, city, client
 def test_only_unconditional_data_is_marked_as_needing_control_parameters(city):
     with pytest.raises(FieldErrors) as err:
         create_entry(city.police_approver, f.entry_data(needs_control_parameters=True))
-    assert list(err.value.errors) == ["needs_control_parameters"] and "南通细则第十八条" in (
+    assert list(err.value.errors) == ["needs_control_parameters"] and "无条件共享" in (
         err.value.errors["needs_control_parameters"][0])
     entry = create_entry(city.police_approver, f.entry_data(share_type="unconditional", needs_control_parameters=True))
     assert entry.needs_control_parameters is True

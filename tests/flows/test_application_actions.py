@@ -120,6 +120,8 @@ def test_the_history_shows_what_each_amendment_changed(flow, entries, city, cloc
                          data={"letter": (io.BytesIO(PDF + b"% sealed"), "盖章申请函.pdf")},
                          content_type="multipart/form-data")
     assert replaced.status_code == 200, replaced.json
+    # the answer already shows the replacement it made
+    assert [c["field"] for a in replaced.json["amendments"] for c in a["changes"]] == ["letter_attachment_id"]
     clock.move_to(local(2026, 10, 9, 10, 0))
     flow.do(city.health_applicant, key, "amend_application", {
         "decision": "resubmit", "amendment_note": "细化用途，补充信息项",

@@ -82,6 +82,7 @@ def test_the_step_has_a_profile_deadline_a_reminder_and_an_escalation_that_goes_
         assert etree.QName(target).localname == "endEvent"
         return
     assert etree.QName(target).localname == "userTask" and properties(target)["form"] == "supervise_form"
+    assert properties(target).get("ends_with_escalated_step") == "true"  # it ends with the step
     assert holder_role(tree, target) == ("supervisor" if role == "office_reviewer" else "office_reviewer")
 
 
@@ -168,8 +169,9 @@ def test_idle_grant_decision_overdue_is_supervised_by_the_office(timed, city, ru
                 valid_until=local(2027, 12, 31), authorised_by="provider")
     commit()
     assert runner.invoke(args=["grants", "propose-idle"]).exit_code == 0
-    key = timed.get(city.police_approver, "/api/cases", query_string={"flow": "idle_grant_review"}).json
-    key = (key["items"] if isinstance(key, dict) else key)[0]["business_key"]
+    listed = timed.get(city.police_approver, "/api/cases", query_string={"flow": "idle_grant_review"})
+    assert listed.status_code == 200 and len(listed.json) == 1
+    key = listed.json[0]["business_key"]
     supervise = run_out(timed, key, "idle_grant_decision", city.police_approver, "supervise_overdue",
                         "office_reviewer")
     assert supervise["candidate_department_id"] == city.office.id
@@ -225,3 +227,37 @@ def test_rerouting_a_demand_outside_the_remit_has_its_deadline_too(timed, city):
     timed.do(city.reviewer, key, "route_demand", {"provider_department_id": city.police.id})
     timed.do(city.police_approver, key, "demand_answer", {"decision": "not_in_remit", "reasons": "非本局职责"})
     run_out(timed, key, "reroute_demand", city.reviewer, "supervise_office_overdue", "supervisor")
+
+
+def test_a_supervision_ends_with_the_step_it_supervises(flow, entries, city, clock):
+    """督办 outlives neither the late step nor its case: once the provider has answered, the open
+    督办 and the supervisors' one above it end with their timers, and nothing escalates later."""
+    flow.clock = clock
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    run_out(flow, key, "provider_review", city.police_approver, "supervise_overdue", "office_reviewer")
+    run_out(flow, key, "supervise_overdue", city.reviewer, "supervise_office_overdue", "supervisor")
+    flow.do(city.police_approver, key, "provider_review", {
+        "decision": "approve", "scope": "本部门出生登记业务", "valid_from": "2026-10-01", "valid_until": "2027-09-30"})
+    assert flow.open_tasks(key) == {}
+    detail = flow.detail(key)
+    assert detail["grant"]["status"] == "active"
+    cancelled = [e["task_spec"] for e in detail["timeline"] if e["event_type"] == "cancelled"]
+    assert sorted(cancelled) == ["supervise_office_overdue", "supervise_overdue"]
+    before = len(flow.notifications(city.supervisor))
+    clock.move_to(local(2026, 12, 31))
+    fire_due_timers()
+    assert len(flow.notifications(city.supervisor)) == before and flow.open_tasks(key) == {}
+
+
+def test_the_office_supervising_ends_the_supervisors_supervision_above_it(timed, city):
+    entry = f.entry(city.police_approver, "GA-OBJ2", share_type="conditional")
+    issue_grant(entry, city.health, purpose="履职", scope="全部", valid_from=local(2026, 1, 1),
+                valid_until=local(2027, 12, 31), authorised_by="provider")
+    commit()
+    key = timed.open(city.health_applicant, "data_objection",
+                     {"entry_id": entry.id, "items": ["公民身份号码"], "description": "校验位错误"})
+    run_out(timed, key, "objection_verification", city.police_approver, "supervise_overdue", "office_reviewer")
+    run_out(timed, key, "supervise_overdue", city.reviewer, "supervise_office_overdue", "supervisor")
+    timed.do(city.reviewer, key, "supervise_overdue", {"supervision_opinion": "已电话督促"})
+    assert set(timed.open_tasks(key)) == {"objection_verification"}  # the late step itself stays
