@@ -7,9 +7,8 @@ Nothing here listens globally: `init_app` puts the listeners on the app's own en
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy.engine import make_url
 
-from app.db import rowbatch, sqlite
+from app.db import pool, rowbatch, sqlite
 from app.db.transaction import TransactionFailed, before_commit, in_transaction, request_unit, transaction
 
 __all__ = ["TransactionFailed", "before_commit", "engine_options", "in_transaction", "init_app",
@@ -17,14 +16,9 @@ __all__ = ["TransactionFailed", "before_commit", "engine_options", "in_transacti
 
 
 def engine_options(config) -> dict:
-    """SQLALCHEMY_ENGINE_OPTIONS plus a liveness check of pooled PostgreSQL connections at
-    checkout (SQLAlchemy's pool_pre_ping): a connection can die while idle (server restart, a
-    firewall dropping quiet sockets), and the pool then replaces it before the request sees it.
-    An operator's explicit setting wins."""
-    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    if make_url(config["SQLALCHEMY_DATABASE_URI"]).get_backend_name() == "postgresql":
-        options.setdefault("pool_pre_ping", True)
-    return options
+    """SQLALCHEMY_ENGINE_OPTIONS as configured: pooled PostgreSQL connections are checked by
+    `pool.register` (a ping once idle) unless the operator sets `pool_pre_ping`."""
+    return dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
 
 
 def init_app(app: Flask) -> None:
@@ -34,5 +28,6 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     rowbatch.register(engine)
+    pool.register(engine)
     if engine.dialect.name == "sqlite":
         sqlite.register(engine, checkpoint_thread=app.config["SQLITE_CHECKPOINT_THREAD"])
