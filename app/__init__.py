@@ -105,12 +105,14 @@ def _register_core(app: Flask) -> None:
     from app.demo.cli import demo_cli
     from app.org.auth import register_auth
     from app.policy import cli as _policy_commands  # noqa: F401  (calendar due/check, audit prune)
+    from app.sla.cli import sla_cli
     from app.web import register_web
 
     register_auth(app)
     register_api(app)
     register_web(app)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(sla_cli)
     app.cli.add_command(attachments_cli)
     app.cli.add_command(demo_cli)
 

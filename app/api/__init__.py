@@ -18,6 +18,7 @@ def register_api(app: Flask) -> None:
     from app.api.idempotency import expire_idempotency_keys
     from app.api.notifications import blp as notifications_blp
     from app.api.org import blp as org_blp
+    from app.api.sla import blp as sla_blp
     from app.api.tasks import blp as tasks_blp
     from app.engine.scheduler import register_periodic
     from app.extensions import csrf
@@ -31,7 +32,7 @@ def register_api(app: Flask) -> None:
         "type": "string", "pattern": f"^{c.regex}$", "example": "SQ-2026-000042"})
     # kept 24 h by default; swept hourly (a lookup ignores an expired key anyway)
     register_periodic("expire_idempotency_keys", expire_idempotency_keys, 3600)
-    for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp):
+    for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp, sla_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp)
 

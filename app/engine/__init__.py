@@ -132,6 +132,7 @@ from app.engine.registry import (
     on_timer_fired,
     register_due_soon_rule,
     register_form,
+    register_response_rule,
     register_script_function,
     register_service,
 )
@@ -163,7 +164,8 @@ __all__ = [
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
     "on_instance_completed", "once_per_step", "on_task_completed", "on_task_created", "on_timer_fired",
-    "refresh_sla_states", "register_due_soon_rule", "register_engine", "register_form", "register_script_function",
+    "refresh_sla_states", "register_due_soon_rule", "register_engine", "register_form", "register_response_rule",
+    "register_script_function",
     "register_service", "release", "retry_timer", "start", "update_task_due",
 ]
 

@@ -7,6 +7,7 @@ from enum import StrEnum
 from sqlalchemy import (
     DDL,
     JSON,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -136,6 +137,10 @@ class HumanTask(db.Model):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[int | None] = mapped_column(Integer)
     completion_data: Mapped[dict | None] = mapped_column(JSON)
+    # Measured once, when the step is completed (the SLA figures read them, never recompute):
+    # completed by its deadline (None without one), and working days from arrival to completion.
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    response_workdays: Mapped[int | None] = mapped_column(Integer)
 
     instance: Mapped[ProcessInstance] = relationship(lazy="select")
 

@@ -50,6 +50,19 @@ def due_soon_horizon(now):
     return _DUE_SOON_RULE[0](now) if _DUE_SOON_RULE else None
 
 
+# The product's measure of a step's response time: (arrived, completed) -> working days. Without
+# one (engine-only use) steps are completed without it.
+_RESPONSE_RULE: list[Callable[[Any, Any], int]] = []
+
+
+def register_response_rule(fn: Callable[[Any, Any], int] | None) -> None:
+    _RESPONSE_RULE[:] = [fn] if fn is not None else []
+
+
+def response_workdays(arrived, completed) -> int | None:
+    return _RESPONSE_RULE[0](arrived, completed) if _RESPONSE_RULE else None
+
+
 def register_service(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """Register a service-task verb: `fn(ctx: ServiceContext, **params) -> JSON-able result`."""
     SERVICES[name] = fn

@@ -38,7 +38,7 @@ from app.engine.models import (
     TimerState,
     WorkflowTimer,
 )
-from app.engine.registry import emit, validate_form
+from app.engine.registry import emit, response_workdays, validate_form
 from app.engine.scripting import EngineScriptEngine
 from app.engine.step import Step, instant, is_timer, sla_for, step_for, timeline_event, unit_of_work
 from app.extensions import db
@@ -112,7 +112,8 @@ def complete(task: int | LoadedTask, data: dict | None, actor: Actor | None,
         step.spiff(task.run)
         step.run_engine()
         step.rows.set(row, state=TaskState.COMPLETED, completed_at=step.now,
-                      completed_by=actor.user_id if actor else None, completion_data=cleaned)
+                      completed_by=actor.user_id if actor else None, completion_data=cleaned,
+                      **completion_measures(row, step.now))
         step.persist()
         step.event(EventType.COMPLETED, task=row, actor=actor, at=step.now, data=cleaned)
         record("engine.task_completed", "human_task", row.id,
@@ -223,6 +224,13 @@ def move_timer(timer_id: int, due_at: datetime | str, actor: Actor | None = None
                actor=actor._audit() if actor else None)
         step.emit_pending()
     return row
+
+
+def completion_measures(row: HumanTask, completed_at) -> dict:
+    """What a completion records about its timeliness: on time (by `due_at`; None without a
+    deadline) and the response time in working days (the product's rule)."""
+    return {"on_time": None if row.due_at is None else as_utc(completed_at) <= as_utc(row.due_at),
+            "response_workdays": response_workdays(row.created_at, completed_at)}
 
 
 def update_task_due(task_id: int, due_at: datetime | None, reminder_at: datetime | None = None,

@@ -7,13 +7,15 @@ from __future__ import annotations
 def register_sla() -> None:
     """Plug the deadline functions into the engine's expression language and follow deadline
     changes of a newly loaded calendar year (create_app, before the flows)."""
-    from app.engine import register_due_soon_rule, register_script_function
+    from app.engine import register_due_soon_rule, register_response_rule, register_script_function
     from app.legaltime import on_deadline_changed
     from app.sla.deadlines import SCRIPT_FUNCTIONS
+    from app.sla.measures import response_workdays
     from app.sla.recompute import apply_deadline_change
     from app.sla.remaining import due_soon_horizon
 
     for name, fn in SCRIPT_FUNCTIONS.items():
         register_script_function(name, fn)
     register_due_soon_rule(due_soon_horizon)
+    register_response_rule(response_workdays)
     on_deadline_changed(apply_deadline_change)

@@ -416,3 +416,31 @@ def test_a_returned_application_gets_a_new_letter_on_the_page_and_the_office_acc
     page = applicant.go(f"/applications/{key}")
     assert page.locator("#application-status").inner_text() == "办理中"
     assert page.locator(".current-steps", has_text="提供部门审核").is_visible()
+
+
+def test_the_supervisor_reads_the_figures_changes_the_period_and_drills_down_to_a_record(session, server):
+    # the earlier tests of this module completed formal and provider reviews on the story's clock
+    supervisor = session("dsj.supervisor")
+    page = supervisor.page
+    supervisor.nav("时效监督")
+    page.wait_for_selector("#sla-summary")
+    page.wait_for_selector("#sla-chart svg")  # ECharts drew the on-time rates
+    office_row = page.locator("#sla-summary tbody tr", has_text="市大数据管理局")
+    assert office_row.count() == 1
+    supervisor.shot("sla-dashboard")
+    # a period before any work: nothing to show
+    page.get_by_label("起始日期").fill("2026-01-01")
+    page.get_by_label("截止日期").fill("2026-01-31")
+    page.get_by_role("button", name="统计").click()
+    page.wait_for_selector(".empty")
+    assert "该期间没有已完成的办理环节" in page.locator("main").inner_text()
+    page.go_back()
+    page.wait_for_selector("#sla-summary")
+    page.locator("#sla-summary tbody tr", has_text="市大数据管理局").get_by_role("link").first.click()
+    page.wait_for_selector("#sla-steps")
+    assert "规范性审查" in page.locator("#sla-steps").inner_text()
+    key = page.locator("#sla-steps tbody td.mono a").first.inner_text()
+    page.locator("#sla-steps tbody td.mono a").first.click()
+    page.wait_for_url(re.compile(rf".*/{key}$"))
+    assert key in page.locator("h1").inner_text()
+    supervisor.shot("sla-drilldown-record")

@@ -1,0 +1,92 @@
+"""SLA figures over REST (issue 15): the steps of a period and the per-department summary, for
+the office's supervisors and reviewers (read-only; definitions in app/sla/figures.py)."""
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_login import current_user
+from flask_smorest import abort
+from marshmallow import fields
+
+from app.api.common import api_blueprint, paginated
+from app.api.docs import refuses
+from app.api.workflow_schemas import UtcDateTime
+from app.extensions import db
+from app.org.models import Department
+from app.sla.figures import PeriodInput, completed_steps, may_read_figures, period_of, summary
+from app.validation import Schema
+
+blp = api_blueprint("sla_api", __name__, url_prefix="/api/sla", description="时效监督 / SLA figures")
+
+
+class StepsQuery(PeriodInput):
+    department_id = fields.Integer(metadata={"description": "办理部门"})
+
+
+def _department_name(department_id: int | None) -> str | None:
+    department = db.session.get(Department, department_id) if department_id else None
+    return department.name if department else None
+
+
+class StepOut(Schema):
+    id = fields.Integer()
+    task_spec = fields.String()
+    name = fields.String(allow_none=True)
+    business_key = fields.Function(lambda t: t.instance.business_key)
+    flow = fields.Function(lambda t: t.instance.process_id)
+    department_id = fields.Integer(attribute="candidate_department_id", allow_none=True)
+    department = fields.Function(lambda t: _department_name(t.candidate_department_id), allow_none=True)
+    created_at = UtcDateTime()
+    completed_at = UtcDateTime(allow_none=True)
+    due_at = UtcDateTime(allow_none=True)
+    on_time = fields.Boolean(allow_none=True, metadata={"description": "在期限内完成；无期限为 null"})
+    response_workdays = fields.Integer(allow_none=True, metadata={
+        "description": "到达次日起至完成当日的法定工作日数（同日完成为0）"})
+
+
+class DepartmentFigures(Schema):
+    department_id = fields.Integer(allow_none=True)
+    department = fields.Function(lambda r: _department_name(r["department_id"]), allow_none=True)
+    completed = fields.Integer()
+    with_deadline = fields.Integer()
+    on_time = fields.Integer()
+    late = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True, metadata={"description": "按时完成数 ÷ 有期限的完成数"})
+    median_response_workdays = fields.Integer(allow_none=True)
+    p90_response_workdays = fields.Integer(allow_none=True)
+
+
+class SummaryOut(Schema):
+    period_from = fields.Date()
+    period_to = fields.Date()
+    departments = fields.List(fields.Nested(DepartmentFigures))
+
+
+def _supervising() -> None:
+    if not may_read_figures(current_user):
+        abort(403, message="只有主管部门的监督人员和审核人员可以查看时效统计")
+
+
+@blp.route("/steps")
+class Steps(MethodView):
+    @refuses(403)
+    @blp.arguments(StepsQuery, location="query")
+    @blp.response(200, StepOut(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """The steps completed in a period, newest first (the figures behind the summary)."""
+        _supervising()
+        stmt = completed_steps(period_of(query), query.get("flow"), query.get("department_id"))
+        return paginated(stmt, pagination_parameters)
+
+
+@blp.route("/summary")
+class Summary(MethodView):
+    @refuses(403)
+    @blp.arguments(PeriodInput, location="query")
+    @blp.response(200, SummaryOut)
+    def get(self, query):
+        """Per department: completed steps, on time, late, on-time rate, median and p90 working days."""
+        _supervising()
+        period = period_of(query)
+        return {"period_from": period.first, "period_to": period.last,
+                "departments": summary(period, query.get("flow"))}

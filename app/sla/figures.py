@@ -1,0 +1,127 @@
+"""The SLA figures supervisors read (issue 15), from what each completion recorded
+(`app/sla/measures.py`): the steps of a period, and per department the on-time rate and the
+response time in working days. Definitions, stated once:
+
+- a step belongs to the period when it was completed in it (local dates, both ends included);
+- `on_time_rate` = steps completed on time ÷ completed steps that have a deadline (None if none);
+- `median` / `p90` of `response_workdays`: nearest rank (the ⌈p·n⌉-th smallest), from a
+  per-department histogram the database counts — never a pass over the rows in Python.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from marshmallow import ValidationError, fields, validates_schema
+from sqlalchemy import Select, and_, case, func, select
+
+from app.clock import to_local, utcnow
+from app.engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskState
+from app.extensions import db
+from app.legaltime.periods import start_of_day
+from app.org.models import Role
+from app.org.permissions import is_office_member
+from app.validation import Schema
+
+MAX_DAYS = 366 * 3
+
+
+class PeriodInput(Schema):
+    """A period asked for by the API or the page: `from` … `to` (local dates, both included);
+    by default this month up to today."""
+
+    from_ = fields.Date(data_key="from", metadata={"description": "起始日期（含），默认本月1日"})
+    to = fields.Date(metadata={"description": "截止日期（含），默认今天"})
+    flow = fields.String(validate=lambda v: _deployed(v), metadata={"description": "流程标识（BPMN 流程 id）"})
+
+    @validates_schema
+    def _order(self, data, **_):
+        period = period_of(data)
+        if period.last < period.first:
+            raise ValidationError({"to": ["截止日期不能早于起始日期"]})
+        if (period.last - period.first).days > MAX_DAYS:
+            raise ValidationError({"from": ["统计期间最长三年"]})
+
+
+def _deployed(process_id: str) -> bool:
+    """A flow the figures can be narrowed to: one that has been deployed."""
+    if db.session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.process_id == process_id).limit(1)):
+        return True
+    raise ValidationError(f"没有名为 {process_id} 的业务流程")
+
+
+def period_of(data: dict) -> Period:
+    today = to_local(utcnow()).date()
+    return Period(data.get("from_") or today.replace(day=1), data.get("to") or today)
+
+
+def may_read_figures(user) -> bool:
+    """The office watches every department (南通 art. 31(7); 宝鸡 arts. 22–24): its supervisors
+    and reviewers read the figures; nobody else."""
+    return bool(is_office_member(user) and (user.has_role(Role.SUPERVISOR) or user.has_role(Role.OFFICE_REVIEWER)))
+
+
+@dataclass(frozen=True)
+class Period:
+    first: date
+    last: date
+
+    @property
+    def bounds(self):
+        return start_of_day(self.first), start_of_day(self.last + timedelta(days=1))
+
+
+def completed_steps(period: Period, flow: str | None = None, department_id: int | None = None) -> Select:
+    """The human steps completed in `period` (optionally of one flow / department), newest first."""
+    start, end = period.bounds
+    stmt = (select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+            .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start,
+                   HumanTask.completed_at < end))
+    if flow:
+        stmt = stmt.where(ProcessInstance.process_id == flow)
+    if department_id is not None:
+        stmt = stmt.where(HumanTask.candidate_department_id == department_id)
+    return stmt.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+
+
+def nearest_rank(histogram: dict[int, int], p: float) -> int | None:
+    """The ⌈p·n⌉-th smallest value of a {value: count} histogram."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank, seen = max(math.ceil(p * total), 1), 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        if seen >= rank:
+            return value
+    return None
+
+
+def summary(period: Period, flow: str | None = None) -> list[dict]:
+    """Per department (the step's candidate department): completed, with a deadline, on time,
+    late, on_time_rate, median and p90 response working days."""
+    base = completed_steps(period, flow).order_by(None).subquery()
+    dept = base.c.candidate_department_id
+    counts = {row.dept: row for row in db.session.execute(select(
+        dept.label("dept"), func.count().label("completed"),
+        func.count(base.c.due_at).label("with_deadline"),
+        func.sum(case((base.c.on_time.is_(True), 1), else_=0)).label("on_time"),
+        func.sum(case((and_(base.c.due_at.is_not(None), base.c.on_time.is_(False)), 1), else_=0)).label("late"),
+    ).group_by(dept))}
+    histograms: dict[int | None, dict[int, int]] = {}
+    for row in db.session.execute(select(dept, base.c.response_workdays, func.count())
+                             .where(base.c.response_workdays.is_not(None))
+                             .group_by(dept, base.c.response_workdays)):
+        histograms.setdefault(row[0], {})[row[1]] = row[2]
+    out = []
+    for department_id, row in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
+        histogram = histograms.get(department_id, {})
+        out.append({
+            "department_id": department_id, "completed": row.completed, "with_deadline": row.with_deadline,
+            "on_time": int(row.on_time or 0), "late": int(row.late or 0),
+            "on_time_rate": (int(row.on_time or 0) / row.with_deadline) if row.with_deadline else None,
+            "median_response_workdays": nearest_rank(histogram, 0.5),
+            "p90_response_workdays": nearest_rank(histogram, 0.9),
+        })
+    return out

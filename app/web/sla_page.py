@@ -1,0 +1,94 @@
+"""时效监督 (issue 15): the office's supervisors and reviewers see, for a period and flow, each
+department's on-time rate and response times, and drill down to the steps behind a figure and
+from there to the record. Figures and definitions: app/sla/figures.py."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask_login import current_user, login_required
+from marshmallow import ValidationError
+from sqlalchemy import select
+
+from app.engine.models import ProcessDefinition
+from app.extensions import db
+from app.flows.registry import flow_label
+from app.org.models import Department
+from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, csv_lines, steps_table, summary_table
+from app.sla.figures import PeriodInput, completed_steps, may_read_figures, period_of, summary
+from app.web import workview
+
+sla_pages = Blueprint("sla_pages", __name__, url_prefix="/sla")
+PER_PAGE = 50
+
+
+def _query(extra: tuple[str, ...] = ()) -> tuple[dict, dict]:
+    """The period asked for (field errors shown on the page, the default period used instead)."""
+    if not may_read_figures(current_user):
+        abort(403)
+    raw = {k: v for k, v in request.args.items() if v and k in ("from", "to", "flow", *extra)}
+    try:
+        return PeriodInput().load({k: v for k, v in raw.items() if k not in extra}), {}
+    except ValidationError as exc:
+        return {}, exc.messages
+
+
+def _context(query: dict, errors: dict) -> dict:
+    period = period_of(query)
+    flows = db.session.scalars(select(ProcessDefinition.process_id).distinct().order_by(ProcessDefinition.process_id))
+    return {"period": period, "flow": query.get("flow"), "errors": errors, "flows": list(flows),
+            "flow_label": flow_label,
+            "args": {"from": period.first.isoformat(), "to": period.last.isoformat(),
+                     **({"flow": query["flow"]} if query.get("flow") else {})}}
+
+
+@sla_pages.get("/")
+@login_required
+def index():
+    query, errors = _query()
+    context = _context(query, errors)
+    rows = summary(context["period"], query.get("flow"))
+    names = dict(db.session.execute(select(Department.id, Department.name)).all())
+    chart = [{"name": names.get(r["department_id"], "—"), "rate": r["on_time_rate"]} for r in rows]
+    return render_template("sla/index.html", rows=rows, names=names, chart=chart, **context)
+
+
+@sla_pages.get("/steps")
+@login_required
+def steps():
+    query, errors = _query(("department_id",))
+    context = _context(query, errors)
+    department_id = request.args.get("department_id", type=int)
+    stmt = completed_steps(context["period"], query.get("flow"), department_id)
+    page = workview.listing_page(stmt, PER_PAGE)
+    department = db.session.get(Department, department_id) if department_id else None
+    args = {**context["args"], **({"department_id": department_id} if department_id else {})}
+    return render_template("sla/steps.html", page=page, department=department, pager_args=args, **context)
+
+
+def _csv(name: str, lines) -> Response:
+    response = Response(stream_with_context(lines), mimetype="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f"attachment; filename={name}"
+    return response
+
+
+@sla_pages.get("/summary.csv")
+@login_required
+def summary_csv():
+    """The summary table as CSV (Chinese headers; opens in Excel)."""
+    query, errors = _query()
+    if errors:
+        abort(400)
+    period = period_of(query)
+    rows = summary(period, query.get("flow"))
+    return _csv(f"sla-summary-{period.first}-{period.last}.csv", csv_lines(SUMMARY_HEADERS, summary_table(rows)))
+
+
+@sla_pages.get("/steps.csv")
+@login_required
+def steps_csv():
+    """Every step behind the figures as CSV, streamed."""
+    query, errors = _query(("department_id",))
+    if errors:
+        abort(400)
+    period = period_of(query)
+    stmt = completed_steps(period, query.get("flow"), request.args.get("department_id", type=int))
+    return _csv(f"sla-steps-{period.first}-{period.last}.csv", csv_lines(STEP_HEADERS, steps_table(stmt)))

@@ -1,0 +1,131 @@
+"""SLA figures (issue 15 definitions, app/sla/figures.py) for hand-built steps run through the
+real conditional-share flow on a frozen clock: same-day, late across the National Day holiday
+and its make-up Saturday, on time across it — and the drill-down totals equal the summary."""
+from __future__ import annotations
+
+from tests.flows.conftest import local
+
+PERIOD = {"from": "2026-09-01", "to": "2026-10-31"}
+APPROVE = {"decision": "approve", "scope": "本部门出生登记业务", "valid_from": "2026-10-12", "valid_until": "2027-09-30"}
+
+
+def test_on_time_late_and_working_days_per_department(flow, entries, city, clock):
+    # filed Wednesday 30 Sep 10:00; the formal review (1 wd) is due at the end of Thu 8 Oct
+    same_day = flow.apply(city.health_applicant, entries.conditional)
+    late = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 9, 30, 15, 0))
+    flow.do(city.reviewer, same_day, "formal_review", {"decision": "accept"})      # 0 wd, on time
+    clock.move_to(local(2026, 10, 10, 10, 0))  # the make-up working Saturday
+    flow.do(city.reviewer, late, "formal_review", {"decision": "accept"})          # 8, 9, 10 Oct: 3 wd, late
+    clock.move_to(local(2026, 10, 12, 9, 0))
+    flow.do(city.police_approver, same_day, "provider_review", APPROVE)           # 8, 9, 10, 12 Oct: 4 wd
+
+    summary = flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD)
+    assert summary.status_code == 200, summary.json
+    figures = {d["department_id"]: d for d in summary.json["departments"]}
+    office, police = figures[city.office.id], figures[city.police.id]
+    assert (office["completed"], office["with_deadline"], office["on_time"], office["late"]) == (2, 2, 1, 1)
+    assert office["on_time_rate"] == 0.5
+    assert (office["median_response_workdays"], office["p90_response_workdays"]) == (0, 3)
+    assert (police["completed"], police["on_time"], police["on_time_rate"]) == (1, 1, 1.0)
+    assert police["median_response_workdays"] == police["p90_response_workdays"] == 4
+    assert police["department"] == city.police.name
+
+    # drill-down: the steps behind the figures, per department and in all
+    steps = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department_id": city.office.id})
+    assert steps.status_code == 200
+    assert sorted((s["task_spec"], s["on_time"], s["response_workdays"]) for s in steps.json) == [
+        ("formal_review", False, 3), ("formal_review", True, 0)]
+    everything = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "page_size": 100})
+    assert len(everything.json) == sum(d["completed"] for d in figures.values())
+    # a period that ends before the late review leaves it out
+    early = flow.get(city.supervisor, "/api/sla/summary", query_string={"from": "2026-09-01", "to": "2026-10-09"})
+    assert {d["department_id"]: d["completed"] for d in early.json["departments"]} == {city.office.id: 1}
+
+
+def test_only_the_office_reads_the_figures_and_bad_periods_are_field_errors(flow, city, clock):
+    assert flow.get(city.police_approver, "/api/sla/summary").status_code == 403
+    assert flow.get(city.health_applicant, "/api/sla/steps").status_code == 403
+    backwards = flow.get(city.supervisor, "/api/sla/summary", query_string={"from": "2026-10-02", "to": "2026-10-01"})
+    assert backwards.status_code == 422 and "to" in backwards.json["errors"]["query"]
+    assert flow.get(city.supervisor, "/api/sla/steps", query_string={"flow": "nope"}).status_code == 422
+    default = flow.get(city.reviewer, "/api/sla/summary")
+    assert default.status_code == 200 and default.json["period_from"] == "2026-09-01"
+
+
+def test_steps_completed_before_the_measure_get_it_from_the_command(flow, entries, city, clock, runner):
+    from sqlalchemy import update
+
+    from app.engine.models import HumanTask
+    from app.extensions import db
+    from tests.factories import commit
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 10, 8, 10, 0))
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    db.session.execute(update(HumanTask).values(on_time=None, response_workdays=None))  # as after the migration
+    commit()
+    result = runner.invoke(args=["sla", "measure"])
+    assert result.exit_code == 0 and "已计算 1 个" in result.output, result.output
+    row = db.session.scalars(db.select(HumanTask).where(HumanTask.task_spec == "formal_review")).one()
+    db.session.refresh(row)
+    assert (row.on_time, row.response_workdays) == (True, 1)  # 30 Sep → 8 Oct: one working day
+
+
+def test_the_supervisors_page_shows_the_figures_and_drills_down_to_the_record(flow, entries, city, clock, client):
+    from tests import factories as f
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 10, 10, 10, 0))
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})  # 3 wd, late
+    f.login(client, "dsj.supervisor")
+    home = f.page_text(client.get("/"))
+    assert "时效监督" in home and "共享申请" in home  # the supervisor's menu
+    page = client.get("/sla/", query_string=PERIOD)
+    assert page.status_code == 200
+    text = f.page_text(page)
+    assert city.office.name in text and "0.0%" in text
+    html = page.get_data(as_text=True)
+    assert 'id="sla-chart"' in html and "echarts.min.js" in html
+    steps = client.get("/sla/steps", query_string={**PERIOD, "department_id": city.office.id})
+    body = steps.get_data(as_text=True)
+    assert steps.status_code == 200 and key in body and "逾期" in body
+    assert f'/applications/{key}' in body
+    # a bad period is a field error on the page, not a 500
+    bad = client.get("/sla/", query_string={"from": "2026-10-09", "to": "2026-10-01"})
+    assert bad.status_code == 200 and "截止日期不能早于起始日期" in bad.get_data(as_text=True)
+    # a provider's approver may not look
+    f.post_form(client, "/sign-out", {})
+    f.login(client, "gaj.approver")
+    assert client.get("/sla/").status_code == 403
+
+
+def test_the_figures_download_as_csv_and_print_from_the_command_the_same(flow, entries, city, clock, client, runner):
+    import csv
+    import io
+    import json
+
+    from tests import factories as f
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 10, 10, 10, 0))
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    f.login(client, "dsj.supervisor")
+    summary = client.get("/sla/summary.csv", query_string=PERIOD)
+    assert summary.status_code == 200 and summary.mimetype == "text/csv"
+    assert "attachment" in summary.headers["Content-Disposition"]
+    text = summary.get_data(as_text=True)
+    assert text.startswith("\ufeff")
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert table[0][:2] == ["办理部门", "已完成"] and table[1][:6] == [city.office.name, "1", "1", "0", "1", "0.0%"]
+    steps = list(csv.reader(io.StringIO(client.get("/sla/steps.csv", query_string=PERIOD).get_data(as_text=True).lstrip("\ufeff"))))
+    assert steps[1][0] == key and steps[1][-2:] == ["否", "3"]
+    assert client.get("/sla/summary.csv", query_string={"from": "x"}).status_code == 400
+
+    printed = runner.invoke(args=["sla", "report", "--from", "2026-09-01", "--to", "2026-10-31"])
+    assert printed.exit_code == 0 and list(csv.reader(io.StringIO(printed.output))) == table
+    as_json = json.loads(runner.invoke(args=["sla", "report", "--from", "2026-09-01", "--to", "2026-10-31",
+                                             "--format", "json"]).output)
+    assert as_json["departments"][0]["late"] == 1
+    refused = runner.invoke(args=["sla", "report", "--from", "2026-10-31", "--to", "2026-10-01"])
+    assert refused.exit_code == 2 and "截止日期不能早于起始日期" in refused.output
