@@ -439,6 +439,10 @@ def test_the_supervisor_reads_the_figures_changes_the_period_and_drills_down_to_
     page.locator("#sla-summary tbody tr", has_text="市大数据管理局").get_by_role("link").first.click()
     page.wait_for_selector("#sla-steps")
     assert "规范性审查" in page.locator("#sla-steps").inner_text()
+    with page.expect_download() as download:  # the list behind the figure, as a file
+        page.locator("#export-steps").click()
+    assert download.value.suggested_filename.startswith("sla-steps-")
+    assert "规范性审查" in open(download.value.path(), encoding="utf-8-sig").read()
     key = page.locator("#sla-steps tbody td.mono a").first.inner_text()
     page.locator("#sla-steps tbody td.mono a").first.click()
     page.wait_for_url(re.compile(rf".*/{key}$"))
