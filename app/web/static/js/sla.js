@@ -6,6 +6,7 @@
   var series = JSON.parse(node.dataset.series || "[]");
   var chart = window.echarts.init(node, null, { renderer: "svg" });
   chart.setOption({
+    animation: false,  // the figures, not a show: drawn at once (and in screenshots, print)
     grid: { left: 48, right: 16, top: 24, bottom: 48 },
     tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v.toFixed(1) + "%"; } },
     xAxis: { type: "category", data: series.map(function (s) { return s.name; }), axisLabel: { interval: 0 } },
