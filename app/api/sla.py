@@ -12,14 +12,10 @@ from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
 from app.org.models import Department
-from app.sla.figures import PeriodInput, completed_steps, may_read_figures, period_of, summary
+from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, period_of, summary
 from app.validation import Schema
 
 blp = api_blueprint("sla_api", __name__, url_prefix="/api/sla", description="时效监督 / SLA figures")
-
-
-class StepsQuery(PeriodInput):
-    department_id = fields.Integer(metadata={"description": "办理部门"})
 
 
 def _department_name(department_id: int | None) -> str | None:
@@ -69,13 +65,13 @@ def _supervising() -> None:
 @blp.route("/steps")
 class Steps(MethodView):
     @refuses(403)
-    @blp.arguments(StepsQuery, location="query")
+    @blp.arguments(StepsInput, location="query")
     @blp.response(200, StepOut(many=True))
     @blp.paginate()
     def get(self, query, pagination_parameters):
         """The steps completed in a period, newest first (the figures behind the summary)."""
         _supervising()
-        stmt = completed_steps(period_of(query), query.get("flow"), query.get("department_id"))
+        stmt = completed_steps(period_of(query), query.get("flow"), query.get("department_id"), query["late"])
         return paginated(stmt, pagination_parameters)
 
 

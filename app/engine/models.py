@@ -115,6 +115,7 @@ class HumanTask(db.Model):
         Index("ix_human_task_group", "state", "candidate_department_id", "candidate_role"),
         Index("ix_human_task_sla", "state", "sla_state", "due_at"),
         Index("ix_human_task_done", "completed_by", "completed_at"),
+        Index("ix_human_task_completed", "state", "completed_at"),  # the SLA figures of a period
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from app.clock import as_utc
 from app.db import transaction
 from app.engine.models import HumanTask, TaskState
 from app.extensions import db
@@ -24,18 +25,20 @@ BATCH = 1000
 @sla_cli.command("measure")
 def measure() -> None:
     """Measure the completed steps that have no response time yet."""
-    done = 0
-    while True:
+    done, last_id = 0, 0
+    while True:  # keyset batches: each row is read once, and the loop ends with the table
         with transaction():
             rows = db.session.scalars(select(HumanTask).where(
-                HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at.is_not(None),
-                HumanTask.response_workdays.is_(None)).order_by(HumanTask.id).limit(BATCH)).all()
+                HumanTask.id > last_id, HumanTask.state == TaskState.COMPLETED,
+                HumanTask.completed_at.is_not(None), HumanTask.response_workdays.is_(None))
+                .order_by(HumanTask.id).limit(BATCH)).all()
             for row in rows:
-                row.on_time = None if row.due_at is None else row.completed_at <= row.due_at
+                row.on_time = None if row.due_at is None else as_utc(row.completed_at) <= as_utc(row.due_at)
                 row.response_workdays = response_workdays(row.created_at, row.completed_at)
         done += len(rows)
         if len(rows) < BATCH:
             break
+        last_id = rows[-1].id
     click.echo(f"已计算 {done} 个已办环节的时效")
 
 

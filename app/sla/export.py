@@ -10,6 +10,7 @@ from sqlalchemy import Select, select
 
 from app.clock import to_local
 from app.extensions import db
+from app.legaltime.periods import deadline_text
 from app.org.models import Department
 
 SUMMARY_HEADERS = ("办理部门", "已完成", "有期限", "按时", "逾期完成", "按时完成率", "办理用时中位数（工作日）",
@@ -44,7 +45,13 @@ def steps_table(stmt: Select, batch: int = 1000) -> Iterator[tuple]:
         on_time = "" if task.on_time is None else ("是" if task.on_time else "否")
         yield (task.instance.business_key, task.instance.process_id, task.name or task.task_spec,
                names.get(task.candidate_department_id, ""), _when(task.created_at), _when(task.completed_at),
-               _when(task.due_at), on_time, _blank(task.response_workdays))
+               deadline_text(task.due_at) if task.due_at else "", on_time, _blank(task.response_workdays))
+
+
+def _inert(cell):
+    """A text cell a spreadsheet would read as a formula gets a leading apostrophe (CSV injection:
+    department and step names are typed in by administrators)."""
+    return "'" + cell if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def csv_lines(headers: tuple, rows: Iterable[tuple]) -> Iterator[str]:
@@ -54,7 +61,7 @@ def csv_lines(headers: tuple, rows: Iterable[tuple]) -> Iterator[str]:
     yield "\ufeff"
     writer.writerow(headers)
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([_inert(cell) for cell in row])
         if out.tell() > 64 * 1024:
             yield out.getvalue()
             out.seek(0)

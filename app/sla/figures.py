@@ -13,8 +13,9 @@ import math
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from marshmallow import ValidationError, fields, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy.orm import contains_eager
 
 from app.clock import to_local, utcnow
 from app.engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskState
@@ -25,14 +26,15 @@ from app.org.permissions import is_office_member
 from app.validation import Schema
 
 MAX_DAYS = 366 * 3
+DATE_RANGE = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31), error="日期须在 2000 年至 2099 年之间")
 
 
 class PeriodInput(Schema):
     """A period asked for by the API or the page: `from` … `to` (local dates, both included);
     by default this month up to today."""
 
-    from_ = fields.Date(data_key="from", metadata={"description": "起始日期（含），默认本月1日"})
-    to = fields.Date(metadata={"description": "截止日期（含），默认今天"})
+    from_ = fields.Date(data_key="from", validate=DATE_RANGE, metadata={"description": "起始日期（含），默认本月1日"})
+    to = fields.Date(validate=DATE_RANGE, metadata={"description": "截止日期（含），默认今天"})
     flow = fields.String(validate=lambda v: _deployed(v), metadata={"description": "流程标识（BPMN 流程 id）"})
 
     @validates_schema
@@ -42,6 +44,14 @@ class PeriodInput(Schema):
             raise ValidationError({"to": ["截止日期不能早于起始日期"]})
         if (period.last - period.first).days > MAX_DAYS:
             raise ValidationError({"from": ["统计期间最长三年"]})
+
+
+class StepsInput(PeriodInput):
+    """The steps behind a figure: a period, optionally one department and only the late ones."""
+
+    department_id = fields.Integer(data_key="department", validate=validate.Range(min=1, error="部门编号无效"),
+                                   metadata={"description": "办理部门编号"})
+    late = fields.Boolean(load_default=False, metadata={"description": "只列逾期完成的环节"})
 
 
 def _deployed(process_id: str) -> bool:
@@ -72,12 +82,17 @@ class Period:
         return start_of_day(self.first), start_of_day(self.last + timedelta(days=1))
 
 
-def completed_steps(period: Period, flow: str | None = None, department_id: int | None = None) -> Select:
-    """The human steps completed in `period` (optionally of one flow / department), newest first."""
+def completed_steps(period: Period, flow: str | None = None, department_id: int | None = None,
+                    late: bool = False) -> Select:
+    """The human steps completed in `period` (optionally of one flow / department, only the late
+    ones), newest first, each with its instance loaded."""
     start, end = period.bounds
     stmt = (select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+            .options(contains_eager(HumanTask.instance))
             .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start,
                    HumanTask.completed_at < end))
+    if late:
+        stmt = stmt.where(HumanTask.on_time.is_(False))
     if flow:
         stmt = stmt.where(ProcessInstance.process_id == flow)
     if department_id is not None:

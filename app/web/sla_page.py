@@ -13,20 +13,22 @@ from app.extensions import db
 from app.flows.registry import flow_label
 from app.org.models import Department
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, csv_lines, steps_table, summary_table
-from app.sla.figures import PeriodInput, completed_steps, may_read_figures, period_of, summary
+from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, period_of, summary
 from app.web import workview
 
 sla_pages = Blueprint("sla_pages", __name__, url_prefix="/sla")
 PER_PAGE = 50
 
 
-def _query(extra: tuple[str, ...] = ()) -> tuple[dict, dict]:
-    """The period asked for (field errors shown on the page, the default period used instead)."""
+def _query(schema: type[PeriodInput] = PeriodInput) -> tuple[dict, dict]:
+    """What the page asks for (field errors shown on the page, the defaults used instead)."""
     if not may_read_figures(current_user):
         abort(403)
-    raw = {k: v for k, v in request.args.items() if v and k in ("from", "to", "flow", *extra)}
+    loader = schema()
+    keys = {field.data_key or name for name, field in loader.fields.items()}
+    raw = {k: v for k, v in request.args.items() if v and k in keys}
     try:
-        return PeriodInput().load({k: v for k, v in raw.items() if k not in extra}), {}
+        return loader.load(raw), {}
     except ValidationError as exc:
         return {}, exc.messages
 
@@ -54,14 +56,16 @@ def index():
 @sla_pages.get("/steps")
 @login_required
 def steps():
-    query, errors = _query(("department_id",))
+    query, errors = _query(StepsInput)
     context = _context(query, errors)
-    department_id = request.args.get("department_id", type=int)
-    stmt = completed_steps(context["period"], query.get("flow"), department_id)
+    department_id, late = query.get("department_id"), query.get("late", False)
+    stmt = completed_steps(context["period"], query.get("flow"), department_id, late)
     page = workview.listing_page(stmt, PER_PAGE)
     department = db.session.get(Department, department_id) if department_id else None
-    args = {**context["args"], **({"department_id": department_id} if department_id else {})}
-    return render_template("sla/steps.html", page=page, department=department, pager_args=args, **context)
+    args = {**context["args"], **({"department": department_id} if department_id else {}),
+            **({"late": "true"} if late else {})}
+    return render_template("sla/steps.html", page=page, department=department, late=late, pager_args=args,
+                           **context)
 
 
 def _csv(name: str, lines) -> Response:
@@ -86,9 +90,9 @@ def summary_csv():
 @login_required
 def steps_csv():
     """Every step behind the figures as CSV, streamed."""
-    query, errors = _query(("department_id",))
+    query, errors = _query(StepsInput)
     if errors:
         abort(400)
     period = period_of(query)
-    stmt = completed_steps(period, query.get("flow"), request.args.get("department_id", type=int))
+    stmt = completed_steps(period, query.get("flow"), query.get("department_id"), query.get("late", False))
     return _csv(f"sla-steps-{period.first}-{period.last}.csv", csv_lines(STEP_HEADERS, steps_table(stmt)))

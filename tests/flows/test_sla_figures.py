@@ -32,10 +32,13 @@ def test_on_time_late_and_working_days_per_department(flow, entries, city, clock
     assert police["department"] == city.police.name
 
     # drill-down: the steps behind the figures, per department and in all
-    steps = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department_id": city.office.id})
+    steps = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department": city.office.id})
     assert steps.status_code == 200
     assert sorted((s["task_spec"], s["on_time"], s["response_workdays"]) for s in steps.json) == [
         ("formal_review", False, 3), ("formal_review", True, 0)]
+    late_only = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department": city.office.id,
+                                                                           "late": "true"})
+    assert [(s["business_key"], s["on_time"]) for s in late_only.json] == [(late, False)]
     everything = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "page_size": 100})
     assert len(everything.json) == sum(d["completed"] for d in figures.values())
     # a period that ends before the late review leaves it out
@@ -49,6 +52,10 @@ def test_only_the_office_reads_the_figures_and_bad_periods_are_field_errors(flow
     backwards = flow.get(city.supervisor, "/api/sla/summary", query_string={"from": "2026-10-02", "to": "2026-10-01"})
     assert backwards.status_code == 422 and "to" in backwards.json["errors"]["query"]
     assert flow.get(city.supervisor, "/api/sla/steps", query_string={"flow": "nope"}).status_code == 422
+    for bad in ({"from": "0001-01-01", "to": "0001-01-02"}, {"from": "9999-12-01", "to": "9999-12-31"},
+                {"department": "abc"}, {"department": "0"}):
+        refused = flow.get(city.supervisor, "/api/sla/steps", query_string=bad)
+        assert refused.status_code == 422, (bad, refused.json)
     default = flow.get(city.reviewer, "/api/sla/summary")
     assert default.status_code == 200 and default.json["period_from"] == "2026-09-01"
 
@@ -87,7 +94,7 @@ def test_the_supervisors_page_shows_the_figures_and_drills_down_to_the_record(fl
     assert city.office.name in text and "0.0%" in text
     html = page.get_data(as_text=True)
     assert 'id="sla-chart"' in html and "echarts.min.js" in html
-    steps = client.get("/sla/steps", query_string={**PERIOD, "department_id": city.office.id})
+    steps = client.get("/sla/steps", query_string={**PERIOD, "department": city.office.id, "late": "true"})
     body = steps.get_data(as_text=True)
     assert steps.status_code == 200 and key in body and "逾期" in body
     assert f'/applications/{key}' in body
@@ -129,3 +136,25 @@ def test_the_figures_download_as_csv_and_print_from_the_command_the_same(flow, e
     assert as_json["departments"][0]["late"] == 1
     refused = runner.invoke(args=["sla", "report", "--from", "2026-10-31", "--to", "2026-10-01"])
     assert refused.exit_code == 2 and "截止日期不能早于起始日期" in refused.output
+
+
+def test_a_completion_just_after_local_midnight_belongs_to_its_local_day(flow, entries, city, clock):
+    # 07:00 on 1 Oct in Shanghai is 23:00 UTC on 30 Sep: the step counts in October, local time
+    key = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 10, 1, 7, 0))
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    september = flow.get(city.supervisor, "/api/sla/steps", query_string={"from": "2026-09-01", "to": "2026-09-30"})
+    october = flow.get(city.supervisor, "/api/sla/steps", query_string={"from": "2026-10-01", "to": "2026-10-01"})
+    assert september.json == [] and [s["business_key"] for s in october.json] == [key]
+    assert october.json[0]["response_workdays"] == 0  # 1 Oct is a holiday: no working day passed
+
+
+def test_exports_are_the_offices_only_and_formulas_stay_text(flow, city, client):
+    from app.sla.export import csv_lines
+    from tests import factories as f
+
+    f.login(client, "gaj.approver")
+    assert client.get("/sla/summary.csv").status_code == 403
+    assert client.get("/sla/steps.csv").status_code == 403
+    text = "".join(csv_lines(("名称",), [("=HYPERLINK(\"http://x\")",), ("市公安局",)]))
+    assert "'=HYPERLINK" in text and "\n市公安局" in text.replace("\r", "")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -442,7 +443,7 @@ def test_the_supervisor_reads_the_figures_changes_the_period_and_drills_down_to_
     with page.expect_download() as download:  # the list behind the figure, as a file
         page.locator("#export-steps").click()
     assert download.value.suggested_filename.startswith("sla-steps-")
-    assert "规范性审查" in open(download.value.path(), encoding="utf-8-sig").read()
+    assert "规范性审查" in Path(download.value.path()).read_text(encoding="utf-8-sig")
     key = page.locator("#sla-steps tbody td.mono a").first.inner_text()
     page.locator("#sla-steps tbody td.mono a").first.click()
     page.wait_for_url(re.compile(rf".*/{key}$"))
