@@ -49,6 +49,10 @@ class DepartmentFigures(Schema):
     on_time_rate = fields.Float(allow_none=True, metadata={"description": "按时完成数 ÷ 有期限的完成数"})
     median_response_workdays = fields.Integer(allow_none=True)
     p90_response_workdays = fields.Integer(allow_none=True)
+    open = fields.Integer(metadata={"description": "当前待办环节数"})
+    due_soon = fields.Integer(metadata={"description": "其中即将到期（辖区 due_soon_workdays）"})
+    overdue = fields.Integer(metadata={"description": "其中已逾期"})
+    escalated = fields.Integer(metadata={"description": "其中已启动督办"})
 
 
 class SummaryOut(Schema):

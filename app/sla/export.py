@@ -14,7 +14,7 @@ from app.legaltime.periods import deadline_text
 from app.org.models import Department
 
 SUMMARY_HEADERS = ("办理部门", "已完成", "有期限", "按时", "逾期完成", "按时完成率", "办理用时中位数（工作日）",
-                   "办理用时P90（工作日）")
+                   "办理用时P90（工作日）", "当前待办", "即将到期", "已逾期", "已督办")
 STEP_HEADERS = ("业务编号", "流程", "环节", "办理部门", "到达时间", "完成时间", "办理期限", "按时", "办理用时（工作日）")
 
 
@@ -31,7 +31,8 @@ def summary_table(rows: list[dict]) -> Iterator[tuple]:
     for r in rows:
         rate = "" if r["on_time_rate"] is None else f"{r['on_time_rate'] * 100:.1f}%"
         yield (names.get(r["department_id"], ""), r["completed"], r["with_deadline"], r["on_time"], r["late"], rate,
-               _blank(r["median_response_workdays"]), _blank(r["p90_response_workdays"]))
+               _blank(r["median_response_workdays"]), _blank(r["p90_response_workdays"]),
+               r["open"], r["due_soon"], r["overdue"], r["escalated"])
 
 
 def _when(value) -> str:

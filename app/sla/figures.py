@@ -18,11 +18,12 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from app.clock import to_local, utcnow
-from app.engine.models import HumanTask, ProcessDefinition, ProcessInstance, TaskState
+from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.legaltime.periods import start_of_day
 from app.org.models import Role
 from app.org.permissions import is_office_member
+from app.sla.remaining import due_soon_horizon
 from app.validation import Schema
 
 MAX_DAYS = 366 * 3
@@ -113,9 +114,31 @@ def nearest_rank(histogram: dict[int, int], p: float) -> int | None:
     return None
 
 
+def open_work(flow: str | None = None, now=None) -> dict[int | None, dict]:
+    """Per department, the open steps now: open, due soon (the profile's rule), overdue, and
+    escalated (its 督办 has started) — counted over the open steps only."""
+    now = now or utcnow()
+    horizon = due_soon_horizon(now)
+    escalated = select(TaskEvent.human_task_id).where(TaskEvent.event_type == EventType.ESCALATED)
+    stmt = (select(HumanTask.candidate_department_id,
+                   func.count(),
+                   func.sum(case((and_(HumanTask.due_at > now, HumanTask.due_at <= horizon), 1), else_=0)),
+                   func.sum(case((HumanTask.due_at <= now, 1), else_=0)),
+                   func.sum(case((HumanTask.id.in_(escalated), 1), else_=0)))
+            .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id))
+    if flow:
+        stmt = stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(
+            ProcessInstance.process_id == flow)
+    return {dept: {"open": n, "due_soon": int(soon or 0), "overdue": int(late or 0), "escalated": int(esc or 0)}
+            for dept, n, soon, late, esc in db.session.execute(stmt)}
+
+
+NO_OPEN_WORK = {"open": 0, "due_soon": 0, "overdue": 0, "escalated": 0}
+
+
 def summary(period: Period, flow: str | None = None) -> list[dict]:
     """Per department (the step's candidate department): completed, with a deadline, on time,
-    late, on_time_rate, median and p90 response working days."""
+    late, on_time_rate, median and p90 response working days in the period; and its open work now."""
     base = completed_steps(period, flow).order_by(None).subquery()
     dept = base.c.candidate_department_id
     counts = {row.dept: row for row in db.session.execute(select(
@@ -129,14 +152,17 @@ def summary(period: Period, flow: str | None = None) -> list[dict]:
                              .where(base.c.response_workdays.is_not(None))
                              .group_by(dept, base.c.response_workdays)):
         histograms.setdefault(row[0], {})[row[1]] = row[2]
+    current = open_work(flow)
     out = []
-    for department_id, row in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)):
-        histogram = histograms.get(department_id, {})
+    for department_id in sorted(set(counts) | set(current), key=lambda d: (d is None, d or 0)):
+        row, histogram = counts.get(department_id), histograms.get(department_id, {})
+        done, with_deadline = (row.completed, row.with_deadline) if row else (0, 0)
+        on_time, late = (int(row.on_time or 0), int(row.late or 0)) if row else (0, 0)
         out.append({
-            "department_id": department_id, "completed": row.completed, "with_deadline": row.with_deadline,
-            "on_time": int(row.on_time or 0), "late": int(row.late or 0),
-            "on_time_rate": (int(row.on_time or 0) / row.with_deadline) if row.with_deadline else None,
+            "department_id": department_id, "completed": done, "with_deadline": with_deadline,
+            "on_time": on_time, "late": late, "on_time_rate": on_time / with_deadline if with_deadline else None,
             "median_response_workdays": nearest_rank(histogram, 0.5),
             "p90_response_workdays": nearest_rank(histogram, 0.9),
+            **current.get(department_id, NO_OPEN_WORK),
         })
     return out

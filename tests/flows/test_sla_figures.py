@@ -43,7 +43,8 @@ def test_on_time_late_and_working_days_per_department(flow, entries, city, clock
     assert len(everything.json) == sum(d["completed"] for d in figures.values())
     # a period that ends before the late review leaves it out
     early = flow.get(city.supervisor, "/api/sla/summary", query_string={"from": "2026-09-01", "to": "2026-10-09"})
-    assert {d["department_id"]: d["completed"] for d in early.json["departments"]} == {city.office.id: 1}
+    assert {d["department_id"]: d["completed"] for d in early.json["departments"] if d["completed"]} == {
+        city.office.id: 1}
 
 
 def test_only_the_office_reads_the_figures_and_bad_periods_are_field_errors(flow, city, clock):
@@ -158,3 +159,21 @@ def test_exports_are_the_offices_only_and_formulas_stay_text(flow, city, client)
     assert client.get("/sla/steps.csv").status_code == 403
     text = "".join(csv_lines(("名称",), [("=HYPERLINK(\"http://x\")",), ("市公安局",)]))
     assert "'=HYPERLINK" in text and "\n市公安局" in text.replace("\r", "")
+
+
+def test_the_summary_counts_each_departments_open_work_now(flow, entries, city, clock):
+    from app.engine import fire_due_timers
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.apply(city.health_applicant, entries.conditional)  # a second review, on time
+    clock.move_to(local(2026, 10, 9, 9, 0))  # both 1-wd reviews are overdue (since 24:00 on 8 Oct): escalated
+    fire_due_timers()
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})  # late; its 督办 ends with it
+    office = {d["department_id"]: d for d in flow.get(
+        city.supervisor, "/api/sla/summary", query_string=PERIOD).json["departments"]}[city.office.id]
+    # open: the second review (overdue, escalated) and its supervisors' 督办 (2 wd: due soon)
+    assert (office["open"], office["overdue"], office["escalated"], office["due_soon"]) == (2, 1, 1, 1)
+    assert (office["completed"], office["late"]) == (1, 1)
+    police = {d["department_id"]: d for d in flow.get(
+        city.supervisor, "/api/sla/summary", query_string=PERIOD).json["departments"]}[city.police.id]
+    assert (police["completed"], police["open"], police["overdue"]) == (0, 1, 0)  # the provider review just arrived
