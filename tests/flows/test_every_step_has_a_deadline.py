@@ -192,7 +192,9 @@ def test_rectification_verification_overdue_goes_to_the_supervisors(timed, city)
     run_out(timed, key, "rectification_verification", city.reviewer, "supervise_office_overdue", "supervisor")
 
 
-def test_objection_supervision_overdue_goes_to_the_supervisors(timed, city):
+def late_objection_supervised_late(timed, city) -> str:
+    """An objection whose verification and then its office 督办 both ran late: the supervisors
+    hold a 督办 above the office's."""
     entry = f.entry(city.police_approver, "GA-OBJ", share_type="conditional")
     issue_grant(entry, city.health, purpose="履职", scope="全部", valid_from=local(2026, 1, 1),
                 valid_until=local(2027, 12, 31), authorised_by="provider")
@@ -201,6 +203,11 @@ def test_objection_supervision_overdue_goes_to_the_supervisors(timed, city):
                      {"entry_id": entry.id, "items": ["公民身份号码"], "description": "校验位错误"})
     run_out(timed, key, "objection_verification", city.police_approver, "supervise_overdue", "office_reviewer")
     run_out(timed, key, "supervise_overdue", city.reviewer, "supervise_office_overdue", "supervisor")
+    return key
+
+
+def test_objection_supervision_overdue_goes_to_the_supervisors(timed, city):
+    late_objection_supervised_late(timed, city)
 
 
 def test_a_late_office_supervision_of_an_application_goes_to_the_supervisors(flow, entries, city, clock):
@@ -251,13 +258,6 @@ def test_a_supervision_ends_with_the_step_it_supervises(flow, entries, city, clo
 
 
 def test_the_office_supervising_ends_the_supervisors_supervision_above_it(timed, city):
-    entry = f.entry(city.police_approver, "GA-OBJ2", share_type="conditional")
-    issue_grant(entry, city.health, purpose="履职", scope="全部", valid_from=local(2026, 1, 1),
-                valid_until=local(2027, 12, 31), authorised_by="provider")
-    commit()
-    key = timed.open(city.health_applicant, "data_objection",
-                     {"entry_id": entry.id, "items": ["公民身份号码"], "description": "校验位错误"})
-    run_out(timed, key, "objection_verification", city.police_approver, "supervise_overdue", "office_reviewer")
-    run_out(timed, key, "supervise_overdue", city.reviewer, "supervise_office_overdue", "supervisor")
+    key = late_objection_supervised_late(timed, city)
     timed.do(city.reviewer, key, "supervise_overdue", {"supervision_opinion": "已电话督促"})
     assert set(timed.open_tasks(key)) == {"objection_verification"}  # the late step itself stays
