@@ -2,9 +2,7 @@
 one function per table, so the page, the file and the command show the same figures."""
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from sqlalchemy import Select, select
 
@@ -47,24 +45,3 @@ def steps_table(stmt: Select, batch: int = 1000) -> Iterator[tuple]:
         yield (task.instance.business_key, task.instance.process_id, task.name or task.task_spec,
                names.get(task.candidate_department_id, ""), _when(task.created_at), _when(task.completed_at),
                deadline_text(task.due_at) if task.due_at else "", on_time, _blank(task.response_workdays))
-
-
-def _inert(cell):
-    """A text cell a spreadsheet would read as a formula gets a leading apostrophe (CSV injection:
-    department and step names are typed in by administrators)."""
-    return "'" + cell if isinstance(cell, str) and cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
-
-
-def csv_lines(headers: tuple, rows: Iterable[tuple]) -> Iterator[str]:
-    """CSV text line by line, with a BOM so that Excel reads the Chinese headers as UTF-8."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    yield "\ufeff"
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_inert(cell) for cell in row])
-        if out.tell() > 64 * 1024:
-            yield out.getvalue()
-            out.seek(0)
-            out.truncate()
-    yield out.getvalue()

@@ -3,7 +3,7 @@ department's on-time rate and response times, and drill down to the steps behind
 from there to the record. Figures and definitions: app/sla/figures.py."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context
+from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
@@ -12,9 +12,10 @@ from app.engine.models import ProcessDefinition
 from app.extensions import db
 from app.flows.registry import flow_label
 from app.org.models import Department
-from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, csv_lines, steps_table, summary_table
+from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
 from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, period_of, summary
 from app.web import workview
+from app.web.downloads import one_sheet, table_download
 
 sla_pages = Blueprint("sla_pages", __name__, url_prefix="/sla")
 PER_PAGE = 50
@@ -68,31 +69,27 @@ def steps():
                            **context)
 
 
-def _csv(name: str, lines) -> Response:
-    response = Response(stream_with_context(lines), mimetype="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f"attachment; filename={name}"
-    return response
-
-
-@sla_pages.get("/summary.csv")
+@sla_pages.get("/summary.<fmt>")
 @login_required
-def summary_csv():
-    """The summary table as CSV (Chinese headers; opens in Excel)."""
+def summary_file(fmt: str):
+    """The summary table as CSV or .xlsx (Chinese headers; opens in Excel)."""
     query, errors = _query()
     if errors:
         abort(400)
     period = period_of(query)
     rows = summary(period, query.get("flow"))
-    return _csv(f"sla-summary-{period.first}-{period.last}.csv", csv_lines(SUMMARY_HEADERS, summary_table(rows)))
+    return table_download(f"sla-summary-{period.first}-{period.last}", fmt,
+                          one_sheet("各部门时效", SUMMARY_HEADERS, summary_table(rows)))
 
 
-@sla_pages.get("/steps.csv")
+@sla_pages.get("/steps.<fmt>")
 @login_required
-def steps_csv():
-    """Every step behind the figures as CSV, streamed."""
+def steps_file(fmt: str):
+    """Every step behind the figures as CSV (streamed) or .xlsx."""
     query, errors = _query(StepsInput)
     if errors:
         abort(400)
     period = period_of(query)
     stmt = completed_steps(period, query.get("flow"), query.get("department_id"), query.get("late", False))
-    return _csv(f"sla-steps-{period.first}-{period.last}.csv", csv_lines(STEP_HEADERS, steps_table(stmt)))
+    return table_download(f"sla-steps-{period.first}-{period.last}", fmt,
+                          one_sheet("已完成环节", STEP_HEADERS, steps_table(stmt)))

@@ -113,6 +113,8 @@ def test_the_figures_download_as_csv_and_print_from_the_command_the_same(flow, e
     import io
     import json
 
+    import openpyxl
+
     from tests import factories as f
 
     key = flow.apply(city.health_applicant, entries.conditional)
@@ -129,6 +131,13 @@ def test_the_figures_download_as_csv_and_print_from_the_command_the_same(flow, e
     steps = list(csv.reader(io.StringIO(client.get("/sla/steps.csv", query_string=PERIOD).get_data(as_text=True).lstrip("\ufeff"))))
     assert steps[1][0] == key and steps[1][-2:] == ["否", "3"]
     assert client.get("/sla/summary.csv", query_string={"from": "x"}).status_code == 400
+    # the same tables as .xlsx: the same cells, as numbers where they are numbers
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/sla/summary.xlsx", query_string=PERIOD).data))
+    rows = [[("" if v is None else str(v)) for v in row] for row in book.active.values]
+    assert book.active.title == "各部门时效" and rows == table
+    steps_book = openpyxl.load_workbook(io.BytesIO(client.get("/sla/steps.xlsx", query_string=PERIOD).data))
+    assert list(steps_book.active.values)[1][-2:] == ("否", 3)
+    assert client.get("/sla/steps.pdf", query_string=PERIOD).status_code == 404
 
     printed = runner.invoke(args=["sla", "report", "--from", "2026-09-01", "--to", "2026-10-31"])
     assert printed.exit_code == 0 and list(csv.reader(io.StringIO(printed.output))) == table
@@ -137,6 +146,9 @@ def test_the_figures_download_as_csv_and_print_from_the_command_the_same(flow, e
     assert as_json["departments"][0]["late"] == 1
     refused = runner.invoke(args=["sla", "report", "--from", "2026-10-31", "--to", "2026-10-01"])
     assert refused.exit_code == 2 and "截止日期不能早于起始日期" in refused.output
+    as_xlsx = runner.invoke(args=["sla", "report", "--from", "2026-09-01", "--to", "2026-10-31", "--format", "xlsx"])
+    assert as_xlsx.exit_code == 0
+    assert list(openpyxl.load_workbook(io.BytesIO(as_xlsx.stdout_bytes)).active.values)[1][0] == city.office.name
 
 
 def test_a_completion_just_after_local_midnight_belongs_to_its_local_day(flow, entries, city, clock):
@@ -151,7 +163,7 @@ def test_a_completion_just_after_local_midnight_belongs_to_its_local_day(flow, e
 
 
 def test_exports_are_the_offices_only_and_formulas_stay_text(flow, city, client):
-    from app.sla.export import csv_lines
+    from app.tabular import csv_lines
     from tests import factories as f
 
     f.login(client, "gaj.approver")
