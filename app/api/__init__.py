@@ -12,6 +12,7 @@ from flask import Flask
 
 def register_api(app: Flask) -> None:
     from app.api.applications import blp as applications_blp
+    from app.api.audit import blp as audit_blp
     from app.api.cases import blp as cases_blp
     from app.api.catalog import blp as catalog_blp
     from app.api.docs import api
@@ -32,7 +33,7 @@ def register_api(app: Flask) -> None:
         "type": "string", "pattern": f"^{c.regex}$", "example": "SQ-2026-000042"})
     # kept 24 h by default; swept hourly (a lookup ignores an expired key anyway)
     register_periodic("expire_idempotency_keys", expire_idempotency_keys, 3600)
-    for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp, sla_blp):
+    for blp in (catalog_blp, org_blp, applications_blp, cases_blp, tasks_blp, notifications_blp, sla_blp, audit_blp):
         csrf.exempt(blp)
         api.register_blueprint(blp)
 

@@ -11,8 +11,9 @@ from app.api.common import api_blueprint, paginated
 from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
+from app.legaltime.period_input import period_of
 from app.org.models import Department
-from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, period_of, summary
+from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, summary
 from app.validation import Schema
 
 blp = api_blueprint("sla_api", __name__, url_prefix="/api/sla", description="时效监督 / SLA figures")

@@ -252,5 +252,5 @@ def verify_chain(batch: int = 5000) -> tuple[int, list[ChainProblem]]:
             expected_prev = row.hash
             last_id = row.id
             checked += 1
-        db.session.expunge_all()
+            db.session.expunge(row)  # memory stays flat; the caller's own objects stay attached
     return checked, problems

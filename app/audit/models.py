@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, event
+from sqlalchemy import JSON, DateTime, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.extensions import db
@@ -11,6 +11,7 @@ from app.extensions import db
 
 class AuditEntry(db.Model):
     __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_object", "object_type", "object_id"),)  # search by object
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

@@ -52,3 +52,18 @@ def ensure(allowed: bool, message: str = "没有执行此操作的权限") -> No
         raise Forbidden(message)
 
 
+
+
+def may_read_audit_log(user: User) -> bool:
+    """The office's supervisors read and check the whole log (宝鸡 arts. 21–22)."""
+    return bool(is_office_member(user) and user.has_role(Role.SUPERVISOR))
+
+
+def may_receive_usage_log(user: User, department_id: int) -> bool:
+    """A department's usage log goes to the office's supervisors and to the department itself
+    (宝鸡 art. 21: 使用日志 pushed to the providing and using departments), there to its
+    approvers and administrators."""
+    if may_read_audit_log(user):
+        return True
+    return user.department_id == department_id and (
+        user.has_role(Role.PROVIDER_APPROVER) or user.has_role(Role.ADMINISTRATOR))

@@ -14,8 +14,9 @@ from app.clock import as_utc
 from app.db import transaction
 from app.engine.models import HumanTask, TaskState
 from app.extensions import db
+from app.legaltime.period_input import period_of
 from app.sla.export import SUMMARY_HEADERS, summary_table
-from app.sla.figures import PeriodInput, period_of, summary
+from app.sla.figures import PeriodInput, summary
 from app.sla.measures import response_workdays
 from app.tabular import csv_lines, xlsx_file
 

@@ -10,41 +10,25 @@ response time in working days. Definitions, stated once:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from datetime import date, timedelta
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from app.clock import to_local, utcnow
+from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
-from app.legaltime.periods import start_of_day
+from app.legaltime.period_input import Period
+from app.legaltime.period_input import PeriodInput as DatePeriodInput
 from app.org.models import Role
 from app.org.permissions import is_office_member
 from app.sla.remaining import due_soon_horizon
-from app.validation import Schema
-
-MAX_DAYS = 366 * 3
-DATE_RANGE = validate.Range(min=date(2000, 1, 1), max=date(2099, 12, 31), error="日期须在 2000 年至 2099 年之间")
 
 
-class PeriodInput(Schema):
-    """A period asked for by the API or the page: `from` … `to` (local dates, both included);
-    by default this month up to today."""
+class PeriodInput(DatePeriodInput):
+    """The figures' period, optionally narrowed to one flow."""
 
-    from_ = fields.Date(data_key="from", validate=DATE_RANGE, metadata={"description": "起始日期（含），默认本月1日"})
-    to = fields.Date(validate=DATE_RANGE, metadata={"description": "截止日期（含），默认今天"})
     flow = fields.String(validate=lambda v: _deployed(v), metadata={"description": "流程标识（BPMN 流程 id）"})
-
-    @validates_schema
-    def _order(self, data, **_):
-        period = period_of(data)
-        if period.last < period.first:
-            raise ValidationError({"to": ["截止日期不能早于起始日期"]})
-        if (period.last - period.first).days > MAX_DAYS:
-            raise ValidationError({"from": ["统计期间最长三年"]})
 
 
 class StepsInput(PeriodInput):
@@ -62,25 +46,10 @@ def _deployed(process_id: str) -> bool:
     raise ValidationError(f"没有名为 {process_id} 的业务流程")
 
 
-def period_of(data: dict) -> Period:
-    today = to_local(utcnow()).date()
-    return Period(data.get("from_") or today.replace(day=1), data.get("to") or today)
-
-
 def may_read_figures(user) -> bool:
     """The office watches every department (南通 art. 31(7); 宝鸡 arts. 22–24): its supervisors
     and reviewers read the figures; nobody else."""
     return bool(is_office_member(user) and (user.has_role(Role.SUPERVISOR) or user.has_role(Role.OFFICE_REVIEWER)))
-
-
-@dataclass(frozen=True)
-class Period:
-    first: date
-    last: date
-
-    @property
-    def bounds(self):
-        return start_of_day(self.first), start_of_day(self.last + timedelta(days=1))
 
 
 def completed_steps(period: Period, flow: str | None = None, department_id: int | None = None,

@@ -14,6 +14,7 @@ from app.org.permissions import is_admin
 def register_web(app: Flask) -> None:
     from app.web.admin import admin
     from app.web.applications import application_pages
+    from app.web.audit_page import audit_pages
     from app.web.auth import auth
     from app.web.cases import case_pages
     from app.web.catalog import catalog_pages
@@ -26,7 +27,7 @@ def register_web(app: Flask) -> None:
     from app.web.tasks import task_pages
 
     for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
-               notification_pages, case_pages, sla_pages):
+               notification_pages, case_pages, sla_pages, audit_pages):
         app.register_blueprint(bp)
     app.context_processor(header_badge)
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})

@@ -19,6 +19,7 @@ def navigation() -> list[dict]:
          "roles": {Role.APPLICANT, Role.PROVIDER_APPROVER, Role.OFFICE_REVIEWER, Role.SUPERVISOR}},
         {"endpoint": "case_pages.index", "label": _("办件"), "roles": None},
         {"endpoint": "sla_pages.index", "label": _("时效监督"), "roles": {Role.SUPERVISOR, Role.OFFICE_REVIEWER}},
+        {"endpoint": "audit_pages.index", "label": _("审计日志"), "roles": {Role.SUPERVISOR}},
         {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
         {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR}},
         {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR}},

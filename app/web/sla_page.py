@@ -11,9 +11,10 @@ from sqlalchemy import select
 from app.engine.models import ProcessDefinition
 from app.extensions import db
 from app.flows.registry import flow_label
+from app.legaltime.period_input import period_of
 from app.org.models import Department
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
-from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, period_of, summary
+from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, summary
 from app.web import workview
 from app.web.downloads import one_sheet, table_download
 
