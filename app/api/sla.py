@@ -13,7 +13,14 @@ from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
 from app.legaltime.period_input import period_of
 from app.org.models import Department
-from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, summary
+from app.sla.figures import (
+    PeriodInput,
+    StepsInput,
+    completed_steps,
+    may_read_figures,
+    provisional_years,
+    summary,
+)
 from app.validation import Schema
 
 blp = api_blueprint("sla_api", __name__, url_prefix="/api/sla", description="时效监督 / SLA figures")
@@ -59,6 +66,8 @@ class DepartmentFigures(Schema):
 class SummaryOut(Schema):
     period_from = fields.Date()
     period_to = fields.Date()
+    provisional_years = fields.List(fields.Integer(), metadata={
+        "description": "期间内尚未加载节假日安排的年份；非空时工作日数按暂定日历计算，为暂定数"})
     departments = fields.List(fields.Nested(DepartmentFigures))
 
 
@@ -90,4 +99,4 @@ class Summary(MethodView):
         _supervising()
         period = period_of(query)
         return {"period_from": period.first, "period_to": period.last,
-                "departments": summary(period, query.get("flow"))}
+                "provisional_years": provisional_years(period), "departments": summary(period, query.get("flow"))}

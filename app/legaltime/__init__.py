@@ -22,6 +22,7 @@ from app.legaltime.service import (
 from app.legaltime.tracking import (
     DeadlineChange,
     on_deadline_changed,
+    on_year_loaded,
     recompute_provisional,
     record_deadline,
     remove_deadline_listener,
@@ -30,6 +31,6 @@ from app.legaltime.tracking import (
 __all__ = [
     "CalendarDataError", "DayInfo", "DeadlineChange", "Due", "LegalDeadline", "ShiftedDay",
     "WorkingDayCalendar", "WorkingDayCount", "due", "get_calendar", "load_year", "missing_years",
-    "on_deadline_changed", "provisional_alerts", "recompute_provisional", "record_deadline",
+    "on_deadline_changed", "on_year_loaded", "provisional_alerts", "recompute_provisional", "record_deadline",
     "remove_deadline_listener",
 ]

@@ -46,6 +46,18 @@ def on_deadline_changed(callback: DeadlineListener) -> DeadlineListener:
     return callback
 
 
+YearListener = Callable[[int], None]
+_year_listeners: list[YearListener] = []
+
+
+def on_year_loaded(callback: YearListener) -> YearListener:
+    """Register ``callback(year)``: run (in the recompute's transaction) when a year's notice has
+    been loaded, for what was counted on its provisional calendar besides stored deadlines."""
+    if callback not in _year_listeners:
+        _year_listeners.append(callback)
+    return callback
+
+
 def remove_deadline_listener(callback: DeadlineListener) -> None:
     if callback in _listeners:
         _listeners.remove(callback)
@@ -99,4 +111,7 @@ def recompute_provisional(year: int | None = None,
         for change in changes:
             for listener in _listeners:
                 listener(change)
+        if year is not None:
+            for year_listener in _year_listeners:
+                year_listener(year)
     return changes

@@ -8,9 +8,9 @@ def register_sla() -> None:
     """Plug the deadline functions into the engine's expression language and follow deadline
     changes of a newly loaded calendar year (create_app, before the flows)."""
     from app.engine import register_due_soon_rule, register_response_rule, register_script_function
-    from app.legaltime import on_deadline_changed
+    from app.legaltime import on_deadline_changed, on_year_loaded
     from app.sla.deadlines import SCRIPT_FUNCTIONS
-    from app.sla.measures import response_workdays
+    from app.sla.measures import remeasure_year, response_workdays
     from app.sla.recompute import apply_deadline_change
     from app.sla.remaining import due_soon_horizon
 
@@ -19,3 +19,4 @@ def register_sla() -> None:
     register_due_soon_rule(due_soon_horizon)
     register_response_rule(response_workdays)
     on_deadline_changed(apply_deadline_change)
+    on_year_loaded(remeasure_year)

@@ -8,16 +8,13 @@ import json
 import click
 from flask.cli import AppGroup
 from marshmallow import ValidationError
-from sqlalchemy import select
 
-from app.clock import as_utc
 from app.db import transaction
-from app.engine.models import HumanTask, TaskState
-from app.extensions import db
+from app.engine.models import HumanTask
 from app.legaltime.period_input import period_of
 from app.sla.export import SUMMARY_HEADERS, summary_table
 from app.sla.figures import PeriodInput, summary
-from app.sla.measures import response_workdays
+from app.sla.measures import measure_steps
 from app.tabular import csv_lines, xlsx_file
 
 sla_cli = AppGroup("sla", help="时效统计 / SLA figures")
@@ -27,20 +24,8 @@ BATCH = 1000
 @sla_cli.command("measure")
 def measure() -> None:
     """Measure the completed steps that have no response time yet."""
-    done, last_id = 0, 0
-    while True:  # keyset batches: each row is read once, and the loop ends with the table
-        with transaction():
-            rows = db.session.scalars(select(HumanTask).where(
-                HumanTask.id > last_id, HumanTask.state == TaskState.COMPLETED,
-                HumanTask.completed_at.is_not(None), HumanTask.response_workdays.is_(None))
-                .order_by(HumanTask.id).limit(BATCH)).all()
-            for row in rows:
-                row.on_time = None if row.due_at is None else as_utc(row.completed_at) <= as_utc(row.due_at)
-                row.response_workdays = response_workdays(row.created_at, row.completed_at)
-        done += len(rows)
-        if len(rows) < BATCH:
-            break
-        last_id = rows[-1].id
+    with transaction():
+        done = measure_steps(HumanTask.response_workdays.is_(None))
     click.echo(f"已计算 {done} 个已办环节的时效")
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import contains_eager
 from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
+from app.legaltime import get_calendar
 from app.legaltime.period_input import Period
 from app.legaltime.period_input import PeriodInput as DatePeriodInput
 from app.org.models import Role
@@ -68,6 +69,14 @@ def completed_steps(period: Period, flow: str | None = None, department_id: int 
     if department_id is not None:
         stmt = stmt.where(HumanTask.candidate_department_id == department_id)
     return stmt.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+
+
+def provisional_years(period: Period) -> list[int]:
+    """The years of `period` without a loaded holiday notice: its working days are counted on
+    the provisional calendar (SPEC §3.6) and counted again when the notice is loaded
+    (app/sla/measures.py `remeasure_year`), so its figures are provisional."""
+    calendar = get_calendar()
+    return [y for y in range(period.first.year, period.last.year + 1) if calendar.is_provisional_year(y)]
 
 
 def nearest_rank(histogram: dict[int, int], p: float) -> int | None:

@@ -10,12 +10,45 @@ are read from the rows, never recomputed row by row at read time.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, select
 
 from app.clock import as_utc, to_local
+from app.engine.models import HumanTask, TaskState
+from app.extensions import db
 from app.legaltime import get_calendar
+from app.legaltime.periods import start_of_day
+
+BATCH = 1000
 
 
 def response_workdays(arrived: datetime, completed: datetime) -> int:
     start, end = to_local(as_utc(arrived)).date(), to_local(as_utc(completed)).date()
     return max(get_calendar().working_days_between(start, end).count, 0)
+
+
+def measure_steps(*where: ColumnElement[bool]) -> int:
+    """(Re)measure the completed steps `where` selects, in keyset batches of BATCH rows in the
+    caller's transaction; returns how many. Used for steps completed before the engine measured
+    them, and for those a newly loaded year's notice counts differently."""
+    done, last_id = 0, 0
+    while True:
+        rows = db.session.scalars(select(HumanTask).where(
+            HumanTask.id > last_id, HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at.is_not(None),
+            *where).order_by(HumanTask.id).limit(BATCH)).all()
+        for row in rows:
+            row.on_time = None if row.due_at is None else as_utc(row.completed_at) <= as_utc(row.due_at)
+            row.response_workdays = response_workdays(row.created_at, row.completed_at)
+        db.session.flush()
+        done += len(rows)
+        if len(rows) < BATCH:
+            return done
+        last_id = rows[-1].id
+
+
+def remeasure_year(year: int) -> int:
+    """SPEC §3.6: the steps whose working days were counted across `year` while it had no
+    notice are counted again on the calendar now loaded (legaltime `on_year_loaded`)."""
+    return measure_steps(HumanTask.created_at < start_of_day(date(year + 1, 1, 1)),
+                         HumanTask.completed_at >= start_of_day(date(year, 1, 1)))

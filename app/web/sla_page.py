@@ -14,7 +14,14 @@ from app.flows.registry import flow_label
 from app.legaltime.period_input import period_of
 from app.org.models import Department
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
-from app.sla.figures import PeriodInput, StepsInput, completed_steps, may_read_figures, summary
+from app.sla.figures import (
+    PeriodInput,
+    StepsInput,
+    completed_steps,
+    may_read_figures,
+    provisional_years,
+    summary,
+)
 from app.web import workview
 from app.web.downloads import one_sheet, table_download
 
@@ -39,6 +46,7 @@ def _context(query: dict, errors: dict) -> dict:
     period = period_of(query)
     flows = db.session.scalars(select(ProcessDefinition.process_id).distinct().order_by(ProcessDefinition.process_id))
     return {"period": period, "flow": query.get("flow"), "errors": errors, "flows": list(flows),
+            "provisional_years": provisional_years(period),
             "flow_label": flow_label,
             "args": {"from": period.first.isoformat(), "to": period.last.isoformat(),
                      **({"flow": query["flow"]} if query.get("flow") else {})}}

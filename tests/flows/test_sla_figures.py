@@ -189,3 +189,43 @@ def test_the_summary_counts_each_departments_open_work_now(flow, entries, city, 
     police = {d["department_id"]: d for d in flow.get(
         city.supervisor, "/api/sla/summary", query_string=PERIOD).json["departments"]}[city.police.id]
     assert (police["completed"], police["open"], police["overdue"]) == (0, 1, 0)  # the provider review just arrived
+
+
+def test_figures_reaching_a_year_without_a_notice_are_provisional_and_counted_again_on_loading(
+        flow, entries, city, clock, app, tmp_path, monkeypatch, client):
+    import shutil
+
+    from app.db import transaction
+    from app.legaltime import load_year, recompute_provisional
+    from app.legaltime.service import REPO_CALENDAR_DIR
+    from tests import factories as f
+    from tests.legaltime.conftest import SYNTHETIC_2027
+
+    calendars = tmp_path / "calendars"
+    shutil.copytree(REPO_CALENDAR_DIR, calendars)
+    monkeypatch.setitem(app.config, "CALENDAR_DIR", str(calendars))
+    clock.move_to(local(2026, 12, 31, 10, 0))
+    key = flow.apply(city.health_applicant, entries.conditional, requested_valid_from="2027-01-11")
+    clock.move_to(local(2027, 1, 4, 10, 0))
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    winter = {"from": "2026-12-01", "to": "2027-01-31"}
+
+    def office_figures():
+        summary = flow.get(city.supervisor, "/api/sla/summary", query_string=winter).json
+        return summary["provisional_years"], {d["department_id"]: d for d in summary["departments"]}[city.office.id]
+
+    years, office = office_figures()
+    # provisional 2027: only 1 Jan is off, so Monday 4 Jan is the one working day counted
+    assert years == [2027] and office["median_response_workdays"] == 1 and office["on_time"] == 1
+    assert flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD).json["provisional_years"] == []
+    f.login(client, "dsj.supervisor")
+    assert 'id="provisional-figures"' in client.get("/sla/", query_string=winter).get_data(as_text=True)
+    assert 'id="provisional-figures"' not in client.get("/sla/", query_string=PERIOD).get_data(as_text=True)
+
+    incoming = tmp_path / "2027.yaml"
+    incoming.write_text(SYNTHETIC_2027, encoding="utf-8")
+    load_year(incoming)  # the notice: 1–4 Jan off
+    with transaction():
+        recompute_provisional(2027)
+    years, office = office_figures()
+    assert years == [] and office["median_response_workdays"] == 0 and office["on_time"] == 1
