@@ -2,6 +2,8 @@
 the office's supervisors and reviewers (read-only; definitions in app/sla/figures.py)."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import abort
@@ -11,8 +13,9 @@ from app.api.common import api_blueprint, paginated
 from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
-from app.legaltime.period_input import period_of
+from app.legaltime.period_input import Period, period_of
 from app.org.models import Department
+from app.sla.assessment import COLUMNS, YearInput, assessment, totals, year_of
 from app.sla.figures import (
     PeriodInput,
     StepsInput,
@@ -100,3 +103,32 @@ class Summary(MethodView):
         period = period_of(query)
         return {"period_from": period.first, "period_to": period.last,
                 "provisional_years": provisional_years(period), "departments": summary(period, query.get("flow"))}
+
+
+# one integer per assessment column, described by its Chinese header (app/sla/assessment.py)
+AssessmentRow = Schema.from_dict({
+    "department_id": fields.Integer(), "department": fields.String(),
+    **{c.key: fields.Integer(metadata={"description": c.header}) for c in COLUMNS},
+    "on_time_rate": fields.Float(allow_none=True, metadata={"description": "全部有期限环节的按时完成率"}),
+}, name="AssessmentRow")
+
+
+class AssessmentOut(Schema):
+    year = fields.Integer()
+    provisional_years = fields.List(fields.Integer())
+    departments = fields.List(fields.Nested(AssessmentRow))
+    total = fields.Nested(AssessmentRow, metadata={"description": "全市合计（无 department 字段）"})
+
+
+@blp.route("/assessment")
+class Assessment(MethodView):
+    @refuses(403)
+    @blp.arguments(YearInput, location="query")
+    @blp.response(200, AssessmentOut)
+    def get(self, query):
+        """The yearly assessment (宝鸡 arts. 22–24): per department, the figures the page and .xlsx show."""
+        _supervising()
+        year = year_of(query)
+        rows = assessment(year)
+        return {"year": year, "provisional_years": provisional_years(Period(date(year, 1, 1), date(year, 12, 31))),
+                "departments": rows, "total": totals(rows)}

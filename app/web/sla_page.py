@@ -3,16 +3,20 @@ department's on-time rate and response times, and drill down to the steps behind
 from there to the record. Figures and definitions: app/sla/figures.py."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from app.clock import utcnow
 from app.engine.models import ProcessDefinition
 from app.extensions import db
 from app.flows.registry import flow_label
-from app.legaltime.period_input import period_of
+from app.legaltime.period_input import Period, period_of
 from app.org.models import Department
+from app.sla.assessment import COLUMNS, HEADERS, YearInput, assessment, column_groups, table, totals, year_of
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
 from app.sla.figures import (
     PeriodInput,
@@ -102,3 +106,34 @@ def steps_file(fmt: str):
     stmt = completed_steps(period, query.get("flow"), query.get("department_id"), query.get("late", False))
     return table_download(f"sla-steps-{period.first}-{period.last}", fmt,
                           one_sheet("已完成环节", STEP_HEADERS, steps_table(stmt)))
+
+
+def _year() -> tuple[int, dict]:
+    if not may_read_figures(current_user):
+        abort(403)
+    try:
+        query, errors = YearInput().load({k: v for k, v in request.args.items() if k == "year" and v}), {}
+    except ValidationError as exc:
+        query, errors = {}, exc.messages
+    return year_of(query), errors
+
+
+@sla_pages.get("/assessment")
+@login_required
+def assessment_page():
+    """年度评估 (宝鸡 arts. 22–24): every department's figures for a year, printable on A4."""
+    year, errors = _year()
+    rows = assessment(year)
+    return render_template("sla/assessment.html", year=year, errors=errors, rows=rows, total=totals(rows),
+                           columns=COLUMNS, groups=column_groups(), now=utcnow(),
+                           provisional_years=provisional_years(Period(date(year, 1, 1), date(year, 12, 31))))
+
+
+@sla_pages.get("/assessment.<fmt>")
+@login_required
+def assessment_file(fmt: str):
+    """The same figures as .xlsx (or CSV)."""
+    year, errors = _year()
+    if errors:
+        abort(400)
+    return table_download(f"assessment-{year}", fmt, one_sheet(f"{year}年度评估", HEADERS, table(assessment(year))))
