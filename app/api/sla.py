@@ -15,14 +15,18 @@ from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
 from app.legaltime.period_input import Period, period_of
 from app.org.models import Department
+from app.policy import active_policy
 from app.sla.assessment import COLUMNS, YearInput, assessment, totals, year_of
 from app.sla.figures import (
     PeriodInput,
     StepsInput,
+    TrendInput,
     completed_steps,
+    grain_of,
     may_read_figures,
     provisional_years,
     summary,
+    trend,
 )
 from app.validation import Schema
 
@@ -64,6 +68,25 @@ class DepartmentFigures(Schema):
     due_soon = fields.Integer(metadata={"description": "其中即将到期（辖区 due_soon_workdays）"})
     overdue = fields.Integer(metadata={"description": "其中已逾期"})
     escalated = fields.Integer(metadata={"description": "其中已启动督办"})
+
+
+class BucketOut(Schema):
+    first = fields.Date(metadata={"description": "本周/本月在期间内的第一天"})
+    last = fields.Date()
+    completed = fields.Integer()
+    with_deadline = fields.Integer()
+    on_time = fields.Integer()
+    late = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True)
+
+
+class TrendOut(Schema):
+    period_from = fields.Date()
+    period_to = fields.Date()
+    grain = fields.String()
+    target = fields.Float(metadata={"description": "辖区配置的按时完成率目标（on_time_target，0–1）"})
+    provisional_years = fields.List(fields.Integer())
+    buckets = fields.List(fields.Nested(BucketOut))
 
 
 class SummaryOut(Schema):
@@ -132,3 +155,18 @@ class Assessment(MethodView):
         rows = assessment(year)
         return {"year": year, "provisional_years": provisional_years(Period(date(year, 1, 1), date(year, 12, 31))),
                 "departments": rows, "total": totals(rows)}
+
+
+@blp.route("/trend")
+class Trend(MethodView):
+    @refuses(403)
+    @blp.arguments(TrendInput, location="query")
+    @blp.response(200, TrendOut)
+    def get(self, query):
+        """Per week or month of a period: completed, on time, late, on-time rate; and the target."""
+        _supervising()
+        period = period_of(query)
+        grain = grain_of(query, period)
+        return {"period_from": period.first, "period_to": period.last, "grain": grain,
+                "target": active_policy().on_time_target / 100, "provisional_years": provisional_years(period),
+                "buckets": trend(period, grain, query.get("flow"))}

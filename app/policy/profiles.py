@@ -114,6 +114,7 @@ class Policy:
     source: str  # file path
     grant_expiry_notice: int = 5  # working days before a grant's last day its holder is told
     due_soon_workdays: int = 2    # a task is due soon with at most this many working days left
+    on_time_target: int = 95      # per cent of steps completed on time: the SLA desk's target line
 
     def deadline(self, name: str) -> DeadlineRule:
         try:
@@ -225,7 +226,20 @@ def parse_profile(raw, source: str | Path, expected_key: str | None = None) -> P
                   figures["idle_grant_months"], figures["log_retention_years"],
                   _switches(doc, file), file,
                   grant_expiry_notice=_workdays(doc, file, "grant_expiry_notice", 1),
-                  due_soon_workdays=_workdays(doc, file, "due_soon_workdays", 0))
+                  due_soon_workdays=_workdays(doc, file, "due_soon_workdays", 0),
+                  on_time_target=_percent(doc, file, "on_time_target"))
+
+
+def _percent(doc: dict, file: str, name: str) -> int:
+    """A percentage (1–100), with its citation (or the note saying it is a default)."""
+    item = _mapping(doc.get(name), file, name)
+    if item.get("unit") != "percent":
+        raise PolicyError(file, f"{name}.unit", f"must be percent, got {item.get('unit')!r}")
+    _citation(item, file, name)
+    value = _int(item, "amount", file, name, 1)
+    if value > 100:
+        raise PolicyError(file, f"{name}.amount", f"must be at most 100, got {value}")
+    return value
 
 
 def _workdays(doc: dict, file: str, name: str, minimum: int) -> int:

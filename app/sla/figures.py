@@ -10,9 +10,10 @@ response time in working days. Definitions, stated once:
 from __future__ import annotations
 
 import math
+from datetime import date, timedelta
 
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.orm import contains_eager
 
 from app.clock import utcnow
@@ -30,6 +31,16 @@ class PeriodInput(DatePeriodInput):
     """The figures' period, optionally narrowed to one flow."""
 
     flow = fields.String(validate=lambda v: _deployed(v), metadata={"description": "流程标识（BPMN 流程 id）"})
+
+
+GRAINS = {"week": "按周", "month": "按月"}
+
+
+class TrendInput(PeriodInput):
+    """The trend's period and its grain (by default weeks for up to two months, else months)."""
+
+    grain = fields.String(validate=validate.OneOf(list(GRAINS), error="只能按周或按月"),
+                          metadata={"label": "统计粒度", "choices": GRAINS, "description": "week（按周）或 month（按月）"})
 
 
 class StepsInput(PeriodInput):
@@ -143,4 +154,46 @@ def summary(period: Period, flow: str | None = None) -> list[dict]:
             "p90_response_workdays": nearest_rank(histogram, 0.9),
             **current.get(department_id, NO_OPEN_WORK),
         })
+    return out
+
+
+def grain_of(query: dict, period: Period) -> str:
+    return query.get("grain") or ("week" if (period.last - period.first).days <= 62 else "month")
+
+
+def buckets(period: Period, grain: str) -> list[Period]:
+    """The weeks (Monday to Sunday) or calendar months that `period` touches, clipped to it."""
+    out, first = [], period.first
+    while first <= period.last:
+        if grain == "week":
+            end = first + timedelta(days=6 - first.weekday())
+        else:
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            end = following - timedelta(days=1)
+        out.append(Period(first, min(end, period.last)))
+        first = end + timedelta(days=1)
+    return out
+
+
+def trend(period: Period, grain: str, flow: str | None = None) -> list[dict]:
+    """Per week or month of `period`: steps completed, with a deadline, on time, late, and the
+    on-time rate — one grouped query over the period's completed steps (each bucket's bounds
+    are computed here, so the database only compares instants)."""
+    spans = buckets(period, grain)
+    base = completed_steps(period, flow).order_by(None).subquery()
+    whens = [(base.c.completed_at < span.bounds[1], i) for i, span in enumerate(spans[:-1])]
+    index = (case(*whens, else_=len(spans) - 1) if whens else literal(0)).label("bucket")
+    counts = {row.bucket: row for row in db.session.execute(
+        select(index, func.count().label("completed"), func.count(base.c.due_at).label("with_deadline"),
+               func.sum(case((base.c.on_time.is_(True), 1), else_=0)).label("on_time"),
+               func.sum(case((base.c.on_time.is_(False), 1), else_=0)).label("late"))
+        .group_by(index))}
+    out = []
+    for i, span in enumerate(spans):
+        row = counts.get(i)
+        done, with_deadline = (row.completed, row.with_deadline) if row else (0, 0)
+        on_time, late = (int(row.on_time or 0), int(row.late or 0)) if row else (0, 0)
+        out.append({"first": span.first, "last": span.last, "completed": done, "with_deadline": with_deadline,
+                    "on_time": on_time, "late": late,
+                    "on_time_rate": on_time / with_deadline if with_deadline else None})
     return out

@@ -16,15 +16,20 @@ from app.extensions import db
 from app.flows.registry import flow_label
 from app.legaltime.period_input import Period, period_of
 from app.org.models import Department
+from app.policy import active_policy
 from app.sla.assessment import COLUMNS, HEADERS, YearInput, assessment, column_groups, table, totals, year_of
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
 from app.sla.figures import (
+    GRAINS,
     PeriodInput,
     StepsInput,
+    TrendInput,
     completed_steps,
+    grain_of,
     may_read_figures,
     provisional_years,
     summary,
+    trend,
 )
 from app.web import workview
 from app.web.downloads import one_sheet, table_download
@@ -59,12 +64,30 @@ def _context(query: dict, errors: dict) -> dict:
 @sla_pages.get("/")
 @login_required
 def index():
-    query, errors = _query()
+    query, errors = _query(TrendInput)
     context = _context(query, errors)
-    rows = summary(context["period"], query.get("flow"))
+    period = context["period"]
+    rows = summary(period, query.get("flow"))
     names = dict(db.session.execute(select(Department.id, Department.name)).all())
     chart = [{"name": names.get(r["department_id"], "—"), "rate": r["on_time_rate"]} for r in rows]
-    return render_template("sla/index.html", rows=rows, names=names, chart=chart, **context)
+    grain = grain_of(query, period)
+    buckets = trend(period, grain, query.get("flow"))
+    for bucket in buckets:  # the steps behind each period's figures
+        bucket["args"] = {"from": bucket["first"].isoformat(), "to": bucket["last"].isoformat(),
+                          **({"flow": query["flow"]} if query.get("flow") else {})}
+    trend_chart = {"target": active_policy().on_time_target,
+                   "buckets": [{"label": _bucket_label(b, grain), "rate": b["on_time_rate"], "completed": b["completed"],
+                                "late": b["late"], "from": b["first"].isoformat(), "to": b["last"].isoformat()}
+                               for b in buckets]}
+    return render_template("sla/index.html", rows=rows, names=names, chart=chart, grain=grain, grains=GRAINS,
+                           buckets=buckets, trend_chart=trend_chart, bucket_label=_bucket_label, **context)
+
+
+def _bucket_label(bucket: dict, grain: str) -> str:
+    first = bucket["first"]
+    if grain == "month":
+        return f"{first.year}-{first.month:02d}"
+    return f"{first.month}/{first.day}–{bucket['last'].month}/{bucket['last'].day}"
 
 
 @sla_pages.get("/steps")

@@ -229,3 +229,41 @@ def test_figures_reaching_a_year_without_a_notice_are_provisional_and_counted_ag
         recompute_provisional(2027)
     years, office = office_figures()
     assert years == [] and office["median_response_workdays"] == 0 and office["on_time"] == 1
+
+
+def test_the_trend_per_week_and_month_adds_up_to_the_summary_and_drills_down(flow, entries, city, clock, client):
+    from urllib.parse import parse_qs, urlsplit
+
+    import lxml.html
+
+    from tests import factories as f
+
+    on_time = flow.apply(city.health_applicant, entries.conditional)
+    late = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 9, 30, 15, 0))
+    flow.do(city.reviewer, on_time, "formal_review", {"decision": "accept"})   # week of 28 Sep, on time
+    clock.move_to(local(2026, 10, 10, 10, 0))
+    flow.do(city.reviewer, late, "formal_review", {"decision": "accept"})      # week of 5 Oct, late
+    weeks = flow.get(city.supervisor, "/api/sla/trend", query_string={**PERIOD, "grain": "week"})
+    assert weeks.status_code == 200, weeks.json
+    body = weeks.json
+    assert body["grain"] == "week" and body["target"] == 0.95 and len(body["buckets"]) == 9
+    assert body["buckets"][0]["first"] == "2026-09-01" and body["buckets"][0]["last"] == "2026-09-06"
+    filled = {b["first"]: (b["completed"], b["on_time"], b["late"], b["on_time_rate"]) for b in body["buckets"]
+              if b["completed"]}
+    assert filled == {"2026-09-28": (1, 1, 0, 1.0), "2026-10-05": (1, 0, 1, 0.0)}
+    months = flow.get(city.supervisor, "/api/sla/trend", query_string=PERIOD).json  # two months: by week
+    assert months["grain"] == "week"
+    months = flow.get(city.supervisor, "/api/sla/trend", query_string={**PERIOD, "grain": "month"}).json
+    assert [(b["first"], b["completed"]) for b in months["buckets"]] == [("2026-09-01", 1), ("2026-10-01", 1)]
+    summary = flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD).json
+    assert sum(b["completed"] for b in months["buckets"]) == sum(d["completed"] for d in summary["departments"])
+    assert flow.get(city.supervisor, "/api/sla/trend", query_string={"grain": "day"}).status_code == 422
+
+    f.login(client, "dsj.supervisor")
+    page = client.get("/sla/", query_string={**PERIOD, "grain": "week"}).get_data(as_text=True)
+    links = [parse_qs(urlsplit(href).query) for href in lxml.html.fromstring(page).xpath(
+        '//table[@id="sla-trend-table"]//a/@href')]
+    assert 'id="sla-trend"' in page and {"from": ["2026-10-05"], "to": ["2026-10-11"], "late": ["true"]} in links
+    drilled = client.get("/sla/steps", query_string={"from": "2026-10-05", "to": "2026-10-11", "late": "true"})
+    assert late in drilled.get_data(as_text=True) and on_time not in drilled.get_data(as_text=True)
