@@ -13,7 +13,7 @@ import math
 from datetime import date, timedelta
 
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, case, func, literal, select, true
 from sqlalchemy.orm import contains_eager
 
 from app.clock import utcnow
@@ -25,6 +25,7 @@ from app.legaltime.period_input import PeriodInput as DatePeriodInput
 from app.org.models import Role
 from app.org.permissions import is_office_member
 from app.sla.remaining import due_soon_horizon
+from app.validation import Schema
 
 
 class PeriodInput(DatePeriodInput):
@@ -34,6 +35,7 @@ class PeriodInput(DatePeriodInput):
 
 
 GRAINS = {"week": "按周", "month": "按月"}
+OPEN_STATES = {"open": "当前待办", "due_soon": "即将到期", "overdue": "已逾期", "escalated": "已督办"}
 
 
 class TrendInput(PeriodInput):
@@ -41,6 +43,16 @@ class TrendInput(PeriodInput):
 
     grain = fields.String(validate=validate.OneOf(list(GRAINS), error="只能按周或按月"),
                           metadata={"label": "统计粒度", "choices": GRAINS, "description": "week（按周）或 month（按月）"})
+
+
+class OpenStepsInput(Schema):
+    """The open steps behind a figure of a department's open work."""
+
+    state = fields.String(load_default="open", validate=validate.OneOf(list(OPEN_STATES), error="没有这种状态"),
+                          metadata={"label": "待办状态", "choices": OPEN_STATES})
+    department_id = fields.Integer(data_key="department", validate=validate.Range(min=1, error="部门编号无效"),
+                                   metadata={"description": "办理部门编号"})
+    flow = fields.String(validate=lambda v: _deployed(v), metadata={"description": "流程标识（BPMN 流程 id）"})
 
 
 class StepsInput(PeriodInput):
@@ -103,23 +115,42 @@ def nearest_rank(histogram: dict[int, int], p: float) -> int | None:
     return None
 
 
+def _open_conditions(now) -> dict[str, object]:
+    """What each open-work figure counts, stated once for the counts and the lists behind them."""
+    horizon = due_soon_horizon(now)
+    escalated = select(TaskEvent.human_task_id).where(TaskEvent.event_type == EventType.ESCALATED)
+    return {"open": true(), "due_soon": and_(HumanTask.due_at > now, HumanTask.due_at <= horizon),
+            "overdue": HumanTask.due_at <= now, "escalated": HumanTask.id.in_(escalated)}
+
+
+def _of_flow(stmt: Select, flow: str | None) -> Select:
+    if not flow:
+        return stmt
+    return stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(
+        ProcessInstance.process_id == flow)
+
+
 def open_work(flow: str | None = None, now=None) -> dict[int | None, dict]:
     """Per department, the open steps now: open, due soon (the profile's rule), overdue, and
     escalated (its 督办 has started) — counted over the open steps only."""
-    now = now or utcnow()
-    horizon = due_soon_horizon(now)
-    escalated = select(TaskEvent.human_task_id).where(TaskEvent.event_type == EventType.ESCALATED)
-    stmt = (select(HumanTask.candidate_department_id,
-                   func.count(),
-                   func.sum(case((and_(HumanTask.due_at > now, HumanTask.due_at <= horizon), 1), else_=0)),
-                   func.sum(case((HumanTask.due_at <= now, 1), else_=0)),
-                   func.sum(case((HumanTask.id.in_(escalated), 1), else_=0)))
-            .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id))
+    conditions = _open_conditions(now or utcnow())
+    stmt = _of_flow(select(HumanTask.candidate_department_id,
+                           *[func.sum(case((cond, 1), else_=0)) for cond in conditions.values()])
+                    .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id), flow)
+    return {dept: dict(zip(conditions, (int(n or 0) for n in counts), strict=True))
+            for dept, *counts in db.session.execute(stmt)}
+
+
+def open_steps(state: str, department_id: int | None = None, flow: str | None = None, now=None) -> Select:
+    """The open steps behind one open-work figure, the most overdue first, instances loaded."""
+    stmt = (select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+            .options(contains_eager(HumanTask.instance))
+            .where(HumanTask.state == TaskState.READY, _open_conditions(now or utcnow())[state]))
     if flow:
-        stmt = stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(
-            ProcessInstance.process_id == flow)
-    return {dept: {"open": n, "due_soon": int(soon or 0), "overdue": int(late or 0), "escalated": int(esc or 0)}
-            for dept, n, soon, late, esc in db.session.execute(stmt)}
+        stmt = stmt.where(ProcessInstance.process_id == flow)
+    if department_id is not None:
+        stmt = stmt.where(HumanTask.candidate_department_id == department_id)
+    return stmt.order_by(HumanTask.due_at.asc().nulls_last(), HumanTask.id)
 
 
 NO_OPEN_WORK = {"open": 0, "due_soon": 0, "overdue": 0, "escalated": 0}

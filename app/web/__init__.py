@@ -25,6 +25,7 @@ def register_web(app: Flask) -> None:
     from app.web.notifications import header_badge, notification_pages
     from app.web.sla_page import sla_pages
     from app.web.tasks import task_pages
+    from app.web.workview import record_url
 
     for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
                notification_pages, case_pages, sla_pages, audit_pages):
@@ -33,6 +34,7 @@ def register_web(app: Flask) -> None:
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})
     app.jinja_env.filters["local_dt"] = _local_dt
     app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["record_url"] = record_url
     app.jinja_env.globals["role_label"] = lambda role: gettext(ROLE_LABELS[role])
 
     @app.after_request

@@ -10,23 +10,29 @@ from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import select
 
-from app.clock import utcnow
+from app.clock import to_local, utcnow
 from app.engine.models import ProcessDefinition
 from app.extensions import db
-from app.flows.registry import flow_label
+from app.flows import records
+from app.flows.oversight import ALL_STATUS_LABELS, SORTS, RecordQuery, oversight
+from app.flows.registry import FLOWS, flow_label, outcome_label
 from app.legaltime.period_input import Period, period_of
+from app.legaltime.periods import deadline_text
 from app.org.models import Department
 from app.policy import active_policy
 from app.sla.assessment import COLUMNS, HEADERS, YearInput, assessment, column_groups, table, totals, year_of
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
 from app.sla.figures import (
     GRAINS,
+    OPEN_STATES,
+    OpenStepsInput,
     PeriodInput,
     StepsInput,
     TrendInput,
     completed_steps,
     grain_of,
     may_read_figures,
+    open_steps,
     provisional_years,
     summary,
     trend,
@@ -160,3 +166,70 @@ def assessment_file(fmt: str):
     if errors:
         abort(400)
     return table_download(f"assessment-{year}", fmt, one_sheet(f"{year}年度评估", HEADERS, table(assessment(year))))
+
+
+def _loaded(schema) -> tuple[dict, dict]:
+    """A query schema's values from the URL (field errors shown on the page, defaults used)."""
+    if not may_read_figures(current_user):
+        abort(403)
+    keys = {field.data_key or name for name, field in schema.fields.items()}
+    raw = {k: v for k, v in request.args.items() if v and k in keys}
+    try:
+        return schema.load(raw), {}
+    except ValidationError as exc:
+        return schema.load({}), exc.messages
+
+
+@sla_pages.get("/open")
+@login_required
+def open_page():
+    """The open steps behind a department's open / due soon / overdue / escalated count."""
+    query, errors = _loaded(OpenStepsInput())
+    stmt = open_steps(query["state"], query.get("department_id"), query.get("flow"))
+    page = workview.listing_page(stmt, PER_PAGE)
+    page.items = workview.task_rows(page.items)
+    department = db.session.get(Department, query["department_id"]) if query.get("department_id") else None
+    args = {k: v for k, v in {"state": query["state"], "department": query.get("department_id"),
+                              "flow": query.get("flow")}.items() if v}
+    return render_template("sla/open.html", page=page, state=query["state"], states=OPEN_STATES, errors=errors,
+                           department=department, pager_args=args)
+
+
+@sla_pages.get("/records")
+@login_required
+def records_page():
+    """全部业务记录: every record of every flow, filtered and sorted; read-only."""
+    query, errors = _loaded(RecordQuery())
+    page = workview.listing_page(oversight(current_user, query), PER_PAGE)
+    page.items = workview.list_rows(page.items)
+    args = {k: v for k, v in request.args.items() if v and k != "page" and k not in errors}
+    return render_template("sla/records.html", page=page, query=query, errors=errors, args=args,
+                           period=period_of(query), flows=list(FLOWS), flow_label=flow_label,
+                           status_labels=ALL_STATUS_LABELS, sorts=SORTS,
+                           departments=dict(db.session.execute(select(Department.id, Department.name)
+                                                               .order_by(Department.id)).all()))
+
+
+RECORD_HEADERS = ("业务编号", "业务类型", "事项", "提出部门", "承办部门", "提出时间", "状态", "结果", "当前环节", "办理期限")
+
+
+def _record_rows(stmt):
+    departments = dict(db.session.execute(select(Department.id, Department.name)).all())
+    for record in db.session.scalars(stmt.execution_options(yield_per=500)):
+        tasks = records.open_tasks(record)
+        yield (record.business_key, flow_label(record.flow), record.title,
+               departments.get(record.applicant_department_id, "平台"), departments.get(record.department_id, ""),
+               to_local(record.created_at).strftime("%Y-%m-%d %H:%M"), ALL_STATUS_LABELS.get(record.status, record.status),
+               outcome_label(record.flow, record.outcome) or "", "、".join(t.name or t.task_spec for t in tasks),
+               "、".join(deadline_text(t.due_at) for t in tasks if t.due_at))
+
+
+@sla_pages.get("/records.<fmt>")
+@login_required
+def records_file(fmt: str):
+    query, errors = _loaded(RecordQuery())
+    if errors:
+        abort(400)
+    period = period_of(query)
+    return table_download(f"records-{period.first}-{period.last}", fmt,
+                          one_sheet("业务记录", RECORD_HEADERS, _record_rows(oversight(current_user, query))))

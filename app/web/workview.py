@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
@@ -25,6 +25,7 @@ from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.flows import records
+from app.flows.models import PROCESS_ID as SHARE_FLOW
 from app.flows.models import Application, Case
 from app.flows.permissions import can_view_record
 from app.flows.registry import decision_labels
@@ -286,3 +287,9 @@ def content_disposition(filename: str) -> str:
     if not fallback.removesuffix(suffix).strip(" ."):
         fallback = "attachment" + suffix
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='!#$&+-.^_`|~')}"
+
+
+def record_url(flow: str, business_key: str) -> str:
+    """A record's page: an application's or a case's (a Jinja global)."""
+    endpoint = "application_pages.detail" if flow == SHARE_FLOW else "case_pages.detail"
+    return url_for(endpoint, business_key=business_key)
