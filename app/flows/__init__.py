@@ -13,6 +13,7 @@ def register_flows(app=None) -> None:
     the flows' timers use come from app.sla, registered before)."""
     from app.engine import on, register_form, register_service
     from app.engine.scheduler import register_periodic
+    from app.flows.annual_report import start_annual_report
     from app.flows.base import tell_supervisors
     from app.flows.grant_notices import expire_due_grants_and_tell, notify_expiring_grants
     from app.flows.idle_grant_review import propose_idle_grants
@@ -31,6 +32,8 @@ def register_flows(app=None) -> None:
     # or whose timer was parked after an error, so a grant's status never outlives its period.
     register_periodic("expire_due_grants", expire_due_grants_and_tell, 3600)
     register_periodic("notify_expiring_grants", notify_expiring_grants, 24 * 3600)
+    # 宝鸡 art. 24: the year's report period reaches the supervisors' desk in its first hour
+    register_periodic("start_annual_report", start_annual_report, 3600)
     if app is not None:
         from app.flows.cli import flows_cli, grants_cli
 

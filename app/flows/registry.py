@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from app.errors import NotFound
 from app.flows import (
+    annual_report,
     catalogue_review,
     conditional_share,
     data_objection,
@@ -23,7 +24,7 @@ from app.flows.parties import tell
 
 FLOWS: dict[str, Flow] = {module.FLOW.process_id: module.FLOW for module in (
     conditional_share, revocation, idle_grant_review, unpublished_demand, rectification, data_objection,
-    catalogue_review)}
+    catalogue_review, annual_report)}
 # The case flows (every flow but the conditional-share application, whose record is special).
 CASE_FLOWS: dict[str, Flow] = {key: flow for key, flow in FLOWS.items() if flow is not conditional_share.FLOW}
 

@@ -46,6 +46,7 @@ DEADLINE_NAMES: tuple[str, ...] = (
     "route_demand",            # the office routes a demand for unpublished data to a provider
     "reroute_demand",          # … or to another one, or closes it
     "supervise_overdue",       # 督办 itself, by the office or (office overdue) by its supervisors
+    "annual_report",           # the office compiles the departments' yearly reports (宝鸡 art. 24)
 )
 # Names deadlines had before they were named after the step they bound (profile files of a
 # city's own may still use them; migrations/versions/c3e5f7a9b1d2 renamed the stored ones).
