@@ -47,6 +47,7 @@ db: venv
 demo: db
 	$(BIN)/flask bpmn deploy
 	$(BIN)/flask demo seed
+	$(BIN)/flask demo history --months 12 --seed 1
 
 # Debian's Chromium for the browser tests (no browser download: the network only reaches registries).
 browser:
