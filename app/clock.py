@@ -5,7 +5,7 @@ datetime.now everywhere, so nothing else is needed here.
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -24,3 +24,8 @@ def as_utc(value: datetime) -> datetime:
 
 def to_local(value: datetime) -> datetime:
     return as_utc(value).astimezone(LOCAL_TZ)
+
+
+def start_of_day(day: date) -> datetime:
+    """00:00 local of ``day``, in UTC (a period or a grant that runs from a date)."""
+    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(UTC)

@@ -13,10 +13,10 @@ from app.api.common import api_blueprint, paginated
 from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
-from app.legaltime.period_input import Period, period_of
+from app.flows.assessment import COLUMNS, YearInput, assessment, totals, year_of
 from app.org.models import Department
+from app.period_input import Period, period_of
 from app.policy import active_policy
-from app.sla.assessment import COLUMNS, YearInput, assessment, totals, year_of
 from app.sla.figures import (
     PeriodInput,
     StepsInput,
@@ -128,7 +128,7 @@ class Summary(MethodView):
                 "provisional_years": provisional_years(period), "departments": summary(period, query.get("flow"))}
 
 
-# one integer per assessment column, described by its Chinese header (app/sla/assessment.py)
+# one integer per assessment column, described by its Chinese header (app/flows/assessment.py)
 AssessmentRow = Schema.from_dict({
     "department_id": fields.Integer(), "department": fields.String(),
     **{c.key: fields.Integer(metadata={"description": c.header}) for c in COLUMNS},

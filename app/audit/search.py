@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, Select, select
 
 from app.audit.log import record
 from app.audit.models import AuditEntry
-from app.legaltime.period_input import PeriodInput, period_of
+from app.period_input import PeriodInput, period_of
 
 # The kinds of act the log holds: the first part of an action's name ("grant.issued" → grant).
 CATEGORIES = {

@@ -17,6 +17,7 @@ class Page:
     total: int
     page: int
     per_page: int
+    capped: bool = False  # there are more than `total` rows (a list counted only up to a cap)
 
     @property
     def pages(self) -> int:
@@ -28,11 +29,16 @@ def count(stmt: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(stmt.subquery()))
 
 
-def page_of(stmt: Select, page: int, per_page: int) -> Page:
-    """Page `page` (1 at the least) of the ordered `stmt`, with the total."""
+def page_of(stmt: Select, page: int, per_page: int, cap: int | None = None) -> Page:
+    """Page `page` (1 at the least) of the ordered `stmt`, with the total — counted up to `cap`
+    rows when given, so a list over years of history costs the same as a short one."""
     page = max(page, 1)
-    total = count(stmt)
-    return Page(page_rows(stmt, page, per_page, total), total, page, per_page)
+    if cap is None:
+        total, capped = count(stmt), False
+    else:
+        total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).limit(cap + 1).subquery()))
+        total, capped = min(total, cap), total > cap
+    return Page(page_rows(stmt, page, per_page, total), total, page, per_page, capped)
 
 
 def page_rows(stmt: Select, page: int, per_page: int, total: int) -> list:

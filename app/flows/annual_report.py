@@ -3,7 +3,7 @@ the office compiles and reports to the city government). Where the profile has `
 the platform puts the January report period on the office supervisors' desk: one case per
 reported year, started by the first scheduler run of the new year (`start_annual_report`), its
 step due one month after the year's last day — the end of January, rolled past a holiday (民法典
-art. 203). The figures to compile are the yearly assessment (app/sla/assessment.py).
+art. 203). The figures to compile are the yearly assessment (app/flows/assessment.py).
 bpmn/annual_report.bpmn."""
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ class Case(db.Model):
     letter_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachment.id"))
     # policy profile the record was started under (its switches are in the instance data)
     policy_key: Mapped[str] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

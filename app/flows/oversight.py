@@ -11,8 +11,8 @@ from app.engine.models import HumanTask, TaskState
 from app.flows.models import CASE_STATUS_LABELS, STATUS_LABELS, Case
 from app.flows.permissions import visible_records
 from app.flows.registry import FLOWS
-from app.legaltime.period_input import PeriodInput, period_of
 from app.org.models import User
+from app.period_input import PeriodInput, period_of
 from app.validation import N_
 
 ALL_STATUS_LABELS = {**STATUS_LABELS, **CASE_STATUS_LABELS}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from app.clock import LOCAL_TZ, as_utc
+from app.clock import LOCAL_TZ, as_utc, start_of_day  # noqa: F401 - start_of_day: legal time's own name for it
 from app.legaltime.calendar import WorkingDayCalendar
 
 Unit = Literal["workday", "month"]
@@ -51,11 +51,6 @@ def add_months(day: date, months: int) -> date:
     year += day.year
     last = _stdlib_calendar.monthrange(year, month0 + 1)[1]
     return date(year, month0 + 1, min(day.day, last))
-
-
-def start_of_day(day: date) -> datetime:
-    """00:00 local of ``day``, in UTC (a period or a grant that runs from a date)."""
-    return datetime.combine(day, time(0, 0), tzinfo=LOCAL_TZ).astimezone(UTC)
 
 
 def end_of_day(day: date, close_of_business: time | None) -> datetime:

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from app.db import transaction
 from app.engine.models import HumanTask
-from app.legaltime.period_input import period_of
+from app.period_input import period_of
 from app.sla.export import SUMMARY_HEADERS, summary_table
 from app.sla.figures import PeriodInput, summary
 from app.sla.measures import measure_steps

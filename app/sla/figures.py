@@ -5,7 +5,8 @@ response time in working days. Definitions, stated once:
 - a step belongs to the period when it was completed in it (local dates, both ends included);
 - `on_time_rate` = steps completed on time ÷ completed steps that have a deadline (None if none);
 - `median` / `p90` of `response_workdays`: nearest rank (the ⌈p·n⌉-th smallest), from a
-  per-department histogram the database counts — never a pass over the rows in Python.
+  per-department histogram the database counts — never a pass over the rows in Python; finished
+  days are read from their daily sums (app/sla/rollup.py), so the cost does not grow with history.
 """
 from __future__ import annotations
 
@@ -13,18 +14,19 @@ import math
 from datetime import date, timedelta
 
 from marshmallow import ValidationError, fields, validate
-from sqlalchemy import Select, and_, case, func, literal, select, true
+from sqlalchemy import Select, and_, case, exists, func, select, true
 from sqlalchemy.orm import contains_eager
 
 from app.clock import utcnow
 from app.engine.models import EventType, HumanTask, ProcessDefinition, ProcessInstance, TaskEvent, TaskState
 from app.extensions import db
 from app.legaltime import get_calendar
-from app.legaltime.period_input import Period
-from app.legaltime.period_input import PeriodInput as DatePeriodInput
 from app.org.models import Role
 from app.org.permissions import is_office_member
+from app.period_input import Period
+from app.period_input import PeriodInput as DatePeriodInput
 from app.sla.remaining import due_soon_horizon
+from app.sla.rollup import counts
 from app.validation import Schema
 
 
@@ -118,9 +120,10 @@ def nearest_rank(histogram: dict[int, int], p: float) -> int | None:
 def _open_conditions(now) -> dict[str, object]:
     """What each open-work figure counts, stated once for the counts and the lists behind them."""
     horizon = due_soon_horizon(now)
-    escalated = select(TaskEvent.human_task_id).where(TaskEvent.event_type == EventType.ESCALATED)
+    escalated = exists(select(TaskEvent.id).where(TaskEvent.human_task_id == HumanTask.id,
+                                                  TaskEvent.event_type == EventType.ESCALATED))
     return {"open": true(), "due_soon": and_(HumanTask.due_at > now, HumanTask.due_at <= horizon),
-            "overdue": HumanTask.due_at <= now, "escalated": HumanTask.id.in_(escalated)}
+            "overdue": HumanTask.due_at <= now, "escalated": escalated}
 
 
 def _of_flow(stmt: Select, flow: str | None) -> Select:
@@ -158,26 +161,22 @@ NO_OPEN_WORK = {"open": 0, "due_soon": 0, "overdue": 0, "escalated": 0}
 
 def summary(period: Period, flow: str | None = None) -> list[dict]:
     """Per department (the step's candidate department): completed, with a deadline, on time,
-    late, on_time_rate, median and p90 response working days in the period; and its open work now."""
-    base = completed_steps(period, flow).order_by(None).subquery()
-    dept = base.c.candidate_department_id
-    counts = {row.dept: row for row in db.session.execute(select(
-        dept.label("dept"), func.count().label("completed"),
-        func.count(base.c.due_at).label("with_deadline"),
-        func.sum(case((base.c.on_time.is_(True), 1), else_=0)).label("on_time"),
-        func.sum(case((and_(base.c.due_at.is_not(None), base.c.on_time.is_(False)), 1), else_=0)).label("late"),
-    ).group_by(dept))}
+    late, on_time_rate, median and p90 response working days in the period; and its open work now.
+    Finished days are read from their daily sums (app/sla/rollup.py), today from the steps."""
+    totals: dict[int | None, list[int]] = {}
     histograms: dict[int | None, dict[int, int]] = {}
-    for row in db.session.execute(select(dept, base.c.response_workdays, func.count())
-                             .where(base.c.response_workdays.is_not(None))
-                             .group_by(dept, base.c.response_workdays)):
-        histograms.setdefault(row[0], {})[row[1]] = row[2]
+    for row in counts(period, flow):
+        total = totals.setdefault(row.key, [0, 0, 0, 0])
+        for i, n in enumerate((row.completed, row.with_deadline, row.on_time, row.late)):
+            total[i] += n
+        if row.response_workdays is not None:
+            histogram = histograms.setdefault(row.key, {})
+            histogram[row.response_workdays] = histogram.get(row.response_workdays, 0) + row.completed
     current = open_work(flow)
     out = []
-    for department_id in sorted(set(counts) | set(current), key=lambda d: (d is None, d or 0)):
-        row, histogram = counts.get(department_id), histograms.get(department_id, {})
-        done, with_deadline = (row.completed, row.with_deadline) if row else (0, 0)
-        on_time, late = (int(row.on_time or 0), int(row.late or 0)) if row else (0, 0)
+    for department_id in sorted(set(totals) | set(current), key=lambda d: (d is None, d or 0)):
+        done, with_deadline, on_time, late = totals.get(department_id, (0, 0, 0, 0))
+        histogram = histograms.get(department_id, {})
         out.append({
             "department_id": department_id, "completed": done, "with_deadline": with_deadline,
             "on_time": on_time, "late": late, "on_time_rate": on_time / with_deadline if with_deadline else None,
@@ -208,23 +207,13 @@ def buckets(period: Period, grain: str) -> list[Period]:
 
 def trend(period: Period, grain: str, flow: str | None = None) -> list[dict]:
     """Per week or month of `period`: steps completed, with a deadline, on time, late, and the
-    on-time rate — one grouped query over the period's completed steps (each bucket's bounds
-    are computed here, so the database only compares instants)."""
+    on-time rate — summed from the period's daily counts (app/sla/rollup.py)."""
     spans = buckets(period, grain)
-    base = completed_steps(period, flow).order_by(None).subquery()
-    whens = [(base.c.completed_at < span.bounds[1], i) for i, span in enumerate(spans[:-1])]
-    index = (case(*whens, else_=len(spans) - 1) if whens else literal(0)).label("bucket")
-    counts = {row.bucket: row for row in db.session.execute(
-        select(index, func.count().label("completed"), func.count(base.c.due_at).label("with_deadline"),
-               func.sum(case((base.c.on_time.is_(True), 1), else_=0)).label("on_time"),
-               func.sum(case((base.c.on_time.is_(False), 1), else_=0)).label("late"))
-        .group_by(index))}
-    out = []
-    for i, span in enumerate(spans):
-        row = counts.get(i)
-        done, with_deadline = (row.completed, row.with_deadline) if row else (0, 0)
-        on_time, late = (int(row.on_time or 0), int(row.late or 0)) if row else (0, 0)
-        out.append({"first": span.first, "last": span.last, "completed": done, "with_deadline": with_deadline,
-                    "on_time": on_time, "late": late,
-                    "on_time_rate": on_time / with_deadline if with_deadline else None})
-    return out
+    sums = [[0, 0, 0, 0] for _ in spans]
+    for row in counts(period, flow, by_day=True):
+        i = next(i for i, span in enumerate(spans) if span.first <= row.key <= span.last)
+        for j, n in enumerate((row.completed, row.with_deadline, row.on_time, row.late)):
+            sums[i][j] += n
+    return [{"first": span.first, "last": span.last, "completed": done, "with_deadline": with_deadline,
+             "on_time": on_time, "late": late, "on_time_rate": on_time / with_deadline if with_deadline else None}
+            for span, (done, with_deadline, on_time, late) in zip(spans, sums, strict=True)]

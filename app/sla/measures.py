@@ -19,6 +19,7 @@ from app.engine.models import HumanTask, TaskState
 from app.extensions import db
 from app.legaltime import get_calendar
 from app.legaltime.periods import start_of_day
+from app.sla.rollup import forget
 
 BATCH = 1000
 
@@ -32,6 +33,7 @@ def measure_steps(*where: ColumnElement[bool]) -> int:
     """(Re)measure the completed steps `where` selects, in keyset batches of BATCH rows in the
     caller's transaction; returns how many. Used for steps completed before the engine measured
     them, and for those a newly loaded year's notice counts differently."""
+    forget()  # the daily sums of the steps measured again are summed again when next read
     done, last_id = 0, 0
     while True:
         rows = db.session.scalars(select(HumanTask).where(

@@ -17,9 +17,9 @@ from app.clock import to_local
 from app.db import transaction
 from app.extensions import db
 from app.flows.usage_log import UsageQuery, usage_of
-from app.legaltime.period_input import period_of
 from app.org.models import Department
 from app.org.permissions import may_read_audit_log, may_receive_usage_log
+from app.period_input import period_of
 from app.web import workview
 from app.web.downloads import one_sheet, table_download
 

@@ -14,13 +14,22 @@ from app.clock import to_local, utcnow
 from app.engine.models import ProcessDefinition
 from app.extensions import db
 from app.flows import records
+from app.flows.assessment import (
+    COLUMNS,
+    HEADERS,
+    YearInput,
+    assessment,
+    column_groups,
+    table,
+    totals,
+    year_of,
+)
 from app.flows.oversight import ALL_STATUS_LABELS, SORTS, RecordQuery, oversight
 from app.flows.registry import FLOWS, flow_label, outcome_label
-from app.legaltime.period_input import Period, period_of
 from app.legaltime.periods import deadline_text
 from app.org.models import Department
+from app.period_input import Period, period_of
 from app.policy import active_policy
-from app.sla.assessment import COLUMNS, HEADERS, YearInput, assessment, column_groups, table, totals, year_of
 from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
 from app.sla.figures import (
     GRAINS,
@@ -42,6 +51,7 @@ from app.web.downloads import one_sheet, table_download
 
 sla_pages = Blueprint("sla_pages", __name__, url_prefix="/sla")
 PER_PAGE = 50
+COUNT_CAP = 10_000  # the oversight list counts its rows up to here ("10000+"): years of history cost the same
 
 
 def _query(schema: type[PeriodInput] = PeriodInput) -> tuple[dict, dict]:
@@ -200,7 +210,7 @@ def open_page():
 def records_page():
     """全部业务记录: every record of every flow, filtered and sorted; read-only."""
     query, errors = _loaded(RecordQuery())
-    page = workview.listing_page(oversight(current_user, query), PER_PAGE)
+    page = workview.listing_page(oversight(current_user, query), PER_PAGE, cap=COUNT_CAP)
     page.items = workview.list_rows(page.items)
     args = {k: v for k, v in request.args.items() if v and k != "page" and k not in errors}
     return render_template("sla/records.html", page=page, query=query, errors=errors, args=args,

@@ -242,9 +242,10 @@ def record_routes(pages: Blueprint, kind: type[Case], page: Callable[[Case], Any
         return send_owned_attachment(attachment_id, "workflow_case", visible(business_key).business_key)
 
 
-def listing_page(stmt: Select, per_page: int) -> Page:
-    """The page of the ordered `stmt` that ?page= asks for (the first when missing or below 1)."""
-    return page_of(stmt, request.args.get("page", 1, type=int), per_page)
+def listing_page(stmt: Select, per_page: int, cap: int | None = None) -> Page:
+    """The page of the ordered `stmt` that ?page= asks for (the first when missing or below 1),
+    its total counted up to `cap` rows when given."""
+    return page_of(stmt, request.args.get("page", 1, type=int), per_page, cap)
 
 
 def send_owned_attachment(attachment_id: int, owner_type: str, owner_id: str):

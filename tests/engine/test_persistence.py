@@ -90,7 +90,8 @@ START = {
 }
 
 # rectification.bpmn reads a `deadline` variable, where the others call deadline().
-START_BY_PROCESS = {"rectification": {"deadline": "2099-02-01"}}
+START_BY_PROCESS = {"rectification": {"deadline": "2099-02-01"},
+                    "annual_report": {"year": 2098, "year_ended": "2098-12-31T00:00:00+08:00"}}
 
 # Form answers by user task, one per visit (the last one repeats).
 ANSWERS = {
@@ -114,6 +115,7 @@ ANSWERS = {
     "demand_answer": [{"decision": "not_in_remit", "reasons": "不属于本部门职责"},
                       {"decision": "will_publish", "reasons": "将于下月发布"}],
     "reroute_demand": [{"decision": "reroute", "provider_department_id": 7}],
+    "compile_annual_report": [{"report_summary": "已汇总全部部门报告"}],
     "review": [{"approved": False, "comment": "不同意：缺少附件"}, {"approved": True, "comment": "同意"}],
 }
 

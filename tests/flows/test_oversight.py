@@ -102,3 +102,16 @@ def test_supervisors_see_every_department_and_change_nothing(records, flow, city
     ]
     assert [w.status_code for w in writes] == [403] * len(writes), [(w.status_code, w.json) for w in writes]
     assert flow.task(waiting, "formal_review")["assignee_id"] is None
+
+
+def test_a_long_list_is_counted_only_up_to_its_cap(records):
+    from sqlalchemy import select
+
+    from app.catalog.queries import page_of
+    from app.flows.models import Case
+
+    stmt = select(Case).order_by(Case.id)
+    capped = page_of(stmt, 1, 1, cap=2)
+    assert (capped.total, capped.capped, capped.pages, len(capped.items)) == (2, True, 2, 1)
+    exact = page_of(stmt, 1, 1, cap=3)
+    assert (exact.total, exact.capped) == (3, False)

@@ -267,3 +267,37 @@ def test_the_trend_per_week_and_month_adds_up_to_the_summary_and_drills_down(flo
     assert 'id="sla-trend"' in page and {"from": ["2026-10-05"], "to": ["2026-10-11"], "late": ["true"]} in links
     drilled = client.get("/sla/steps", query_string={"from": "2026-10-05", "to": "2026-10-11", "late": "true"})
     assert late in drilled.get_data(as_text=True) and on_time not in drilled.get_data(as_text=True)
+
+
+def test_finished_days_are_read_from_their_daily_sums_and_today_from_the_steps(flow, entries, city, clock, runner):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.sla.rollup import SlaDay, SlaDaySummed
+
+    first = flow.apply(city.health_applicant, entries.conditional)
+    second = flow.apply(city.health_applicant, entries.conditional)
+    clock.move_to(local(2026, 9, 30, 15, 0))
+    flow.do(city.reviewer, first, "formal_review", {"decision": "accept"})
+    today = flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD).json
+    assert db.session.scalar(select(func.count()).select_from(SlaDay)) == 0  # today: counted live
+    clock.move_to(local(2026, 10, 12, 10, 0))
+    flow.do(city.reviewer, second, "formal_review", {"decision": "accept"})  # late, today
+    later = {d["department_id"]: d for d in flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD)
+             .json["departments"]}[city.office.id]
+    # 30 Sep is summed now (one row: the office's on-time review), and 12 Oct counted live
+    rows = db.session.scalars(select(SlaDay)).all()
+    assert [(r.day.isoformat(), r.department_id, r.completed, r.on_time) for r in rows] == [
+        ("2026-09-30", city.office.id, 1, 1)]
+    assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == 41  # 1 Sep … 11 Oct
+    assert (later["completed"], later["on_time"], later["late"]) == (2, 1, 1)
+    assert [d for d in today["departments"] if d["department_id"] == city.office.id][0]["completed"] == 1
+    # the steps behind the figures still add up to them
+    steps = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department": city.office.id})
+    assert len(steps.json) == later["completed"]
+    # measuring again forgets the sums; the next read sums the days again
+    assert runner.invoke(args=["sla", "measure"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == 0
+    again = {d["department_id"]: d for d in flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD)
+             .json["departments"]}[city.office.id]
+    assert again == later

@@ -451,3 +451,44 @@ def test_the_supervisor_reads_the_figures_changes_the_period_and_drills_down_to_
     page.wait_for_url(re.compile(rf".*/{key}$"))
     assert key in page.locator("h1").inner_text()
     supervisor.shot("sla-drilldown-record")
+
+
+def test_the_supervisor_drills_from_an_overdue_count_to_the_record_and_reads_the_desk(session, server):
+    # earlier_work left 市公安局 a provider review that was due on 10 November: overdue today
+    supervisor = session("dsj.supervisor")
+    page = supervisor.page
+    supervisor.nav("时效监督")
+    page.wait_for_selector("#sla-trend svg")  # the trend chart with its target line
+    police = page.locator("#sla-summary tbody tr", has_text="市公安局")
+    police.locator("a[id^='open-overdue-']").click()
+    page.wait_for_selector("#open-steps")
+    assert "提供部门审核" in page.locator("#open-steps").inner_text()
+    supervisor.shot("sla-overdue-steps")
+    key = page.locator("#open-steps tbody td.mono a").first.inner_text()
+    page.locator("#open-steps tbody td.mono a").first.click()
+    page.wait_for_url(re.compile(rf".*/{key}$"))
+    assert key in page.locator("h1").inner_text()
+    # every record, filtered to the overdue ones, exported
+    supervisor.go("/sla/records")
+    page.get_by_label("起始日期").fill("2026-10-01")
+    page.get_by_label("只看有逾期环节的").check()
+    page.get_by_role("button", name="查询").click()
+    page.wait_for_selector("#records")
+    assert key in page.locator("#records").inner_text()
+    supervisor.shot("sla-records")
+    with page.expect_download() as download:
+        page.locator("#export-records-xlsx").click()
+    assert download.value.suggested_filename.endswith(".xlsx")
+    # the yearly assessment and the audit log
+    page.get_by_role("navigation", name="监督台").get_by_role("link", name="年度评估").click()
+    page.wait_for_selector("#assessment")
+    page.get_by_label("考核年度", exact=True).fill("2026")
+    page.get_by_role("button", name="查看").click()
+    page.wait_for_selector("#assessment tfoot")
+    supervisor.shot("sla-assessment", full_page=True)
+    supervisor.nav("审计日志")
+    page.wait_for_selector("#audit-entries")
+    page.locator("#verify-chain").click()
+    page.wait_for_selector(".flash-success")
+    assert "哈希链无断点" in page.locator(".flash-success").inner_text()
+    supervisor.shot("audit-log")

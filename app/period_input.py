@@ -8,8 +8,7 @@ from datetime import date, timedelta
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from app.clock import to_local, utcnow
-from app.legaltime.periods import start_of_day
+from app.clock import start_of_day, to_local, utcnow
 from app.validation import Schema
 
 MAX_DAYS = 366 * 3

@@ -21,11 +21,11 @@ from sqlalchemy import String, and_, cast, func, select
 from app.audit.models import AuditEntry
 from app.catalog.models import CatalogEntry, PublishState
 from app.clock import to_local, utcnow
-from app.engine.models import HumanTask, ProcessInstance, TaskState
 from app.extensions import db
 from app.flows.models import Case
-from app.legaltime.period_input import Period
 from app.org.models import Department
+from app.period_input import Period
+from app.sla.rollup import counts as step_counts
 from app.validation import Schema
 
 Counts = dict[int | None, int]
@@ -59,19 +59,12 @@ def _cases(flow: str, when, *where) -> Callable[[int], Counts]:
 
 def _steps(on_time: bool, flow: str | None = None) -> Callable[[int], Counts]:
     """Per department: its steps completed in the year that had a deadline (or of those, the
-    ones completed on time), of one flow or of all."""
+    ones completed on time), of one flow or of all — from the SLA desk's daily sums."""
     def count(year: int) -> Counts:
-        start, end = _year(year)
-        stmt = (select(HumanTask.candidate_department_id, func.count())
-                .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start,
-                       HumanTask.completed_at < end, HumanTask.due_at.is_not(None))
-                .group_by(HumanTask.candidate_department_id))
-        if on_time:
-            stmt = stmt.where(HumanTask.on_time.is_(True))
-        if flow:
-            stmt = stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(
-                ProcessInstance.process_id == flow)
-        return dict(db.session.execute(stmt).all())
+        out: Counts = {}
+        for row in step_counts(Period(date(year, 1, 1), date(year, 12, 31)), flow):
+            out[row.key] = out.get(row.key, 0) + (row.on_time if on_time else row.with_deadline)
+        return out
     return count
 
 

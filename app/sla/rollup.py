@@ -1,0 +1,134 @@
+"""Daily sums of the finished days, so the desk's cost does not grow with history (issue 15).
+
+A completed step does not change once its day is over: it was completed then, and its measures
+were recorded at completion. So each finished local day's counts — per department, flow and
+response time in working days — are summed once into `sla_day` (the first read that needs the
+day does it, `ensure_summed`) and read from there; the day in progress is counted from the
+steps themselves. Re-measuring steps (a loaded holiday notice, `flask sla measure`) forgets the
+sums (`forget`), and the next read sums those days again.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import Date, Integer, String, and_, case, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import start_of_day, to_local, utcnow
+from app.db import transaction
+from app.engine.models import HumanTask, ProcessInstance, TaskState
+from app.extensions import db
+from app.period_input import Period
+
+NO_DEPARTMENT, NO_MEASURE = 0, -1  # key columns cannot be NULL
+
+
+class SlaDay(db.Model):
+    """One finished day's completed steps of one department, flow and response time."""
+
+    __tablename__ = "sla_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flow: Mapped[str] = mapped_column(String(128), primary_key=True)
+    response_workdays: Mapped[int] = mapped_column(Integer, primary_key=True)
+    completed: Mapped[int] = mapped_column(Integer)
+    with_deadline: Mapped[int] = mapped_column(Integer)
+    on_time: Mapped[int] = mapped_column(Integer)
+    late: Mapped[int] = mapped_column(Integer)
+
+
+class SlaDaySummed(db.Model):
+    """A day whose sums are in `sla_day` (a day without completions has a mark and no rows)."""
+
+    __tablename__ = "sla_day_summed"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class Counts(NamedTuple):
+    key: object                     # the department id (None: none), or the day
+    response_workdays: int | None
+    completed: int
+    with_deadline: int
+    on_time: int
+    late: int
+
+
+def _measures(columns):
+    """completed, with a deadline, on time, late — of completed `columns` (a table or subquery)."""
+    return (func.count(), func.count(columns.due_at), func.sum(case((columns.on_time.is_(True), 1), else_=0)),
+            func.sum(case((and_(columns.due_at.is_not(None), columns.on_time.is_(False)), 1), else_=0)))
+
+
+def _steps_between(start, end, flow: str | None):
+    stmt = (select(HumanTask.candidate_department_id, ProcessInstance.process_id, HumanTask.response_workdays,
+                   HumanTask.due_at, HumanTask.on_time)
+            .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+            .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start, HumanTask.completed_at < end))
+    return (stmt.where(ProcessInstance.process_id == flow) if flow else stmt).subquery()
+
+
+def _sum_day(day: date) -> None:
+    steps = _steps_between(start_of_day(day), start_of_day(day + timedelta(days=1)), None)
+    rows = db.session.execute(select(steps.c.candidate_department_id, steps.c.process_id,
+                                     steps.c.response_workdays, *_measures(steps.c))
+                              .group_by(steps.c.candidate_department_id, steps.c.process_id,
+                                        steps.c.response_workdays)).all()
+    db.session.add_all(SlaDay(day=day, department_id=dept or NO_DEPARTMENT, flow=flow,
+                              response_workdays=NO_MEASURE if rw is None else rw, completed=n,
+                              with_deadline=wd, on_time=int(ot or 0), late=int(lt or 0))
+                       for dept, flow, rw, n, wd, ot, lt in rows)
+    db.session.add(SlaDaySummed(day=day))
+
+
+def ensure_summed(first: date, last: date) -> None:
+    """Sum the days of [first, last] not summed yet (finished days only), in one unit of work;
+    a concurrent reader that summed them first wins, and this one reads its sums."""
+    summed = set(db.session.scalars(select(SlaDaySummed.day).where(SlaDaySummed.day.between(first, last))))
+    missing = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    missing = [day for day in missing if day not in summed]
+    if not missing:
+        return
+    try:
+        with transaction():
+            for day in missing:
+                _sum_day(day)
+    except IntegrityError:
+        db.session.rollback()
+
+
+def forget(since: date | None = None) -> None:
+    """Drop the sums (of `since` and later): the steps' measures changed (caller's transaction)."""
+    for model in (SlaDay, SlaDaySummed):
+        stmt = delete(model)
+        db.session.execute(stmt.where(model.day >= since) if since else stmt)
+
+
+def counts(period: Period, flow: str | None, by_day: bool = False) -> list[Counts]:
+    """The period's completed steps counted per department (or per day) and response time: the
+    finished days from their sums, today from the steps."""
+    today = to_local(utcnow()).date()
+    out: list[Counts] = []
+    closed_last = min(period.last, today - timedelta(days=1))
+    if period.first <= closed_last:
+        ensure_summed(period.first, closed_last)
+        key = SlaDay.day if by_day else SlaDay.department_id
+        stmt = (select(key, SlaDay.response_workdays, func.sum(SlaDay.completed), func.sum(SlaDay.with_deadline),
+                       func.sum(SlaDay.on_time), func.sum(SlaDay.late))
+                .where(SlaDay.day.between(period.first, closed_last)).group_by(key, SlaDay.response_workdays))
+        if flow:
+            stmt = stmt.where(SlaDay.flow == flow)
+        for k, rw, n, wd, ot, lt in db.session.execute(stmt):
+            out.append(Counts(k if by_day else (k or None), None if rw == NO_MEASURE else rw,
+                              int(n), int(wd), int(ot), int(lt)))
+    live_first = max(period.first, today)
+    if live_first <= period.last:
+        steps = _steps_between(*Period(live_first, period.last).bounds, flow)
+        for dept, rw, n, wd, ot, lt in db.session.execute(
+                select(steps.c.candidate_department_id, steps.c.response_workdays, *_measures(steps.c))
+                .group_by(steps.c.candidate_department_id, steps.c.response_workdays)):
+            out.append(Counts(today if by_day else dept, rw, n, wd, int(ot or 0), int(lt or 0)))
+    return out
