@@ -20,7 +20,7 @@ from app.clock import start_of_day, to_local, utcnow
 from app.db import transaction
 from app.engine.models import HumanTask, ProcessInstance, TaskState
 from app.extensions import db
-from app.period_input import Period
+from app.period_input import MAX_DAYS, Period
 
 NO_DEPARTMENT, NO_MEASURE = 0, -1  # key columns cannot be NULL
 
@@ -65,39 +65,56 @@ def _measures(columns):
 
 def _steps_between(start, end, flow: str | None):
     stmt = (select(HumanTask.candidate_department_id, ProcessInstance.process_id, HumanTask.response_workdays,
-                   HumanTask.due_at, HumanTask.on_time)
+                   HumanTask.due_at, HumanTask.on_time, HumanTask.completed_at)
             .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
             .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start, HumanTask.completed_at < end))
     return (stmt.where(ProcessInstance.process_id == flow) if flow else stmt).subquery()
 
 
-def _sum_day(day: date) -> None:
-    steps = _steps_between(start_of_day(day), start_of_day(day + timedelta(days=1)), None)
-    rows = db.session.execute(select(steps.c.candidate_department_id, steps.c.process_id,
-                                     steps.c.response_workdays, *_measures(steps.c))
-                              .group_by(steps.c.candidate_department_id, steps.c.process_id,
-                                        steps.c.response_workdays)).all()
-    db.session.add_all(SlaDay(day=day, department_id=dept or NO_DEPARTMENT, flow=flow,
-                              response_workdays=NO_MEASURE if rw is None else rw, completed=n,
-                              with_deadline=wd, on_time=int(ot or 0), late=int(lt or 0))
-                       for dept, flow, rw, n, wd, ot, lt in rows)
-    db.session.add(SlaDaySummed(day=day))
+def _local_day(column):
+    """The local (Asia/Shanghai, UTC+8 all year since 1991) date of a stored instant, in SQL."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.date(func.timezone("Asia/Shanghai", column))
+    return func.date(column, "+8 hours")  # SQLite keeps UTC text
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _sum_days(first: date, last: date, wanted: set[date]) -> None:
+    """Sum the `wanted` days of [first, last] in one grouped pass over their steps."""
+    steps = _steps_between(start_of_day(first), start_of_day(last + timedelta(days=1)), None)
+    day = _local_day(steps.c.completed_at)
+    keys = (day, steps.c.candidate_department_id, steps.c.process_id, steps.c.response_workdays)
+    for local, dept, flow, rw, n, wd, ot, lt in db.session.execute(select(*keys, *_measures(steps.c)).group_by(*keys)):
+        local = _as_date(local)
+        if local in wanted:
+            db.session.add(SlaDay(day=local, department_id=dept or NO_DEPARTMENT, flow=flow,
+                                  response_workdays=NO_MEASURE if rw is None else rw, completed=n,
+                                  with_deadline=wd, on_time=int(ot or 0), late=int(lt or 0)))
+    db.session.add_all(SlaDaySummed(day=d) for d in sorted(wanted))
 
 
 def ensure_summed(first: date, last: date) -> None:
     """Sum the days of [first, last] not summed yet (finished days only), in one unit of work;
     a concurrent reader that summed them first wins, and this one reads its sums."""
     summed = set(db.session.scalars(select(SlaDaySummed.day).where(SlaDaySummed.day.between(first, last))))
-    missing = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    missing = [day for day in missing if day not in summed]
+    missing = {first + timedelta(days=i) for i in range((last - first).days + 1)} - summed
     if not missing:
         return
     try:
         with transaction():
-            for day in missing:
-                _sum_day(day)
+            _sum_days(min(missing), max(missing), missing)
     except IntegrityError:
         db.session.rollback()
+
+
+def sum_finished_days(now=None) -> None:
+    """The scheduler's hourly job: sum the finished days of the last three years not summed
+    yet, so no reader waits for it (after an upgrade or `forget`)."""
+    today = to_local(now or utcnow()).date()
+    ensure_summed(today - timedelta(days=MAX_DAYS), today - timedelta(days=1))
 
 
 def forget(since: date | None = None) -> None:

@@ -277,20 +277,23 @@ def test_finished_days_are_read_from_their_daily_sums_and_today_from_the_steps(f
 
     first = flow.apply(city.health_applicant, entries.conditional)
     second = flow.apply(city.health_applicant, entries.conditional)
+    third = flow.apply(city.health_applicant, entries.conditional)
     clock.move_to(local(2026, 9, 30, 15, 0))
     flow.do(city.reviewer, first, "formal_review", {"decision": "accept"})
     today = flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD).json
     assert db.session.scalar(select(func.count()).select_from(SlaDay)) == 0  # today: counted live
+    clock.move_to(local(2026, 10, 1, 0, 30))  # 16:30 UTC on 30 Sep: the local day is 1 Oct
+    flow.do(city.reviewer, third, "formal_review", {"decision": "accept"})
     clock.move_to(local(2026, 10, 12, 10, 0))
     flow.do(city.reviewer, second, "formal_review", {"decision": "accept"})  # late, today
     later = {d["department_id"]: d for d in flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD)
              .json["departments"]}[city.office.id]
-    # 30 Sep is summed now (one row: the office's on-time review), and 12 Oct counted live
-    rows = db.session.scalars(select(SlaDay)).all()
+    # 30 Sep and 1 Oct (local days) are summed now, one on-time review each; 12 Oct counted live
+    rows = db.session.scalars(select(SlaDay).order_by(SlaDay.day)).all()
     assert [(r.day.isoformat(), r.department_id, r.completed, r.on_time) for r in rows] == [
-        ("2026-09-30", city.office.id, 1, 1)]
+        ("2026-09-30", city.office.id, 1, 1), ("2026-10-01", city.office.id, 1, 1)]
     assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == 41  # 1 Sep … 11 Oct
-    assert (later["completed"], later["on_time"], later["late"]) == (2, 1, 1)
+    assert (later["completed"], later["on_time"], later["late"]) == (3, 2, 1)
     assert [d for d in today["departments"] if d["department_id"] == city.office.id][0]["completed"] == 1
     # the steps behind the figures still add up to them
     steps = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department": city.office.id})
@@ -301,3 +304,11 @@ def test_finished_days_are_read_from_their_daily_sums_and_today_from_the_steps(f
     again = {d["department_id"]: d for d in flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD)
              .json["departments"]}[city.office.id]
     assert again == later
+    # the scheduler's hourly job sums the last three years' finished days ahead of any reader
+    from app.engine.scheduler import PERIODIC_JOBS
+    from app.period_input import MAX_DAYS
+    from app.sla.rollup import sum_finished_days
+
+    assert PERIODIC_JOBS["sum_sla_days"][0] is sum_finished_days
+    sum_finished_days()
+    assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == MAX_DAYS
