@@ -64,10 +64,9 @@ class Entries(MethodView):
     def get(self, query, pagination_parameters):
         """Search the log, newest first (the search is itself recorded)."""
         _reader()
-        rows = paginated(entries(query), pagination_parameters)
-        with transaction():
+        with transaction():  # recorded first: the commit would expire the rows (a query each)
             record_reading("audit.read", query, page=pagination_parameters.page)
-        return rows
+        return paginated(entries(query), pagination_parameters)
 
 
 @blp.route("/verify")
@@ -91,12 +90,11 @@ class Usage(MethodView):
     @blp.paginate()
     def get(self, query, pagination_parameters):
         """A department's usage log: the entries about its own data (宝鸡 art. 21)."""
-        department = db.session.get(Department, query.pop("owner_id"))
-        if department is None:
+        department_id = query.pop("owner_id")
+        if not may_receive_usage_log(current_user, department_id):
+            abort(403, message="只能获取本部门数据的使用日志")  # before the lookup: ids are not probed
+        if db.session.get(Department, department_id) is None:
             abort(404, message="部门不存在")
-        if not may_receive_usage_log(current_user, department.id):
-            abort(403, message="只能获取本部门数据的使用日志")
-        rows = paginated(entries(query, usage_of(department.id)), pagination_parameters)
-        with transaction():
-            record_reading("audit.usage_read", query, department=department.id, page=pagination_parameters.page)
-        return rows
+        with transaction():  # recorded first: the commit would expire the rows (a query each)
+            record_reading("audit.usage_read", query, department=department_id, page=pagination_parameters.page)
+        return paginated(entries(query, usage_of(department_id)), pagination_parameters)

@@ -38,14 +38,20 @@ def page_of(stmt: Select, page: int, per_page: int, cap: int | None = None) -> P
     else:
         total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).limit(cap + 1).subquery()))
         total, capped = min(total, cap), total > cap
-    return Page(page_rows(stmt, page, per_page, total), total, page, per_page, capped)
+    # a capped list has rows past its count: a later page is asked for, not assumed empty
+    rows = page_rows(stmt, page, per_page, None if capped else total)
+    return Page(rows, total, page, per_page, capped)
 
 
-def page_rows(stmt: Select, page: int, per_page: int, total: int) -> list:
-    """The rows of page `page`; a page past the last row is empty without asking the database,
-    whose OFFSET overflows (an error, not an empty page) for the page numbers a client may send."""
+MAX_OFFSET = 2**31 - 1
+
+
+def page_rows(stmt: Select, page: int, per_page: int, total: int | None) -> list:
+    """The rows of page `page`; a page past the last row (or the database's OFFSET range, an
+    error there, for the page numbers a client may send) is empty without asking the database.
+    `total` None: not known (a capped count)."""
     first = (page - 1) * per_page
-    if first >= total:
+    if (total is not None and first >= total) or first > MAX_OFFSET:
         return []
     return list(db.session.scalars(stmt.offset(first).limit(per_page)).unique())
 

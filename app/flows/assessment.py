@@ -46,9 +46,9 @@ def _year(year: int) -> tuple:
     return Period(date(year, 1, 1), date(year, 12, 31)).bounds
 
 
-def _cases(flow: str, when, *where) -> Callable[[int], Counts]:
+def _cases(flow: str, when, *where) -> Callable[[int, dict], Counts]:
     """Per department: the cases of `flow` whose `when` falls in the year (and `where`)."""
-    def count(year: int) -> Counts:
+    def count(year: int, _memo: dict) -> Counts:
         start, end = _year(year)
         stmt = (select(Case.department_id, func.count()).where(
             Case.flow == flow, Case.business_key.is_not(None), when >= start, when < end, *where)
@@ -57,18 +57,20 @@ def _cases(flow: str, when, *where) -> Callable[[int], Counts]:
     return count
 
 
-def _steps(on_time: bool, flow: str | None = None) -> Callable[[int], Counts]:
+def _steps(on_time: bool, flow: str | None = None) -> Callable[[int, dict], Counts]:
     """Per department: its steps completed in the year that had a deadline (or of those, the
     ones completed on time), of one flow or of all — from the SLA desk's daily sums."""
-    def count(year: int) -> Counts:
+    def count(year: int, memo: dict) -> Counts:
+        if flow not in memo:  # one read of the sums per flow, for both of its columns
+            memo[flow] = step_counts(Period(date(year, 1, 1), date(year, 12, 31)), flow)
         out: Counts = {}
-        for row in step_counts(Period(date(year, 1, 1), date(year, 12, 31)), flow):
+        for row in memo[flow]:
             out[row.key] = out.get(row.key, 0) + (row.on_time if on_time else row.with_deadline)
         return out
     return count
 
 
-def _published_entries(year: int) -> Counts:
+def _published_entries(year: int, _memo: dict) -> Counts:
     """Entries published now that had been created by the end of the year."""
     _start, end = _year(year)
     return dict(db.session.execute(select(CatalogEntry.provider_department_id, func.count()).where(
@@ -76,7 +78,7 @@ def _published_entries(year: int) -> Counts:
         .group_by(CatalogEntry.provider_department_id)).all())
 
 
-def _entry_changes(year: int) -> Counts:
+def _entry_changes(year: int, _memo: dict) -> Counts:
     """Publications and updates of each department's entries in the year (the audit log)."""
     start, end = _year(year)
     stmt = (select(CatalogEntry.provider_department_id, func.count())
@@ -88,7 +90,7 @@ def _entry_changes(year: int) -> Counts:
     return dict(db.session.execute(stmt).all())
 
 
-def _suspensions(year: int) -> Counts:
+def _suspensions(year: int, _memo: dict) -> Counts:
     start, end = _year(year)
     rows = db.session.execute(select(AuditEntry.object_id, func.count()).where(
         AuditEntry.action == "org.department_suspended", AuditEntry.at >= start, AuditEntry.at < end)
@@ -104,7 +106,7 @@ RECTIFICATION, IDLE, CATALOGUE = "rectification", "idle_grant_review", "catalogu
 class Column:
     key: str
     header: str
-    count: Callable[[int], Counts]
+    count: Callable[[int, dict], Counts]  # (year, a memo shared by one assessment's columns)
     group: str
 
 
@@ -139,7 +141,8 @@ HEADERS = ("部门", *(c.header for c in COLUMNS), "按时完成率")
 def assessment(year: int) -> list[dict]:
     """One row per department (by code): each column's figure, and the on-time rate of all its
     steps that had a deadline (None without any)."""
-    figures: dict[str, Counts] = {c.key: c.count(year) for c in COLUMNS}
+    memo: dict = {}
+    figures: dict[str, Counts] = {c.key: c.count(year, memo) for c in COLUMNS}
     rows = []
     for department in db.session.scalars(select(Department).order_by(Department.is_office.desc(), Department.code)):
         row = {"department_id": department.id, "department": department.name,

@@ -13,6 +13,7 @@ from app.flows.permissions import visible_records
 from app.flows.registry import FLOWS
 from app.org.models import User
 from app.period_input import PeriodInput, period_of
+from app.sla.figures import open_conditions
 from app.validation import N_
 
 ALL_STATUS_LABELS = {**STATUS_LABELS, **CASE_STATUS_LABELS}
@@ -43,10 +44,10 @@ class RecordQuery(PeriodInput):
 
 
 def overdue_now():
-    """A record with an open step past its deadline now."""
+    """A record with an open step past its deadline now (the desk's own definition of 已逾期)."""
     return exists(select(HumanTask.id).where(
         HumanTask.instance_id == Case.instance_id, HumanTask.state == TaskState.READY,
-        HumanTask.due_at <= utcnow()))
+        open_conditions(utcnow())["overdue"]))
 
 
 def oversight(user: User, query: dict) -> Select:

@@ -1,7 +1,7 @@
 """A department's usage log (宝鸡 art. 21: 使用日志 pushed to the providing and using
 departments): the audit entries about its own data — its catalogue entries, the grants on them
-and the grants it holds, the cases about them or filed by it, and those cases' steps and
-instances."""
+and the grants it holds, the cases about them, filed by it or addressed to it (a rectification
+notice, a demand), and those cases' steps and instances."""
 from __future__ import annotations
 
 from marshmallow import fields, validate
@@ -19,7 +19,7 @@ def usage_of(department_id: int) -> ColumnElement[bool]:
     entries = select(CatalogEntry.id).where(CatalogEntry.provider_department_id == department_id)
     grants = select(Grant.id).where(or_(Grant.entry_id.in_(entries), Grant.grantee_department_id == department_id))
     cases = select(Case).where(or_(Case.entry_id.in_(entries), Case.applicant_department_id == department_id,
-                                   Case.grant_id.in_(grants))).subquery()
+                                   Case.department_id == department_id, Case.grant_id.in_(grants))).subquery()
     tasks = select(HumanTask.id).where(HumanTask.instance_id.in_(select(cases.c.instance_id)))
 
     def about(object_type: str, ids) -> ColumnElement[bool]:

@@ -18,7 +18,6 @@ from app.sla.measures import measure_steps
 from app.tabular import csv_lines, xlsx_file
 
 sla_cli = AppGroup("sla", help="时效统计 / SLA figures")
-BATCH = 1000
 
 
 @sla_cli.command("measure")

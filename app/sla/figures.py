@@ -117,7 +117,7 @@ def nearest_rank(histogram: dict[int, int], p: float) -> int | None:
     return None
 
 
-def _open_conditions(now) -> dict[str, object]:
+def open_conditions(now) -> dict[str, object]:
     """What each open-work figure counts, stated once for the counts and the lists behind them."""
     horizon = due_soon_horizon(now)
     escalated = exists(select(TaskEvent.id).where(TaskEvent.human_task_id == HumanTask.id,
@@ -136,7 +136,7 @@ def _of_flow(stmt: Select, flow: str | None) -> Select:
 def open_work(flow: str | None = None, now=None) -> dict[int | None, dict]:
     """Per department, the open steps now: open, due soon (the profile's rule), overdue, and
     escalated (its 督办 has started) — counted over the open steps only."""
-    conditions = _open_conditions(now or utcnow())
+    conditions = open_conditions(now or utcnow())
     stmt = _of_flow(select(HumanTask.candidate_department_id,
                            *[func.sum(case((cond, 1), else_=0)) for cond in conditions.values()])
                     .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id), flow)
@@ -148,7 +148,7 @@ def open_steps(state: str, department_id: int | None = None, flow: str | None = 
     """The open steps behind one open-work figure, the most overdue first, instances loaded."""
     stmt = (select(HumanTask).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
             .options(contains_eager(HumanTask.instance))
-            .where(HumanTask.state == TaskState.READY, _open_conditions(now or utcnow())[state]))
+            .where(HumanTask.state == TaskState.READY, open_conditions(now or utcnow())[state]))
     if flow:
         stmt = stmt.where(ProcessInstance.process_id == flow)
     if department_id is not None:

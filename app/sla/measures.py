@@ -33,7 +33,6 @@ def measure_steps(*where: ColumnElement[bool]) -> int:
     """(Re)measure the completed steps `where` selects, in keyset batches of BATCH rows in the
     caller's transaction; returns how many. Used for steps completed before the engine measured
     them, and for those a newly loaded year's notice counts differently."""
-    forget()  # the daily sums of the steps measured again are summed again when next read
     done, last_id = 0, 0
     while True:
         rows = db.session.scalars(select(HumanTask).where(
@@ -44,9 +43,14 @@ def measure_steps(*where: ColumnElement[bool]) -> int:
             row.response_workdays = response_workdays(row.created_at, row.completed_at)
         db.session.flush()
         done += len(rows)
+        if rows:
+            last_id = rows[-1].id
+        for row in rows:
+            db.session.expunge(row)  # flushed: memory stays flat over years of steps
         if len(rows) < BATCH:
+            if done:  # last, in the same transaction: no reader sums a day from the old measures after it
+                forget()
             return done
-        last_id = rows[-1].id
 
 
 def remeasure_year(year: int) -> int:

@@ -3,9 +3,10 @@
 A completed step does not change once its day is over: it was completed then, and its measures
 were recorded at completion. So each finished local day's counts — per department, flow and
 response time in working days — are summed once into `sla_day` (the first read that needs the
-day does it, `ensure_summed`) and read from there; the day in progress is counted from the
-steps themselves. Re-measuring steps (a loaded holiday notice, `flask sla measure`) forgets the
-sums (`forget`), and the next read sums those days again.
+day does it, `ensure_summed`, or the scheduler's hourly job first) and read from there; the day
+in progress is counted from the steps themselves (and, for the hour after midnight, the day
+before: `GRACE`). Re-measuring steps (a loaded holiday notice, `flask sla measure`) forgets the
+sums at its end, in its own transaction (`forget`), and the next read sums those days again.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from app.extensions import db
 from app.period_input import MAX_DAYS, Period
 
 NO_DEPARTMENT, NO_MEASURE = 0, -1  # key columns cannot be NULL
+GRACE = timedelta(hours=1)  # a day is summed once it ended this long ago (commit lag, clock skew)
 
 
 class SlaDay(db.Model):
@@ -96,7 +98,7 @@ def _sum_days(first: date, last: date, wanted: set[date]) -> None:
     db.session.add_all(SlaDaySummed(day=d) for d in sorted(wanted))
 
 
-def ensure_summed(first: date, last: date) -> None:
+def ensure_summed(first: date, last: date, retry: bool = True) -> None:
     """Sum the days of [first, last] not summed yet (finished days only), in one unit of work;
     a concurrent reader that summed them first wins, and this one reads its sums."""
     summed = set(db.session.scalars(select(SlaDaySummed.day).where(SlaDaySummed.day.between(first, last))))
@@ -106,15 +108,24 @@ def ensure_summed(first: date, last: date) -> None:
     try:
         with transaction():
             _sum_days(min(missing), max(missing), missing)
-    except IntegrityError:
+    except IntegrityError:  # another reader summed some of them first: sum what is still missing
         db.session.rollback()
+        if retry:
+            ensure_summed(first, last, retry=False)
 
 
 def sum_finished_days(now=None) -> None:
     """The scheduler's hourly job: sum the finished days of the last three years not summed
     yet, so no reader waits for it (after an upgrade or `forget`)."""
-    today = to_local(now or utcnow()).date()
-    ensure_summed(today - timedelta(days=MAX_DAYS), today - timedelta(days=1))
+    last = last_summable_day(now)
+    ensure_summed(last - timedelta(days=MAX_DAYS - 1), last)
+
+
+def last_summable_day(now=None) -> date:
+    """The last day that may be summed: one that ended at least GRACE ago, so a completion
+    stamped just before midnight but committed later, or by a host whose clock is a little
+    behind, is never left out of a summed day."""
+    return to_local((now or utcnow()) - GRACE).date() - timedelta(days=1)
 
 
 def forget(since: date | None = None) -> None:
@@ -127,9 +138,8 @@ def forget(since: date | None = None) -> None:
 def counts(period: Period, flow: str | None, by_day: bool = False) -> list[Counts]:
     """The period's completed steps counted per department (or per day) and response time: the
     finished days from their sums, today from the steps."""
-    today = to_local(utcnow()).date()
     out: list[Counts] = []
-    closed_last = min(period.last, today - timedelta(days=1))
+    closed_last = min(period.last, last_summable_day())
     if period.first <= closed_last:
         ensure_summed(period.first, closed_last)
         key = SlaDay.day if by_day else SlaDay.department_id
@@ -141,11 +151,12 @@ def counts(period: Period, flow: str | None, by_day: bool = False) -> list[Count
         for k, rw, n, wd, ot, lt in db.session.execute(stmt):
             out.append(Counts(k if by_day else (k or None), None if rw == NO_MEASURE else rw,
                               int(n), int(wd), int(ot), int(lt)))
-    live_first = max(period.first, today)
-    if live_first <= period.last:
+    live_first = max(period.first, closed_last + timedelta(days=1))
+    if live_first <= period.last:  # today (and, just after midnight, yesterday) from the steps
         steps = _steps_between(*Period(live_first, period.last).bounds, flow)
-        for dept, rw, n, wd, ot, lt in db.session.execute(
-                select(steps.c.candidate_department_id, steps.c.response_workdays, *_measures(steps.c))
-                .group_by(steps.c.candidate_department_id, steps.c.response_workdays)):
-            out.append(Counts(today if by_day else dept, rw, n, wd, int(ot or 0), int(lt or 0)))
+        day = _local_day(steps.c.completed_at)
+        key = day if by_day else steps.c.candidate_department_id
+        for k, rw, n, wd, ot, lt in db.session.execute(
+                select(key, steps.c.response_workdays, *_measures(steps.c)).group_by(key, steps.c.response_workdays)):
+            out.append(Counts(_as_date(k) if by_day else k, rw, n, wd, int(ot or 0), int(lt or 0)))
     return out

@@ -8,7 +8,6 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.audit.log import verify_chain
@@ -20,21 +19,13 @@ from app.flows.usage_log import UsageQuery, usage_of
 from app.org.models import Department
 from app.org.permissions import may_read_audit_log, may_receive_usage_log
 from app.period_input import period_of
+from app.tabular import FORMATS
 from app.web import workview
 from app.web.downloads import one_sheet, table_download
 
 audit_pages = Blueprint("audit_pages", __name__, url_prefix="/audit")
 PER_PAGE = 50
 HEADERS = ("编号", "时间", "操作人", "操作人所在部门", "操作", "对象类型", "对象编号", "变更前", "变更后", "来源地址")
-
-
-def _load(schema: AuditQuery) -> tuple[dict, dict]:
-    keys = {field.data_key or name for name, field in schema.fields.items()}
-    raw = {k: v for k, v in request.args.items() if v and k in keys}
-    try:
-        return schema.load(raw), {}
-    except ValidationError as exc:
-        return {}, exc.messages
 
 
 def _reader() -> None:
@@ -50,10 +41,10 @@ def _departments() -> dict[int, str]:
 @login_required
 def index():
     _reader()
-    query, errors = _load(AuditQuery())
+    query, errors = workview.url_query(AuditQuery())
+    with transaction():  # recorded first: the commit would expire the page's rows (a query each)
+        record_reading("audit.read", query, page=max(request.args.get("page", 1, type=int), 1))
     page = workview.listing_page(entries(query), PER_PAGE)
-    with transaction():
-        record_reading("audit.read", query, page=page.page)
     period = period_of(query)
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return render_template("audit/index.html", page=page, query=query, errors=errors, period=period,
@@ -93,9 +84,9 @@ def _json(value) -> str:
 def export(fmt: str):
     """What the search found, as CSV (streamed) or .xlsx."""
     _reader()
-    query, errors = _load(AuditQuery())
-    if errors:
-        abort(400)
+    query, errors = workview.url_query(AuditQuery())
+    if errors or fmt not in FORMATS:
+        abort(400 if errors else 404)
     period = period_of(query)
     with transaction():
         record_reading("audit.exported", query, format=fmt)
@@ -107,14 +98,15 @@ def export(fmt: str):
 @login_required
 def usage(fmt: str):
     """A department's usage log: the entries about its own data (app/flows/usage_log.py)."""
-    query, errors = _load(UsageQuery())
-    if errors:
-        abort(400)
-    department = db.session.get(Department, query.pop("owner_id"))
+    query, errors = workview.url_query(UsageQuery())
+    if errors or fmt not in FORMATS:
+        abort(400 if errors else 404)
+    department_id = query.pop("owner_id")
+    if not may_receive_usage_log(current_user, department_id):
+        abort(403)  # before looking it up: nobody learns which department ids exist
+    department = db.session.get(Department, department_id)
     if department is None:
         abort(404)
-    if not may_receive_usage_log(current_user, department.id):
-        abort(403)
     period = period_of(query)
     with transaction():
         record_reading("audit.usage_exported", query, format=fmt, department=department.id)

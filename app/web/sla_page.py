@@ -7,13 +7,11 @@ from datetime import date
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.clock import to_local, utcnow
 from app.engine.models import ProcessDefinition
 from app.extensions import db
-from app.flows import records
 from app.flows.assessment import (
     COLUMNS,
     HEADERS,
@@ -54,17 +52,11 @@ PER_PAGE = 50
 COUNT_CAP = 10_000  # the oversight list counts its rows up to here ("10000+"): years of history cost the same
 
 
-def _query(schema: type[PeriodInput] = PeriodInput) -> tuple[dict, dict]:
+def _query(schema: type = PeriodInput) -> tuple[dict, dict]:
     """What the page asks for (field errors shown on the page, the defaults used instead)."""
     if not may_read_figures(current_user):
         abort(403)
-    loader = schema()
-    keys = {field.data_key or name for name, field in loader.fields.items()}
-    raw = {k: v for k, v in request.args.items() if v and k in keys}
-    try:
-        return loader.load(raw), {}
-    except ValidationError as exc:
-        return {}, exc.messages
+    return workview.url_query(schema())
 
 
 def _context(query: dict, errors: dict) -> dict:
@@ -148,12 +140,7 @@ def steps_file(fmt: str):
 
 
 def _year() -> tuple[int, dict]:
-    if not may_read_figures(current_user):
-        abort(403)
-    try:
-        query, errors = YearInput().load({k: v for k, v in request.args.items() if k == "year" and v}), {}
-    except ValidationError as exc:
-        query, errors = {}, exc.messages
+    query, errors = _query(YearInput)
     return year_of(query), errors
 
 
@@ -178,23 +165,11 @@ def assessment_file(fmt: str):
     return table_download(f"assessment-{year}", fmt, one_sheet(f"{year}年度评估", HEADERS, table(assessment(year))))
 
 
-def _loaded(schema) -> tuple[dict, dict]:
-    """A query schema's values from the URL (field errors shown on the page, defaults used)."""
-    if not may_read_figures(current_user):
-        abort(403)
-    keys = {field.data_key or name for name, field in schema.fields.items()}
-    raw = {k: v for k, v in request.args.items() if v and k in keys}
-    try:
-        return schema.load(raw), {}
-    except ValidationError as exc:
-        return schema.load({}), exc.messages
-
-
 @sla_pages.get("/open")
 @login_required
 def open_page():
     """The open steps behind a department's open / due soon / overdue / escalated count."""
-    query, errors = _loaded(OpenStepsInput())
+    query, errors = _query(OpenStepsInput)
     stmt = open_steps(query["state"], query.get("department_id"), query.get("flow"))
     page = workview.listing_page(stmt, PER_PAGE)
     page.items = workview.task_rows(page.items)
@@ -209,7 +184,7 @@ def open_page():
 @login_required
 def records_page():
     """全部业务记录: every record of every flow, filtered and sorted; read-only."""
-    query, errors = _loaded(RecordQuery())
+    query, errors = _query(RecordQuery)
     page = workview.listing_page(oversight(current_user, query), PER_PAGE, cap=COUNT_CAP)
     page.items = workview.list_rows(page.items)
     args = {k: v for k, v in request.args.items() if v and k != "page" and k not in errors}
@@ -223,21 +198,25 @@ def records_page():
 RECORD_HEADERS = ("业务编号", "业务类型", "事项", "提出部门", "承办部门", "提出时间", "状态", "结果", "当前环节", "办理期限")
 
 
-def _record_rows(stmt):
+def _record_rows(stmt, batch: int = 500):
+    """The records as cells, fetched and given their open steps a batch at a time."""
     departments = dict(db.session.execute(select(Department.id, Department.name)).all())
-    for record in db.session.scalars(stmt.execution_options(yield_per=500)):
-        tasks = records.open_tasks(record)
-        yield (record.business_key, flow_label(record.flow), record.title,
-               departments.get(record.applicant_department_id, "平台"), departments.get(record.department_id, ""),
-               to_local(record.created_at).strftime("%Y-%m-%d %H:%M"), ALL_STATUS_LABELS.get(record.status, record.status),
-               outcome_label(record.flow, record.outcome) or "", "、".join(t.name or t.task_spec for t in tasks),
-               "、".join(deadline_text(t.due_at) for t in tasks if t.due_at))
+    result = db.session.scalars(stmt.execution_options(yield_per=batch))
+    for chunk in result.partitions():
+        open_tasks = workview.open_tasks_by_instance(r.instance_id for r in chunk)
+        for record in chunk:
+            tasks = [row["task"] for row in open_tasks.get(record.instance_id, [])]
+            yield (record.business_key, flow_label(record.flow), record.title,
+                   departments.get(record.applicant_department_id, "平台"), departments.get(record.department_id, ""),
+                   to_local(record.created_at).strftime("%Y-%m-%d %H:%M"),
+                   ALL_STATUS_LABELS.get(record.status, record.status), outcome_label(record.flow, record.outcome) or "",
+                   "、".join(t.name or t.task_spec for t in tasks), "、".join(deadline_text(t.due_at) for t in tasks if t.due_at))
 
 
 @sla_pages.get("/records.<fmt>")
 @login_required
 def records_file(fmt: str):
-    query, errors = _loaded(RecordQuery())
+    query, errors = _query(RecordQuery)
     if errors:
         abort(400)
     period = period_of(query)

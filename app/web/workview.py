@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
 from flask_login import login_required
+from marshmallow import ValidationError
 from sqlalchemy import Select, select
 
 from app.catalog.attachments import open_attachment, served_type
@@ -294,3 +295,19 @@ def record_url(flow: str, business_key: str) -> str:
     """A record's page: an application's or a case's (a Jinja global)."""
     endpoint = "application_pages.detail" if flow == SHARE_FLOW else "case_pages.detail"
     return url_for(endpoint, business_key=business_key)
+
+
+def url_query(schema) -> tuple[dict, dict]:
+    """A query schema's values from the URL (empty parameters left out): (values, {}), or when a
+    field is refused (the schema's defaults, the field errors) — a page shows the errors beside
+    their fields and the defaults' results, never a 500."""
+    keys = {field.data_key or name for name, field in schema.fields.items()}
+    raw = {k: v for k, v in request.args.items() if v and k in keys}
+    try:
+        return schema.load(raw), {}
+    except ValidationError as exc:
+        try:
+            defaults = schema.load({})
+        except ValidationError:
+            defaults = {}
+        return defaults, exc.messages

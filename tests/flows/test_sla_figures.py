@@ -298,8 +298,16 @@ def test_finished_days_are_read_from_their_daily_sums_and_today_from_the_steps(f
     # the steps behind the figures still add up to them
     steps = flow.get(city.supervisor, "/api/sla/steps", query_string={**PERIOD, "department": city.office.id})
     assert len(steps.json) == later["completed"]
-    # measuring again forgets the sums; the next read sums the days again
+    # nothing to measure: the sums stay; measuring steps again forgets them, the next read sums again
     assert runner.invoke(args=["sla", "measure"]).exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == 41
+    from sqlalchemy import update
+
+    from app.engine.models import HumanTask
+    from tests.factories import commit
+    db.session.execute(update(HumanTask).values(response_workdays=None))  # as after the migration
+    commit()
+    assert "已计算 3 个" in runner.invoke(args=["sla", "measure"]).output
     assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == 0
     again = {d["department_id"]: d for d in flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD)
              .json["departments"]}[city.office.id]
