@@ -7,9 +7,11 @@
   var chart = window.echarts.init(node, null, { renderer: "svg" });
   chart.setOption({
     animation: false,  // the figures, not a show: drawn at once (and in screenshots, print)
-    grid: { left: 48, right: 16, top: 24, bottom: 48 },
+    grid: { left: 48, right: 16, top: 24, bottom: series.length > 6 ? 96 : 48 },
     tooltip: { trigger: "axis", valueFormatter: function (v) { return v == null ? "—" : v.toFixed(1) + "%"; } },
-    xAxis: { type: "category", data: series.map(function (s) { return s.name; }), axisLabel: { interval: 0 } },
+    // many departments: their names slant, so each stays readable under its own bar
+    xAxis: { type: "category", data: series.map(function (s) { return s.name; }),
+             axisLabel: { interval: 0, rotate: series.length > 6 ? 30 : 0 } },
     yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
     series: [{ name: node.dataset.label, type: "bar", barMaxWidth: 40,
                data: series.map(function (s) { return s.rate == null ? null : Math.round(s.rate * 1000) / 10; }) }]
@@ -37,7 +39,8 @@
     series: [
       { name: node.dataset.rate, type: "line", yAxisIndex: 0, connectNulls: false,
         data: buckets.map(function (b) { return b.rate == null ? null : Math.round(b.rate * 1000) / 10; }),
-        markLine: { symbol: "none", lineStyle: { type: "dashed" }, label: { formatter: node.dataset.target + " {c}%" },
+        markLine: { symbol: "none", lineStyle: { type: "dashed" },
+                    label: { position: "insideEndTop", formatter: node.dataset.target + " {c}%" },
                     data: [{ yAxis: data.target }] } },
       { name: node.dataset.volume, type: "bar", yAxisIndex: 1, barMaxWidth: 24,
         data: buckets.map(function (b) { return b.completed; }) },
