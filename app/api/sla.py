@@ -21,6 +21,8 @@ from app.sla.figures import (
     PeriodInput,
     StepsInput,
     TrendInput,
+    by_flow,
+    by_step,
     completed_steps,
     grain_of,
     may_read_figures,
@@ -89,12 +91,40 @@ class TrendOut(Schema):
     buckets = fields.List(fields.Nested(BucketOut))
 
 
+class FlowFigures(Schema):
+    flow = fields.String(metadata={"description": "流程标识"})
+    completed = fields.Integer()
+    with_deadline = fields.Integer()
+    on_time = fields.Integer()
+    late = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True)
+    median_response_workdays = fields.Integer(allow_none=True)
+    p90_response_workdays = fields.Integer(allow_none=True)
+    open = fields.Integer()
+    due_soon = fields.Integer()
+    overdue = fields.Integer()
+    escalated = fields.Integer()
+
+
+class StepFigures(Schema):
+    department_id = fields.Integer(allow_none=True)
+    step = fields.String(metadata={"description": "环节（BPMN 用户任务 id）"})
+    completed = fields.Integer()
+    with_deadline = fields.Integer()
+    on_time = fields.Integer()
+    late = fields.Integer()
+    on_time_rate = fields.Float(allow_none=True)
+    median_response_workdays = fields.Integer(allow_none=True)
+    p90_response_workdays = fields.Integer(allow_none=True)
+
+
 class SummaryOut(Schema):
     period_from = fields.Date()
     period_to = fields.Date()
     provisional_years = fields.List(fields.Integer(), metadata={
         "description": "期间内尚未加载节假日安排的年份；非空时工作日数按暂定日历计算，为暂定数"})
     departments = fields.List(fields.Nested(DepartmentFigures))
+    flows = fields.List(fields.Nested(FlowFigures), metadata={"description": "按业务类型"})
 
 
 def _supervising() -> None:
@@ -125,7 +155,8 @@ class Summary(MethodView):
         _supervising()
         period = period_of(query)
         return {"period_from": period.first, "period_to": period.last,
-                "provisional_years": provisional_years(period), "departments": summary(period, query.get("flow"))}
+                "provisional_years": provisional_years(period), "departments": summary(period, query.get("flow")),
+                "flows": by_flow(period, query.get("flow"))}
 
 
 # one integer per assessment column, described by its Chinese header (app/flows/assessment.py)
@@ -170,3 +201,14 @@ class Trend(MethodView):
         return {"period_from": period.first, "period_to": period.last, "grain": grain,
                 "target": active_policy().on_time_target / 100, "provisional_years": provisional_years(period),
                 "buckets": trend(period, grain, query.get("flow"))}
+
+
+@blp.route("/step-figures")
+class StepFiguresView(MethodView):
+    @refuses(403)
+    @blp.arguments(StepsInput, location="query")
+    @blp.response(200, StepFigures(many=True))
+    def get(self, query):
+        """Per department and step: completed, on time, on-time rate, median and p90 working days."""
+        _supervising()
+        return by_step(period_of(query), query.get("department_id"), query.get("flow"))

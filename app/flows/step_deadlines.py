@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from lxml import etree
@@ -96,3 +97,18 @@ def replace_section(text: str, table: str) -> str:
     """`text` with the part between the markers (markers included) replaced by `table`."""
     start, end = text.index(START), text.index(END) + len(END)
     return text[:start] + table + text[end:]
+
+
+def step_labels(bpmn_dir: str | Path) -> dict[str, str]:
+    """Each user task's id → its name in the diagrams (the first flow that has it), for tables
+    that count steps by id; parsed again when a diagram file changes."""
+    files = tuple(sorted((str(p), p.stat().st_mtime) for p in Path(bpmn_dir).glob("*.bpmn")))
+    return _labels(files)
+
+
+@lru_cache(maxsize=4)
+def _labels(files: tuple) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for step in step_deadlines(Path(files[0][0]).parent) if files else []:
+        labels.setdefault(step.step, step.label)
+    return labels

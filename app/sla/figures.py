@@ -133,15 +133,21 @@ def _of_flow(stmt: Select, flow: str | None) -> Select:
         ProcessInstance.process_id == flow)
 
 
-def open_work(flow: str | None = None, now=None) -> dict[int | None, dict]:
-    """Per department, the open steps now: open, due soon (the profile's rule), overdue, and
-    escalated (its 督办 has started) — counted over the open steps only."""
+def open_work(flow: str | None = None, now=None, by_flow: bool = False) -> dict[object, dict]:
+    """Per department (or per flow), the open steps now: open, due soon (the profile's rule),
+    overdue, and escalated (its 督办 has started) — counted over the open steps only."""
     conditions = open_conditions(now or utcnow())
-    stmt = _of_flow(select(HumanTask.candidate_department_id,
-                           *[func.sum(case((cond, 1), else_=0)) for cond in conditions.values()])
-                    .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id), flow)
-    return {dept: dict(zip(conditions, (int(n or 0) for n in counts), strict=True))
-            for dept, *counts in db.session.execute(stmt)}
+    sums = [func.sum(case((cond, 1), else_=0)) for cond in conditions.values()]
+    if by_flow:
+        stmt = (select(ProcessInstance.process_id, *sums).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+                .where(HumanTask.state == TaskState.READY).group_by(ProcessInstance.process_id))
+        if flow:
+            stmt = stmt.where(ProcessInstance.process_id == flow)
+    else:
+        stmt = _of_flow(select(HumanTask.candidate_department_id, *sums)
+                        .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id), flow)
+    return {key: dict(zip(conditions, (int(n or 0) for n in counts), strict=True))
+            for key, *counts in db.session.execute(stmt)}
 
 
 def open_steps(state: str, department_id: int | None = None, flow: str | None = None, now=None) -> Select:
@@ -159,32 +165,52 @@ def open_steps(state: str, department_id: int | None = None, flow: str | None = 
 NO_OPEN_WORK = {"open": 0, "due_soon": 0, "overdue": 0, "escalated": 0}
 
 
-def summary(period: Period, flow: str | None = None) -> list[dict]:
-    """Per department (the step's candidate department): completed, with a deadline, on time,
-    late, on_time_rate, median and p90 response working days in the period; and its open work now.
-    Finished days are read from their daily sums (app/sla/rollup.py), today from the steps."""
-    totals: dict[int | None, list[int]] = {}
-    histograms: dict[int | None, dict[int, int]] = {}
-    for row in counts(period, flow):
+def figures(period: Period, flow: str | None = None, by: str = "department") -> dict[object, dict]:
+    """Per `by` (app/sla/rollup.py BY): completed, with a deadline, on time, late, on_time_rate,
+    median and p90 response working days of the steps completed in the period. Finished days
+    are read from their daily sums (app/sla/rollup.py), today from the steps."""
+    totals: dict[object, list[int]] = {}
+    histograms: dict[object, dict[int, int]] = {}
+    for row in counts(period, flow, by):
         total = totals.setdefault(row.key, [0, 0, 0, 0])
         for i, n in enumerate((row.completed, row.with_deadline, row.on_time, row.late)):
             total[i] += n
         if row.response_workdays is not None:
             histogram = histograms.setdefault(row.key, {})
             histogram[row.response_workdays] = histogram.get(row.response_workdays, 0) + row.completed
-    current = open_work(flow)
-    out = []
-    for department_id in sorted(set(totals) | set(current), key=lambda d: (d is None, d or 0)):
-        done, with_deadline, on_time, late = totals.get(department_id, (0, 0, 0, 0))
-        histogram = histograms.get(department_id, {})
-        out.append({
-            "department_id": department_id, "completed": done, "with_deadline": with_deadline,
-            "on_time": on_time, "late": late, "on_time_rate": on_time / with_deadline if with_deadline else None,
-            "median_response_workdays": nearest_rank(histogram, 0.5),
-            "p90_response_workdays": nearest_rank(histogram, 0.9),
-            **current.get(department_id, NO_OPEN_WORK),
-        })
-    return out
+    return {key: {"completed": done, "with_deadline": with_deadline, "on_time": on_time, "late": late,
+                  "on_time_rate": on_time / with_deadline if with_deadline else None,
+                  "median_response_workdays": nearest_rank(histograms.get(key, {}), 0.5),
+                  "p90_response_workdays": nearest_rank(histograms.get(key, {}), 0.9)}
+            for key, (done, with_deadline, on_time, late) in totals.items()}
+
+
+NO_FIGURES = {"completed": 0, "with_deadline": 0, "on_time": 0, "late": 0, "on_time_rate": None,
+              "median_response_workdays": None, "p90_response_workdays": None}
+
+
+def summary(period: Period, flow: str | None = None) -> list[dict]:
+    """Per department (the step's candidate department): its figures in the period and its
+    open work now."""
+    done, current = figures(period, flow), open_work(flow)
+    return [{"department_id": department_id, **done.get(department_id, NO_FIGURES),
+             **current.get(department_id, NO_OPEN_WORK)}
+            for department_id in sorted(set(done) | set(current), key=lambda d: (d is None, d or 0))]
+
+
+def by_flow(period: Period, flow: str | None = None) -> list[dict]:
+    """Per flow: its figures in the period and its open work now."""
+    done, current = figures(period, flow, "flow"), open_work(flow, by_flow=True)
+    return [{"flow": key, **done.get(key, NO_FIGURES), **current.get(key, NO_OPEN_WORK)}
+            for key in sorted(set(done) | set(current))]
+
+
+def by_step(period: Period, department_id: int | None, flow: str | None = None) -> list[dict]:
+    """Per step (user task) of one department (every department when None): its figures."""
+    done = figures(period, flow, "department_step")
+    rows = [{"department_id": dept, "step": step, **values} for (dept, step), values in done.items()
+            if department_id is None or dept == department_id]
+    return sorted(rows, key=lambda r: (r["department_id"] is None, r["department_id"] or 0, r["step"]))
 
 
 def grain_of(query: dict, period: Period) -> str:
@@ -210,7 +236,7 @@ def trend(period: Period, grain: str, flow: str | None = None) -> list[dict]:
     on-time rate — summed from the period's daily counts (app/sla/rollup.py)."""
     spans = buckets(period, grain)
     sums = [[0, 0, 0, 0] for _ in spans]
-    for row in counts(period, flow, by_day=True):
+    for row in counts(period, flow, by="day"):
         i = next(i for i, span in enumerate(spans) if span.first <= row.key <= span.last)
         for j, n in enumerate((row.completed, row.with_deadline, row.on_time, row.late)):
             sums[i][j] += n

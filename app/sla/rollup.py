@@ -28,13 +28,14 @@ GRACE = timedelta(hours=1)  # a day is summed once it ended this long ago (commi
 
 
 class SlaDay(db.Model):
-    """One finished day's completed steps of one department, flow and response time."""
+    """One finished day's completed steps of one department, flow, step and response time."""
 
     __tablename__ = "sla_day"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     department_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     flow: Mapped[str] = mapped_column(String(128), primary_key=True)
+    step: Mapped[str] = mapped_column(String(128), primary_key=True)  # the user task's id (task_spec)
     response_workdays: Mapped[int] = mapped_column(Integer, primary_key=True)
     completed: Mapped[int] = mapped_column(Integer)
     with_deadline: Mapped[int] = mapped_column(Integer)
@@ -51,7 +52,8 @@ class SlaDaySummed(db.Model):
 
 
 class Counts(NamedTuple):
-    key: object                     # the department id (None: none), or the day
+    key: object                     # what `counts(by=…)` groups by: a department id (None: none), a
+                                    # day, a flow, or a (department id, step) pair
     response_workdays: int | None
     completed: int
     with_deadline: int
@@ -66,8 +68,8 @@ def _measures(columns):
 
 
 def _steps_between(start, end, flow: str | None):
-    stmt = (select(HumanTask.candidate_department_id, ProcessInstance.process_id, HumanTask.response_workdays,
-                   HumanTask.due_at, HumanTask.on_time, HumanTask.completed_at)
+    stmt = (select(HumanTask.candidate_department_id, ProcessInstance.process_id, HumanTask.task_spec,
+                   HumanTask.response_workdays, HumanTask.due_at, HumanTask.on_time, HumanTask.completed_at)
             .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
             .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start, HumanTask.completed_at < end))
     return (stmt.where(ProcessInstance.process_id == flow) if flow else stmt).subquery()
@@ -88,11 +90,12 @@ def _sum_days(first: date, last: date, wanted: set[date]) -> None:
     """Sum the `wanted` days of [first, last] in one grouped pass over their steps."""
     steps = _steps_between(start_of_day(first), start_of_day(last + timedelta(days=1)), None)
     day = _local_day(steps.c.completed_at)
-    keys = (day, steps.c.candidate_department_id, steps.c.process_id, steps.c.response_workdays)
-    for local, dept, flow, rw, n, wd, ot, lt in db.session.execute(select(*keys, *_measures(steps.c)).group_by(*keys)):
+    keys = (day, steps.c.candidate_department_id, steps.c.process_id, steps.c.task_spec, steps.c.response_workdays)
+    for local, dept, flow, step, rw, n, wd, ot, lt in db.session.execute(
+            select(*keys, *_measures(steps.c)).group_by(*keys)):
         local = _as_date(local)
         if local in wanted:
-            db.session.add(SlaDay(day=local, department_id=dept or NO_DEPARTMENT, flow=flow,
+            db.session.add(SlaDay(day=local, department_id=dept or NO_DEPARTMENT, flow=flow, step=step,
                                   response_workdays=NO_MEASURE if rw is None else rw, completed=n,
                                   with_deadline=wd, on_time=int(ot or 0), late=int(lt or 0)))
     db.session.add_all(SlaDaySummed(day=d) for d in sorted(wanted))
@@ -135,28 +138,45 @@ def forget(since: date | None = None) -> None:
         db.session.execute(stmt.where(model.day >= since) if since else stmt)
 
 
-def counts(period: Period, flow: str | None, by_day: bool = False) -> list[Counts]:
-    """The period's completed steps counted per department (or per day) and response time: the
+BY = ("department", "day", "flow", "department_step")
+
+
+def _keys(by: str, day, department, flow, step) -> tuple:
+    return {"department": (department,), "day": (day,), "flow": (flow,),
+            "department_step": (department, step)}[by]
+
+
+def _key(by: str, values: tuple):
+    if by == "department":
+        return values[0] or None
+    if by == "day":
+        return _as_date(values[0])
+    if by == "department_step":
+        return (values[0] or None, values[1])
+    return values[0]
+
+
+def counts(period: Period, flow: str | None, by: str = "department") -> list[Counts]:
+    """The period's completed steps counted per `by` (one of BY) and response time: the
     finished days from their sums, today from the steps."""
     out: list[Counts] = []
     closed_last = min(period.last, last_summable_day())
     if period.first <= closed_last:
         ensure_summed(period.first, closed_last)
-        key = SlaDay.day if by_day else SlaDay.department_id
-        stmt = (select(key, SlaDay.response_workdays, func.sum(SlaDay.completed), func.sum(SlaDay.with_deadline),
+        keys = _keys(by, SlaDay.day, SlaDay.department_id, SlaDay.flow, SlaDay.step)
+        stmt = (select(*keys, SlaDay.response_workdays, func.sum(SlaDay.completed), func.sum(SlaDay.with_deadline),
                        func.sum(SlaDay.on_time), func.sum(SlaDay.late))
-                .where(SlaDay.day.between(period.first, closed_last)).group_by(key, SlaDay.response_workdays))
+                .where(SlaDay.day.between(period.first, closed_last)).group_by(*keys, SlaDay.response_workdays))
         if flow:
             stmt = stmt.where(SlaDay.flow == flow)
-        for k, rw, n, wd, ot, lt in db.session.execute(stmt):
-            out.append(Counts(k if by_day else (k or None), None if rw == NO_MEASURE else rw,
-                              int(n), int(wd), int(ot), int(lt)))
+        for *k, rw, n, wd, ot, lt in db.session.execute(stmt):
+            out.append(Counts(_key(by, tuple(k)), None if rw == NO_MEASURE else rw, int(n), int(wd), int(ot), int(lt)))
     live_first = max(period.first, closed_last + timedelta(days=1))
     if live_first <= period.last:  # today (and, just after midnight, yesterday) from the steps
         steps = _steps_between(*Period(live_first, period.last).bounds, flow)
-        day = _local_day(steps.c.completed_at)
-        key = day if by_day else steps.c.candidate_department_id
-        for k, rw, n, wd, ot, lt in db.session.execute(
-                select(key, steps.c.response_workdays, *_measures(steps.c)).group_by(key, steps.c.response_workdays)):
-            out.append(Counts(_as_date(k) if by_day else k, rw, n, wd, int(ot or 0), int(lt or 0)))
+        keys = _keys(by, _local_day(steps.c.completed_at), steps.c.candidate_department_id, steps.c.process_id,
+                     steps.c.task_spec)
+        for *k, rw, n, wd, ot, lt in db.session.execute(
+                select(*keys, steps.c.response_workdays, *_measures(steps.c)).group_by(*keys, steps.c.response_workdays)):
+            out.append(Counts(_key(by, tuple(k)), rw, n, wd, int(ot or 0), int(lt or 0)))
     return out

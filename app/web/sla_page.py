@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from app.flows.assessment import (
 )
 from app.flows.oversight import ALL_STATUS_LABELS, SORTS, RecordQuery, oversight
 from app.flows.registry import FLOWS, flow_label, outcome_label
+from app.flows.step_deadlines import step_labels
 from app.legaltime.periods import deadline_text
 from app.org.models import Department
 from app.period_input import Period, period_of
@@ -36,6 +37,8 @@ from app.sla.figures import (
     PeriodInput,
     StepsInput,
     TrendInput,
+    by_flow,
+    by_step,
     completed_steps,
     grain_of,
     may_read_figures,
@@ -87,7 +90,9 @@ def index():
                    "buckets": [{"label": _bucket_label(b, grain), "rate": b["on_time_rate"], "completed": b["completed"],
                                 "late": b["late"], "from": b["first"].isoformat(), "to": b["last"].isoformat()}
                                for b in buckets]}
+    flows = by_flow(period, query.get("flow"))
     return render_template("sla/index.html", rows=rows, names=names, chart=chart, grain=grain, grains=GRAINS,
+                           flow_rows=flows,
                            buckets=buckets, trend_chart=trend_chart, bucket_label=_bucket_label, **context)
 
 
@@ -109,7 +114,9 @@ def steps():
     department = db.session.get(Department, department_id) if department_id else None
     args = {**context["args"], **({"department": department_id} if department_id else {}),
             **({"late": "true"} if late else {})}
+    step_rows = by_step(context["period"], department_id, query.get("flow")) if department_id else []
     return render_template("sla/steps.html", page=page, department=department, late=late, pager_args=args,
+                           step_rows=step_rows, step_labels=step_labels(current_app.config["BPMN_DIR"]),
                            **context)
 
 

@@ -22,12 +22,13 @@ def upgrade():
         sa.Column('day', sa.Date(), nullable=False),
         sa.Column('department_id', sa.Integer(), nullable=False),
         sa.Column('flow', sa.String(length=128), nullable=False),
+        sa.Column('step', sa.String(length=128), nullable=False),
         sa.Column('response_workdays', sa.Integer(), nullable=False),
         sa.Column('completed', sa.Integer(), nullable=False),
         sa.Column('with_deadline', sa.Integer(), nullable=False),
         sa.Column('on_time', sa.Integer(), nullable=False),
         sa.Column('late', sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint('day', 'department_id', 'flow', 'response_workdays'),
+        sa.PrimaryKeyConstraint('day', 'department_id', 'flow', 'step', 'response_workdays'),
     )
     op.create_table('sla_day_summed', sa.Column('day', sa.Date(), nullable=False), sa.PrimaryKeyConstraint('day'))
     op.create_index('ix_workflow_case_created_at', 'workflow_case', ['created_at'])

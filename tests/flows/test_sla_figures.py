@@ -320,3 +320,29 @@ def test_finished_days_are_read_from_their_daily_sums_and_today_from_the_steps(f
     assert PERIODIC_JOBS["sum_sla_days"][0] is sum_finished_days
     sum_finished_days()
     assert db.session.scalar(select(func.count()).select_from(SlaDaySummed)) == MAX_DAYS
+
+
+def test_figures_by_flow_and_by_step_add_up_to_the_departments(flow, entries, city, clock, client):
+    from tests import factories as f
+
+    key = flow.apply(city.health_applicant, entries.conditional)
+    flow.apply(city.health_applicant, entries.conditional)  # its review stays open
+    clock.move_to(local(2026, 9, 30, 15, 0))
+    flow.do(city.reviewer, key, "formal_review", {"decision": "accept"})
+    clock.move_to(local(2026, 10, 12, 9, 0))
+    flow.do(city.police_approver, key, "provider_review", APPROVE)
+    summary = flow.get(city.supervisor, "/api/sla/summary", query_string=PERIOD).json
+    (share,) = summary["flows"]
+    assert share["flow"] == "conditional_share"
+    assert share["completed"] == sum(d["completed"] for d in summary["departments"]) == 2
+    assert share["open"] == sum(d["open"] for d in summary["departments"]) and share["overdue"] >= 1
+    steps = flow.get(city.supervisor, "/api/sla/step-figures", query_string=PERIOD).json
+    assert sorted((s["department_id"], s["step"], s["completed"], s["median_response_workdays"]) for s in steps) == sorted([
+        (city.office.id, "formal_review", 1, 0), (city.police.id, "provider_review", 1, 4)])
+    police = flow.get(city.supervisor, "/api/sla/step-figures", query_string={**PERIOD, "department": city.police.id})
+    assert [s["step"] for s in police.json] == ["provider_review"]
+    f.login(client, "dsj.supervisor")
+    page = client.get("/sla/", query_string=PERIOD).get_data(as_text=True)
+    assert 'id="sla-flows"' in page and "有条件共享申请" in page
+    drill = client.get("/sla/steps", query_string={**PERIOD, "department": city.police.id}).get_data(as_text=True)
+    assert 'id="sla-step-figures"' in drill and "提供部门审核" in drill
