@@ -14,10 +14,12 @@ from app.api.docs import refuses
 from app.api.workflow_schemas import UtcDateTime
 from app.extensions import db
 from app.flows.assessment import COLUMNS, YearInput, assessment, totals, year_of
+from app.flows.oversight import RecordQuery, oversight
 from app.org.models import Department
 from app.period_input import Period, period_of
 from app.policy import active_policy
 from app.sla.figures import (
+    OpenStepsInput,
     PeriodInput,
     StepsInput,
     TrendInput,
@@ -26,6 +28,7 @@ from app.sla.figures import (
     completed_steps,
     grain_of,
     may_read_figures,
+    open_steps,
     provisional_years,
     summary,
     trend,
@@ -212,3 +215,51 @@ class StepFiguresView(MethodView):
         """Per department and step: completed, on time, on-time rate, median and p90 working days."""
         _supervising()
         return by_step(period_of(query), query.get("department_id"), query.get("flow"))
+
+
+class OpenStepOut(Schema):
+    id = fields.Integer()
+    task_spec = fields.String()
+    name = fields.String(allow_none=True)
+    business_key = fields.Function(lambda t: t.instance.business_key)
+    flow = fields.Function(lambda t: t.instance.process_id)
+    department_id = fields.Integer(attribute="candidate_department_id", allow_none=True)
+    created_at = UtcDateTime()
+    due_at = UtcDateTime(allow_none=True)
+
+
+@blp.route("/open-steps")
+class OpenSteps(MethodView):
+    @refuses(403)
+    @blp.arguments(OpenStepsInput, location="query")
+    @blp.response(200, OpenStepOut(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """The open steps behind an open-work figure (open, due soon, overdue, escalated), most overdue first."""
+        _supervising()
+        return paginated(open_steps(query["state"], query.get("department_id"), query.get("flow")),
+                         pagination_parameters)
+
+
+class RecordOut(Schema):
+    business_key = fields.String()
+    flow = fields.String()
+    title = fields.String()
+    status = fields.String()
+    outcome = fields.String(allow_none=True)
+    applicant_department_id = fields.Integer(allow_none=True)
+    department_id = fields.Integer(allow_none=True, metadata={"description": "承办部门（申请的提供部门）"})
+    created_at = UtcDateTime()
+    closed_at = UtcDateTime(allow_none=True)
+
+
+@blp.route("/records")
+class Records(MethodView):
+    @refuses(403)
+    @blp.arguments(RecordQuery, location="query")
+    @blp.response(200, RecordOut(many=True))
+    @blp.paginate()
+    def get(self, query, pagination_parameters):
+        """Every record of every flow (the oversight list): by flow, status, department, period, overdue, key, text."""
+        _supervising()
+        return paginated(oversight(current_user, query), pagination_parameters)

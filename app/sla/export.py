@@ -2,7 +2,7 @@
 one function per table, so the page, the file and the command show the same figures."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import Select, select
 
@@ -13,6 +13,9 @@ from app.org.models import Department
 
 SUMMARY_HEADERS = ("办理部门", "已完成", "有期限", "按时", "逾期完成", "按时完成率", "办理用时中位数（工作日）",
                    "办理用时P90（工作日）", "当前待办", "即将到期", "已逾期", "已督办")
+FLOW_HEADERS = ("业务类型", *SUMMARY_HEADERS[1:])
+TREND_HEADERS = ("期间起", "期间止", "已完成", "有期限", "按时", "逾期完成", "按时完成率")
+OPEN_HEADERS = ("业务编号", "流程", "环节", "办理部门", "到达时间", "办理期限")
 STEP_HEADERS = ("业务编号", "流程", "环节", "办理部门", "到达时间", "完成时间", "办理期限", "按时", "办理用时（工作日）")
 
 
@@ -24,13 +27,40 @@ def _blank(value):
     return "" if value is None else value
 
 
+def _rate(value) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _figure_cells(name: str, r: dict) -> tuple:
+    return (name, r["completed"], r["with_deadline"], r["on_time"], r["late"], _rate(r["on_time_rate"]),
+            _blank(r["median_response_workdays"]), _blank(r["p90_response_workdays"]),
+            r["open"], r["due_soon"], r["overdue"], r["escalated"])
+
+
 def summary_table(rows: list[dict]) -> Iterator[tuple]:
     names = _names()
     for r in rows:
-        rate = "" if r["on_time_rate"] is None else f"{r['on_time_rate'] * 100:.1f}%"
-        yield (names.get(r["department_id"], ""), r["completed"], r["with_deadline"], r["on_time"], r["late"], rate,
-               _blank(r["median_response_workdays"]), _blank(r["p90_response_workdays"]),
-               r["open"], r["due_soon"], r["overdue"], r["escalated"])
+        yield _figure_cells(names.get(r["department_id"], ""), r)
+
+
+def flows_table(rows: list[dict], label: Callable[[str], str]) -> Iterator[tuple]:
+    for r in rows:
+        yield _figure_cells(label(r["flow"]), r)
+
+
+def trend_table(buckets: list[dict]) -> Iterator[tuple]:
+    for b in buckets:
+        yield (b["first"].isoformat(), b["last"].isoformat(), b["completed"], b["with_deadline"], b["on_time"],
+               b["late"], _rate(b["on_time_rate"]))
+
+
+def open_table(stmt: Select, batch: int = 1000) -> Iterator[tuple]:
+    """The open steps of `stmt`, in batches."""
+    names = _names()
+    for task in db.session.scalars(stmt.execution_options(yield_per=batch)):
+        yield (task.instance.business_key, task.instance.process_id, task.name or task.task_spec,
+               names.get(task.candidate_department_id, ""), _when(task.created_at),
+               deadline_text(task.due_at) if task.due_at else "")
 
 
 def _when(value) -> str:

@@ -29,7 +29,18 @@ from app.legaltime.periods import deadline_text
 from app.org.models import Department
 from app.period_input import Period, period_of
 from app.policy import active_policy
-from app.sla.export import STEP_HEADERS, SUMMARY_HEADERS, steps_table, summary_table
+from app.sla.export import (
+    FLOW_HEADERS,
+    OPEN_HEADERS,
+    STEP_HEADERS,
+    SUMMARY_HEADERS,
+    TREND_HEADERS,
+    flows_table,
+    open_table,
+    steps_table,
+    summary_table,
+    trend_table,
+)
 from app.sla.figures import (
     GRAINS,
     OPEN_STATES,
@@ -124,13 +135,14 @@ def steps():
 @login_required
 def summary_file(fmt: str):
     """The summary table as CSV or .xlsx (Chinese headers; opens in Excel)."""
-    query, errors = _query()
+    query, errors = _query(TrendInput)
     if errors:
         abort(400)
-    period = period_of(query)
-    rows = summary(period, query.get("flow"))
-    return table_download(f"sla-summary-{period.first}-{period.last}", fmt,
-                          one_sheet("各部门时效", SUMMARY_HEADERS, summary_table(rows)))
+    period, flow = period_of(query), query.get("flow")
+    sheets = [("各部门时效", SUMMARY_HEADERS, summary_table(summary(period, flow))),
+              ("按业务类型", FLOW_HEADERS, flows_table(by_flow(period, flow), flow_label)),
+              ("趋势", TREND_HEADERS, trend_table(trend(period, grain_of(query, period), flow)))]
+    return table_download(f"sla-summary-{period.first}-{period.last}", fmt, sheets)  # CSV: the first table
 
 
 @sla_pages.get("/steps.<fmt>")
@@ -229,3 +241,15 @@ def records_file(fmt: str):
     period = period_of(query)
     return table_download(f"records-{period.first}-{period.last}", fmt,
                           one_sheet("业务记录", RECORD_HEADERS, _record_rows(oversight(current_user, query))))
+
+
+@sla_pages.get("/open.<fmt>")
+@login_required
+def open_file(fmt: str):
+    """The open steps behind a figure as CSV (streamed) or .xlsx."""
+    query, errors = _query(OpenStepsInput)
+    if errors:
+        abort(400)
+    stmt = open_steps(query["state"], query.get("department_id"), query.get("flow"))
+    return table_download(f"sla-open-{query['state']}", fmt, one_sheet(OPEN_STATES[query["state"]], OPEN_HEADERS,
+                                                                      open_table(stmt)))

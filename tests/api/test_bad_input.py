@@ -229,7 +229,7 @@ def test_x_pagination_is_documented_as_the_json_string_it_is(client, police):
     doc = _document(client)
     paginated = [op for _path, _method, op in _operations(doc)
                  if "X-Pagination" in op["responses"].get("200", {}).get("headers", {})]
-    assert len(paginated) == 9  # + /api/sla/steps, /api/audit/entries, /api/audit/usage
+    assert len(paginated) == 11  # + /api/sla/steps, open-steps, records, /api/audit/entries, usage
     for op in paginated:
         header = op["responses"]["200"]["headers"]["X-Pagination"]
         assert header["schema"]["type"] == "string"

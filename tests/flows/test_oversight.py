@@ -115,3 +115,27 @@ def test_a_long_list_is_counted_only_up_to_its_cap(records):
     assert (capped.total, capped.capped, capped.pages, len(capped.items)) == (2, True, 2, 1)
     exact = page_of(stmt, 1, 1, cap=3)
     assert (exact.total, exact.capped) == (3, False)
+
+
+def test_the_api_lists_the_records_and_the_open_steps_behind_the_figures(records, flow, city, client):
+    import io
+
+    import openpyxl
+
+    share, waiting, objection = records
+    listed = flow.get(city.supervisor, "/api/sla/records", query_string={**PERIOD, "overdue": "true"})
+    assert listed.status_code == 200, listed.json
+    assert [r["business_key"] for r in listed.json] == [waiting]
+    everything = flow.get(city.supervisor, "/api/sla/records", query_string={**PERIOD, "sort": "oldest"}).json
+    assert [r["business_key"] for r in everything] == [share, waiting, objection]
+    overdue = flow.get(city.supervisor, "/api/sla/open-steps", query_string={"state": "overdue"}).json
+    assert [(s["business_key"], s["task_spec"]) for s in overdue] == [(waiting, "formal_review")]
+    assert flow.get(city.police_approver, "/api/sla/records").status_code == 403
+    assert flow.get(city.supervisor, "/api/sla/open-steps", query_string={"state": "x"}).status_code == 422
+    f.login(client, "dsj.supervisor")
+    rows = client.get("/sla/open.csv", query_string={"state": "overdue"}).get_data(as_text=True)
+    assert waiting in rows and share not in rows
+    book = openpyxl.load_workbook(io.BytesIO(client.get("/sla/summary.xlsx", query_string=PERIOD).data))
+    assert book.sheetnames == ["各部门时效", "按业务类型", "趋势"]
+    flows = {row[0] for row in list(book["按业务类型"].values)[1:]}
+    assert flows == {"有条件共享申请", "数据疑义校核"}
