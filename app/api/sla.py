@@ -59,30 +59,45 @@ class StepOut(Schema):
         "description": "到达次日起至完成当日的法定工作日数（同日完成为0）"})
 
 
-class DepartmentFigures(Schema):
-    department_id = fields.Integer(allow_none=True)
-    department = fields.Function(lambda r: _department_name(r["department_id"]), allow_none=True)
+class _Counted(Schema):
+    """Steps completed in the period (app/sla/figures.py: the definitions)."""
+
     completed = fields.Integer()
     with_deadline = fields.Integer()
     on_time = fields.Integer()
     late = fields.Integer()
     on_time_rate = fields.Float(allow_none=True, metadata={"description": "按时完成数 ÷ 有期限的完成数"})
+
+
+class _Figures(_Counted):
     median_response_workdays = fields.Integer(allow_none=True)
     p90_response_workdays = fields.Integer(allow_none=True)
+
+
+class _OpenWork(_Figures):
     open = fields.Integer(metadata={"description": "当前待办环节数"})
     due_soon = fields.Integer(metadata={"description": "其中即将到期（辖区 due_soon_workdays）"})
     overdue = fields.Integer(metadata={"description": "其中已逾期"})
     escalated = fields.Integer(metadata={"description": "其中已启动督办"})
 
 
-class BucketOut(Schema):
+class DepartmentFigures(_OpenWork):
+    department_id = fields.Integer(allow_none=True)
+    department = fields.Function(lambda r: _department_name(r["department_id"]), allow_none=True)
+
+
+class FlowFigures(_OpenWork):
+    flow = fields.String(metadata={"description": "流程标识"})
+
+
+class StepFigures(_Figures):
+    department_id = fields.Integer(allow_none=True)
+    step = fields.String(metadata={"description": "环节（BPMN 用户任务 id）"})
+
+
+class BucketOut(_Counted):
     first = fields.Date(metadata={"description": "本周/本月在期间内的第一天"})
     last = fields.Date()
-    completed = fields.Integer()
-    with_deadline = fields.Integer()
-    on_time = fields.Integer()
-    late = fields.Integer()
-    on_time_rate = fields.Float(allow_none=True)
 
 
 class TrendOut(Schema):
@@ -92,33 +107,6 @@ class TrendOut(Schema):
     target = fields.Float(metadata={"description": "辖区配置的按时完成率目标（on_time_target，0–1）"})
     provisional_years = fields.List(fields.Integer())
     buckets = fields.List(fields.Nested(BucketOut))
-
-
-class FlowFigures(Schema):
-    flow = fields.String(metadata={"description": "流程标识"})
-    completed = fields.Integer()
-    with_deadline = fields.Integer()
-    on_time = fields.Integer()
-    late = fields.Integer()
-    on_time_rate = fields.Float(allow_none=True)
-    median_response_workdays = fields.Integer(allow_none=True)
-    p90_response_workdays = fields.Integer(allow_none=True)
-    open = fields.Integer()
-    due_soon = fields.Integer()
-    overdue = fields.Integer()
-    escalated = fields.Integer()
-
-
-class StepFigures(Schema):
-    department_id = fields.Integer(allow_none=True)
-    step = fields.String(metadata={"description": "环节（BPMN 用户任务 id）"})
-    completed = fields.Integer()
-    with_deadline = fields.Integer()
-    on_time = fields.Integer()
-    late = fields.Integer()
-    on_time_rate = fields.Float(allow_none=True)
-    median_response_workdays = fields.Integer(allow_none=True)
-    p90_response_workdays = fields.Integer(allow_none=True)
 
 
 class SummaryOut(Schema):
