@@ -53,21 +53,22 @@ FROM process_instance i, (SELECT array_agg(id ORDER BY id) AS ids FROM departmen
 WHERE i.business_key LIKE :prefix || '%'
 """
 TASK_SQL = """
-INSERT INTO human_task (instance_id, spiff_task_id, task_spec, name, candidate_department_id, candidate_role,
-                        state, created_at, due_at, sla_state, completed_at, on_time, response_workdays)
-SELECT i.id + (g % 3), md5(g::text)::uuid::text, 'provider_review', '提供部门审核',
+INSERT INTO human_task (instance_id, process_id, spiff_task_id, task_spec, name, candidate_department_id,
+                        candidate_role, state, created_at, due_at, sla_state, completed_at, on_time, response_workdays)
+SELECT pi.id, pi.process_id, md5(g::text)::uuid::text, 'provider_review', '提供部门审核',
        d.ids[1 + g % array_length(d.ids, 1)], 'provider_approver',
        CASE WHEN g % 20 = 0 THEN 'ready' ELSE 'completed' END,
        now() - (g % 365) * interval '1 day' - interval '3 days',
        now() - (g % 365) * interval '1 day' + CASE WHEN g % 20 = 0 THEN interval '10 days' ELSE interval '7 days' END
          - CASE WHEN g % 40 = 0 THEN interval '20 days' ELSE interval '0' END,
-       CASE WHEN g % 20 = 0 THEN 'on_time' ELSE 'on_time' END,
+       'on_time',
        CASE WHEN g % 20 = 0 THEN NULL ELSE now() - (g % 365) * interval '1 day' END,
        CASE WHEN g % 20 = 0 THEN NULL ELSE g % 9 <> 0 END,
        CASE WHEN g % 20 = 0 THEN NULL ELSE g % 12 END
-FROM generate_series(0, :tasks - 1) g,
-     (SELECT min(id) AS id FROM process_instance WHERE business_key LIKE :prefix || '%') i,
-     (SELECT array_agg(id ORDER BY id) AS ids FROM department WHERE NOT is_office) d
+FROM generate_series(0, :tasks - 1) g
+     CROSS JOIN (SELECT min(id) AS id FROM process_instance WHERE business_key LIKE :prefix || '%') i
+     CROSS JOIN (SELECT array_agg(id ORDER BY id) AS ids FROM department WHERE NOT is_office) d
+     JOIN process_instance pi ON pi.id = i.id + (g % :instances)
 """
 
 
@@ -82,8 +83,7 @@ def _seed(app, steps: int) -> None:
         db.session.execute(text(SEED_SQL), {"prefix": prefix, "instances": instances})
         db.session.execute(text(CASE_SQL), {"prefix": prefix})
         # each step belongs to one of the instances (ids are consecutive from the first one)
-        db.session.execute(text(TASK_SQL.replace("i.id + (g % 3)", f"i.id + (g % {instances})")),
-                           {"prefix": prefix, "tasks": steps})
+        db.session.execute(text(TASK_SQL), {"prefix": prefix, "tasks": steps, "instances": instances})
         db.session.commit()
         # as autovacuum leaves a live database: statistics, and the visibility map index-only scans use
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -118,12 +118,14 @@ class HumanTask(db.Model):
         Index("ix_human_task_done", "completed_by", "completed_at"),
         Index("ix_human_task_completed", "state", "completed_at"),  # the SLA figures of a period
         # the open work now (the desk's counts): read from the index alone, however long the history
-        Index("ix_human_task_open", "candidate_department_id", "due_at", postgresql_include=["id"],
+        Index("ix_human_task_open", "candidate_department_id", "due_at", postgresql_include=["id", "process_id"],
               postgresql_where=text("state = 'ready'"), sqlite_where=text("state = 'ready'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    # the instance's BPMN process id, copied: open work is counted per flow from an index alone
+    process_id: Mapped[str | None] = mapped_column(String(128))
     # Looked up only together with instance_id (its index serves); no index of its own:
     # every index is one more page a step writes (bench/engine_bench.py).
     spiff_task_id: Mapped[str] = mapped_column(String(36))

@@ -378,7 +378,7 @@ class Step:
             due_at = instant(self._evaluate(meta.due, task, "办理期限"))
             reminder_at = instant(self._evaluate(meta.reminder, task, "催办时间"))
             row = HumanTask(
-                instance_id=inst.id, spiff_task_id=tid, task_spec=task.task_spec.name,
+                instance_id=inst.id, process_id=inst.process_id, spiff_task_id=tid, task_spec=task.task_spec.name,
                 name=meta.label, lane=meta.lane, form=meta.form,
                 candidate_department_id=int(dept) if dept not in (None, "") else None,
                 candidate_role=meta.candidate_role, state=TaskState.READY, created_at=self.now,

@@ -127,10 +127,7 @@ def open_conditions(now) -> dict[str, object]:
 
 
 def _of_flow(stmt: Select, flow: str | None) -> Select:
-    if not flow:
-        return stmt
-    return stmt.join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id).where(
-        ProcessInstance.process_id == flow)
+    return stmt.where(HumanTask.process_id == flow) if flow else stmt
 
 
 def open_work(flow: str | None = None, now=None, by_flow: bool = False) -> dict[object, dict]:
@@ -138,14 +135,8 @@ def open_work(flow: str | None = None, now=None, by_flow: bool = False) -> dict[
     overdue, and escalated (its 督办 has started) — counted over the open steps only."""
     conditions = open_conditions(now or utcnow())
     sums = [func.sum(case((cond, 1), else_=0)) for cond in conditions.values()]
-    if by_flow:
-        stmt = (select(ProcessInstance.process_id, *sums).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
-                .where(HumanTask.state == TaskState.READY).group_by(ProcessInstance.process_id))
-        if flow:
-            stmt = stmt.where(ProcessInstance.process_id == flow)
-    else:
-        stmt = _of_flow(select(HumanTask.candidate_department_id, *sums)
-                        .where(HumanTask.state == TaskState.READY).group_by(HumanTask.candidate_department_id), flow)
+    key = HumanTask.process_id if by_flow else HumanTask.candidate_department_id
+    stmt = _of_flow(select(key, *sums).where(HumanTask.state == TaskState.READY).group_by(key), flow)
     return {key: dict(zip(conditions, (int(n or 0) for n in counts), strict=True))
             for key, *counts in db.session.execute(stmt)}
 

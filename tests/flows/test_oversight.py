@@ -139,3 +139,14 @@ def test_the_api_lists_the_records_and_the_open_steps_behind_the_figures(records
     assert book.sheetnames == ["各部门时效", "按业务类型", "趋势"]
     flows = {row[0] for row in list(book["按业务类型"].values)[1:]}
     assert flows == {"有条件共享申请", "数据疑义校核"}
+
+
+def test_every_step_carries_its_flow_for_the_open_work_counts(records):
+    from sqlalchemy import select
+
+    from app.engine.models import HumanTask, ProcessInstance
+    from app.extensions import db
+
+    pairs = db.session.execute(select(HumanTask.process_id, ProcessInstance.process_id)
+                               .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)).all()
+    assert pairs and all(step == instance for step, instance in pairs)
