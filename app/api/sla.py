@@ -23,14 +23,13 @@ from app.sla.figures import (
     PeriodInput,
     StepsInput,
     TrendInput,
-    by_flow,
     by_step,
     completed_steps,
+    desk,
     grain_of,
     may_read_figures,
     open_steps,
     provisional_years,
-    summary,
     trend,
 )
 from app.validation import Schema
@@ -145,9 +144,9 @@ class Summary(MethodView):
         """Per department: completed steps, on time, late, on-time rate, median and p90 working days."""
         _supervising()
         period = period_of(query)
+        departments, flows = desk(period, query.get("flow"))
         return {"period_from": period.first, "period_to": period.last,
-                "provisional_years": provisional_years(period), "departments": summary(period, query.get("flow")),
-                "flows": by_flow(period, query.get("flow"))}
+                "provisional_years": provisional_years(period), "departments": departments, "flows": flows}
 
 
 # one integer per assessment column, described by its Chinese header (app/flows/assessment.py)

@@ -131,14 +131,15 @@ def _of_flow(stmt: Select, flow: str | None) -> Select:
 
 
 def open_work(flow: str | None = None, now=None, by_flow: bool = False) -> dict[object, dict]:
-    """Per department (or per flow), the open steps now: open, due soon (the profile's rule),
+    """Per department (or per (department, flow) pair), the open steps now: open, due soon (the profile's rule),
     overdue, and escalated (its 督办 has started) — counted over the open steps only."""
     conditions = open_conditions(now or utcnow())
     sums = [func.sum(case((cond, 1), else_=0)) for cond in conditions.values()]
-    key = HumanTask.process_id if by_flow else HumanTask.candidate_department_id
-    stmt = _of_flow(select(key, *sums).where(HumanTask.state == TaskState.READY).group_by(key), flow)
-    return {key: dict(zip(conditions, (int(n or 0) for n in counts), strict=True))
-            for key, *counts in db.session.execute(stmt)}
+    keys = (HumanTask.candidate_department_id, HumanTask.process_id) if by_flow else (HumanTask.candidate_department_id,)
+    stmt = _of_flow(select(*keys, *sums).where(HumanTask.state == TaskState.READY).group_by(*keys), flow)
+    return {(tuple(row[:len(keys)]) if by_flow else row[0]):
+            dict(zip(conditions, (int(n or 0) for n in row[len(keys):]), strict=True))
+            for row in db.session.execute(stmt)}
 
 
 def open_steps(state: str, department_id: int | None = None, flow: str | None = None, now=None) -> Select:
@@ -160,14 +161,20 @@ def figures(period: Period, flow: str | None = None, by: str = "department") -> 
     """Per `by` (app/sla/rollup.py BY): completed, with a deadline, on time, late, on_time_rate,
     median and p90 response working days of the steps completed in the period. Finished days
     are read from their daily sums (app/sla/rollup.py), today from the steps."""
+    return _figures_of(counts(period, flow, by), lambda key: key)
+
+
+def _figures_of(rows, key_of) -> dict[object, dict]:
+    """The figures of counted rows, grouped by `key_of(row.key)`."""
     totals: dict[object, list[int]] = {}
     histograms: dict[object, dict[int, int]] = {}
-    for row in counts(period, flow, by):
-        total = totals.setdefault(row.key, [0, 0, 0, 0])
+    for row in rows:
+        key = key_of(row.key)
+        total = totals.setdefault(key, [0, 0, 0, 0])
         for i, n in enumerate((row.completed, row.with_deadline, row.on_time, row.late)):
             total[i] += n
         if row.response_workdays is not None:
-            histogram = histograms.setdefault(row.key, {})
+            histogram = histograms.setdefault(key, {})
             histogram[row.response_workdays] = histogram.get(row.response_workdays, 0) + row.completed
     return {key: {"completed": done, "with_deadline": with_deadline, "on_time": on_time, "late": late,
                   "on_time_rate": on_time / with_deadline if with_deadline else None,
@@ -183,17 +190,27 @@ NO_FIGURES = {"completed": 0, "with_deadline": 0, "on_time": 0, "late": 0, "on_t
 def summary(period: Period, flow: str | None = None) -> list[dict]:
     """Per department (the step's candidate department): its figures in the period and its
     open work now."""
-    done, current = figures(period, flow), open_work(flow)
-    return [{"department_id": department_id, **done.get(department_id, NO_FIGURES),
-             **current.get(department_id, NO_OPEN_WORK)}
-            for department_id in sorted(set(done) | set(current), key=lambda d: (d is None, d or 0))]
+    return desk(period, flow)[0]
 
 
-def by_flow(period: Period, flow: str | None = None) -> list[dict]:
-    """Per flow: its figures in the period and its open work now."""
-    done, current = figures(period, flow, "flow"), open_work(flow, by_flow=True)
-    return [{"flow": key, **done.get(key, NO_FIGURES), **current.get(key, NO_OPEN_WORK)}
-            for key in sorted(set(done) | set(current))]
+def desk(period: Period, flow: str | None = None) -> tuple[list[dict], list[dict]]:
+    """The summary per department and per flow, from one read of the sums and one of the
+    open steps, each grouped by (department, flow)."""
+    rows = counts(period, flow, "department_flow")
+    done_by_dept, done_by_flow = _figures_of(rows, lambda k: k[0]), _figures_of(rows, lambda k: k[1])
+    open_by: dict[tuple, dict] = open_work(flow, by_flow=True)
+    current_dept: dict[object, dict] = {}
+    current_flow: dict[object, dict] = {}
+    for (dept, process_id), work in open_by.items():
+        for bucket, key in ((current_dept, dept), (current_flow, process_id)):
+            into = bucket.setdefault(key, dict(NO_OPEN_WORK))
+            for name, n in work.items():
+                into[name] += n
+    departments = [{"department_id": d, **done_by_dept.get(d, NO_FIGURES), **current_dept.get(d, NO_OPEN_WORK)}
+                   for d in sorted(set(done_by_dept) | set(current_dept), key=lambda d: (d is None, d or 0))]
+    flows = [{"flow": f, **done_by_flow.get(f, NO_FIGURES), **current_flow.get(f, NO_OPEN_WORK)}
+             for f in sorted(set(done_by_flow) | set(current_flow), key=lambda f: f or "")]
+    return departments, flows
 
 
 def by_step(period: Period, department_id: int | None, flow: str | None = None) -> list[dict]:

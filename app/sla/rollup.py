@@ -138,12 +138,12 @@ def forget(since: date | None = None) -> None:
         db.session.execute(stmt.where(model.day >= since) if since else stmt)
 
 
-BY = ("department", "day", "flow", "department_step")
+BY = ("department", "day", "flow", "department_step", "department_flow")
 
 
 def _keys(by: str, day, department, flow, step) -> tuple:
     return {"department": (department,), "day": (day,), "flow": (flow,),
-            "department_step": (department, step)}[by]
+            "department_step": (department, step), "department_flow": (department, flow)}[by]
 
 
 def _key(by: str, values: tuple):
@@ -151,7 +151,7 @@ def _key(by: str, values: tuple):
         return values[0] or None
     if by == "day":
         return _as_date(values[0])
-    if by == "department_step":
+    if by in ("department_step", "department_flow"):
         return (values[0] or None, values[1])
     return values[0]
 

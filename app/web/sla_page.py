@@ -48,14 +48,13 @@ from app.sla.figures import (
     PeriodInput,
     StepsInput,
     TrendInput,
-    by_flow,
     by_step,
     completed_steps,
+    desk,
     grain_of,
     may_read_figures,
     open_steps,
     provisional_years,
-    summary,
     trend,
 )
 from app.web import workview
@@ -89,7 +88,7 @@ def index():
     query, errors = _query(TrendInput)
     context = _context(query, errors)
     period = context["period"]
-    rows = summary(period, query.get("flow"))
+    rows, flows = desk(period, query.get("flow"))
     names = dict(db.session.execute(select(Department.id, Department.name)).all())
     chart = [{"name": names.get(r["department_id"], "—"), "rate": r["on_time_rate"]} for r in rows]
     grain = grain_of(query, period)
@@ -101,7 +100,6 @@ def index():
                    "buckets": [{"label": _bucket_label(b, grain), "rate": b["on_time_rate"], "completed": b["completed"],
                                 "late": b["late"], "from": b["first"].isoformat(), "to": b["last"].isoformat()}
                                for b in buckets]}
-    flows = by_flow(period, query.get("flow"))
     return render_template("sla/index.html", rows=rows, names=names, chart=chart, grain=grain, grains=GRAINS,
                            flow_rows=flows,
                            buckets=buckets, trend_chart=trend_chart, bucket_label=_bucket_label, **context)
@@ -139,8 +137,9 @@ def summary_file(fmt: str):
     if errors:
         abort(400)
     period, flow = period_of(query), query.get("flow")
-    sheets = [("各部门时效", SUMMARY_HEADERS, summary_table(summary(period, flow))),
-              ("按业务类型", FLOW_HEADERS, flows_table(by_flow(period, flow), flow_label)),
+    departments, flows = desk(period, flow)
+    sheets = [("各部门时效", SUMMARY_HEADERS, summary_table(departments)),
+              ("按业务类型", FLOW_HEADERS, flows_table(flows, flow_label)),
               ("趋势", TREND_HEADERS, trend_table(trend(period, grain_of(query, period), flow)))]
     return table_download(f"sla-summary-{period.first}-{period.last}", fmt, sheets)  # CSV: the first table
 
