@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import start_of_day, to_local, utcnow
 from app.db import transaction
-from app.engine.models import HumanTask, ProcessInstance, TaskState
+from app.engine.models import HumanTask, TaskState
 from app.extensions import db
 from app.period_input import MAX_DAYS, Period
 
@@ -68,11 +68,10 @@ def _measures(columns):
 
 
 def _steps_between(start, end, flow: str | None):
-    stmt = (select(HumanTask.candidate_department_id, ProcessInstance.process_id, HumanTask.task_spec,
+    stmt = (select(HumanTask.candidate_department_id, HumanTask.process_id, HumanTask.task_spec,
                    HumanTask.response_workdays, HumanTask.due_at, HumanTask.on_time, HumanTask.completed_at)
-            .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
             .where(HumanTask.state == TaskState.COMPLETED, HumanTask.completed_at >= start, HumanTask.completed_at < end))
-    return (stmt.where(ProcessInstance.process_id == flow) if flow else stmt).subquery()
+    return (stmt.where(HumanTask.process_id == flow) if flow else stmt).subquery()
 
 
 def _local_day(column):
