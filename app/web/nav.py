@@ -21,8 +21,11 @@ def navigation() -> list[dict]:
         {"endpoint": "sla_pages.index", "label": _("时效监督"), "roles": {Role.SUPERVISOR, Role.OFFICE_REVIEWER}},
         {"endpoint": "audit_pages.index", "label": _("审计日志"), "roles": {Role.SUPERVISOR}},
         {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
-        {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR}},
-        {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR}},
+        # one blueprint, two menu items: each is current on its own pages only
+        {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR},
+         "pages": {"admin.users", "admin.user_form"}},
+        {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR},
+         "pages": {"admin.departments", "admin.department_form"}},
         {"endpoint": "api-docs.openapi_swagger_ui", "label": _("接口文档"),
          "roles": {Role.ADMINISTRATOR}},
     ]
@@ -34,9 +37,17 @@ def navigation() -> list[dict]:
             continue  # a feature not installed in this deployment
         if link["roles"] and not (current_user.roles & link["roles"]):
             continue
-        section = {link["endpoint"].split(".")[0], *link.get("also", ())}
         items.append({"url": url_for(link["endpoint"]), "label": link["label"],
-                      "endpoint": link["endpoint"],
-                      "active": request.blueprint in section and link["endpoint"] != "main.home"
-                      or request.endpoint == link["endpoint"]})
+                      "endpoint": link["endpoint"], "active": _current(link)})
     return items
+
+
+def _current(link: dict) -> bool:
+    """The menu item of the page shown: its own pages where it names them, else its section
+    (blueprint, and the ones it also stands for); 首页 only on itself."""
+    if request.endpoint == link["endpoint"]:
+        return True
+    if "pages" in link:
+        return request.endpoint in link["pages"]
+    section = {link["endpoint"].split(".")[0], *link.get("also", ())}
+    return request.blueprint in section and link["endpoint"] != "main.home"

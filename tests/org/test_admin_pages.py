@@ -157,3 +157,19 @@ def test_two_administrators_demoting_each_other_at_once_leave_one(city, app, mon
         event.remove(db.engine, "before_cursor_execute", watch)
     assert sorted(outcome.values()) == ["refused", "saved"], outcome
     assert len(_active_admins()) == 1
+
+
+def test_only_the_menu_item_of_the_page_shown_is_current(city, client):
+    import lxml.html
+
+    f.login(client, "dsj.admin")
+
+    def current(path: str) -> list[str]:
+        doc = lxml.html.fromstring(client.get(path).get_data(as_text=True))
+        return [a.text_content().strip() for a in doc.xpath('//nav[@class="mainnav"]//a[@aria-current="page"]')]
+
+    assert current("/admin/users") == ["用户管理"]
+    assert current("/admin/users/new") == ["用户管理"]
+    assert current("/admin/departments") == ["部门管理"]
+    assert current(f"/admin/departments/{city.police.id}") == ["部门管理"]
+    assert current("/") == ["首页"]
