@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext as pgettext_l
-from flask_login import login_required
+from flask_login import current_user, login_required
 from marshmallow import ValidationError
 from sqlalchemy import Select, select
 
@@ -28,7 +28,7 @@ from app.extensions import db
 from app.flows import records
 from app.flows.models import PROCESS_ID as SHARE_FLOW
 from app.flows.models import Application, Case
-from app.flows.permissions import can_view_record
+from app.flows.permissions import can_view_record, can_view_task
 from app.flows.registry import decision_labels
 from app.org.models import ROLE_LABELS, Department, Role, User
 from app.org.permissions import visible_or_abort
@@ -118,6 +118,9 @@ def task_rows(tasks: list[HumanTask], now=None) -> list[dict]:
             "resource": record.entry if record else None,
             "holder": holder_text(task, users, departments),
             "remaining": remaining(task.due_at, now) if task.state == "ready" else None,
+            # a link to the task page only for those who may open it (an applicant sees another
+            # party's step on its own record, not on the task page)
+            "may_open": can_view_task(current_user, task),
         })
     return rows
 

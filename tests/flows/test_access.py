@@ -136,3 +136,17 @@ def test_group_notifications_are_read_per_user(flow, entries, city, clock, secon
     assert flow.get(second.reviewer, "/api/notifications/unread-count").json == {"unread": 1}
     assert flow.post(second.outsider, f"/api/notifications/{arrived[0]['id']}/read").status_code == 404
     assert flow.notifications(city.reviewer, unread="true") == []
+
+
+def test_a_record_page_links_only_to_the_steps_its_viewer_may_open(flow, entries, city, client, clock):
+    from tests import factories as f
+
+    key = flow.apply(city.health_applicant, entries.conditional)  # the office's formal review is open
+    f.login(client, "wjw.applicant")
+    own = client.get(f"/applications/{key}")
+    assert own.status_code == 200 and "规范性审查" in own.get_data(as_text=True)
+    assert "查看任务" not in own.get_data(as_text=True)  # the step is the office's: no link to a 403
+    f.sign_out(client)
+    f.login(client, "dsj.reviewer")
+    office = client.get(f"/applications/{key}").get_data(as_text=True)
+    assert "查看任务" in office and client.get(f"/tasks/{flow.task(key, 'formal_review')['id']}").status_code == 200
