@@ -177,3 +177,8 @@ def lift_suspension(department: Department, note: str | None = None, actor: User
     after = department.audit_view()
     after["note"] = note
     record("org.suspension_lifted", "department", department.id, before=before, after=after, actor=actor)
+
+
+def department_names() -> dict[int, str]:
+    """Every department's name by id, in id order (lists and exports name departments by it)."""
+    return dict(db.session.execute(select(Department.id, Department.name).order_by(Department.id)).all())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select
 
 from app.clock import to_local
 from app.extensions import db
 from app.legaltime.periods import deadline_text
-from app.org.models import Department
+from app.org.services import department_names
 
 SUMMARY_HEADERS = ("办理部门", "已完成", "有期限", "按时", "逾期完成", "按时完成率", "办理用时中位数（工作日）",
                    "办理用时P90（工作日）", "当前待办", "即将到期", "已逾期", "已督办")
@@ -17,10 +17,6 @@ FLOW_HEADERS = ("业务类型", *SUMMARY_HEADERS[1:])
 TREND_HEADERS = ("期间起", "期间止", "已完成", "有期限", "按时", "逾期完成", "按时完成率")
 OPEN_HEADERS = ("业务编号", "流程", "环节", "办理部门", "到达时间", "办理期限")
 STEP_HEADERS = ("业务编号", "流程", "环节", "办理部门", "到达时间", "完成时间", "办理期限", "按时", "办理用时（工作日）")
-
-
-def _names() -> dict[int, str]:
-    return dict(db.session.execute(select(Department.id, Department.name)).all())
 
 
 def _blank(value):
@@ -38,7 +34,7 @@ def _figure_cells(name: str, r: dict) -> tuple:
 
 
 def summary_table(rows: list[dict]) -> Iterator[tuple]:
-    names = _names()
+    names = department_names()
     for r in rows:
         yield _figure_cells(names.get(r["department_id"], ""), r)
 
@@ -56,7 +52,7 @@ def trend_table(buckets: list[dict]) -> Iterator[tuple]:
 
 def open_table(stmt: Select, batch: int = 1000) -> Iterator[tuple]:
     """The open steps of `stmt`, in batches."""
-    names = _names()
+    names = department_names()
     for task in db.session.scalars(stmt.execution_options(yield_per=batch)):
         yield (task.instance.business_key, task.instance.process_id, task.name or task.task_spec,
                names.get(task.candidate_department_id, ""), _when(task.created_at),
@@ -69,7 +65,7 @@ def _when(value) -> str:
 
 def steps_table(stmt: Select, batch: int = 1000) -> Iterator[tuple]:
     """Every step of `stmt`, fetched in batches (a year of steps never sits in memory at once)."""
-    names = _names()
+    names = department_names()
     for task in db.session.scalars(stmt.execution_options(yield_per=batch)):
         on_time = "" if task.on_time is None else ("是" if task.on_time else "否")
         yield (task.instance.business_key, task.instance.process_id, task.name or task.task_spec,

@@ -8,7 +8,6 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.audit.log import verify_chain
 from app.audit.search import CATEGORIES, AuditQuery, entries, record_reading
@@ -18,6 +17,7 @@ from app.extensions import db
 from app.flows.usage_log import UsageQuery, usage_of
 from app.org.models import Department
 from app.org.permissions import may_read_audit_log, may_receive_usage_log
+from app.org.services import department_names
 from app.period_input import period_of
 from app.tabular import FORMATS
 from app.web import workview
@@ -33,10 +33,6 @@ def _reader() -> None:
         abort(403)
 
 
-def _departments() -> dict[int, str]:
-    return dict(db.session.execute(select(Department.id, Department.name).order_by(Department.id)).all())
-
-
 @audit_pages.get("/")
 @login_required
 def index():
@@ -48,7 +44,7 @@ def index():
     period = period_of(query)
     args = {k: v for k, v in request.args.items() if v and k != "page"}
     return render_template("audit/index.html", page=page, query=query, errors=errors, period=period,
-                           args=args, categories=CATEGORIES, departments=_departments(), problems=None)
+                           args=args, categories=CATEGORIES, departments=department_names(), problems=None)
 
 
 @audit_pages.post("/verify")
@@ -91,7 +87,7 @@ def export(fmt: str):
     with transaction():
         record_reading("audit.exported", query, format=fmt)
     return table_download(f"audit-{period.first}-{period.last}", fmt,
-                          one_sheet("审计日志", HEADERS, _rows(entries(query), _departments())))
+                          one_sheet("审计日志", HEADERS, _rows(entries(query), department_names())))
 
 
 @audit_pages.get("/usage.<fmt>")
@@ -112,4 +108,4 @@ def usage(fmt: str):
         record_reading("audit.usage_exported", query, format=fmt, department=department.id)
     return table_download(f"usage-log-{department.code}-{period.first}-{period.last}", fmt,
                           one_sheet("使用日志", HEADERS, _rows(entries(query, usage_of(department.id)),
-                                                              _departments())))
+                                                              department_names())))

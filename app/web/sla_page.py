@@ -27,6 +27,7 @@ from app.flows.registry import FLOWS, flow_label, outcome_label
 from app.flows.step_deadlines import step_labels
 from app.legaltime.periods import deadline_text
 from app.org.models import Department
+from app.org.services import department_names
 from app.period_input import Period, period_of
 from app.policy import active_policy
 from app.sla.export import (
@@ -89,7 +90,7 @@ def index():
     context = _context(query, errors)
     period = context["period"]
     rows, flows = desk(period, query.get("flow"))
-    names = dict(db.session.execute(select(Department.id, Department.name)).all())
+    names = department_names()
     chart = [{"name": names.get(r["department_id"], "—"), "rate": r["on_time_rate"]} for r in rows]
     grain = grain_of(query, period)
     buckets = trend(period, grain, query.get("flow"))
@@ -133,9 +134,7 @@ def steps():
 @login_required
 def summary_file(fmt: str):
     """The summary table as CSV or .xlsx (Chinese headers; opens in Excel)."""
-    query, errors = _query(TrendInput)
-    if errors:
-        abort(400)
+    query = _download_query(TrendInput)
     period, flow = period_of(query), query.get("flow")
     departments, flows = desk(period, flow)
     sheets = [("各部门时效", SUMMARY_HEADERS, summary_table(departments)),
@@ -148,13 +147,19 @@ def summary_file(fmt: str):
 @login_required
 def steps_file(fmt: str):
     """Every step behind the figures as CSV (streamed) or .xlsx."""
-    query, errors = _query(StepsInput)
-    if errors:
-        abort(400)
+    query = _download_query(StepsInput)
     period = period_of(query)
     stmt = completed_steps(period, query.get("flow"), query.get("department_id"), query.get("late", False))
     return table_download(f"sla-steps-{period.first}-{period.last}", fmt,
                           one_sheet("已完成环节", STEP_HEADERS, steps_table(stmt)))
+
+
+def _download_query(schema: type) -> dict:
+    """A download's query: a refused field is a 400 (the page beside it shows the field error)."""
+    query, errors = _query(schema)
+    if errors:
+        abort(400)
+    return query
 
 
 def _year() -> tuple[int, dict]:
@@ -209,8 +214,7 @@ def records_page():
     return render_template("sla/records.html", page=page, query=query, errors=errors, args=args,
                            period=period_of(query), flows=list(FLOWS), flow_label=flow_label,
                            status_labels=ALL_STATUS_LABELS, sorts=SORTS,
-                           departments=dict(db.session.execute(select(Department.id, Department.name)
-                                                               .order_by(Department.id)).all()))
+                           departments=department_names())
 
 
 RECORD_HEADERS = ("业务编号", "业务类型", "事项", "提出部门", "承办部门", "提出时间", "状态", "结果", "当前环节", "办理期限")
@@ -218,7 +222,7 @@ RECORD_HEADERS = ("业务编号", "业务类型", "事项", "提出部门", "承
 
 def _record_rows(stmt, batch: int = 500):
     """The records as cells, fetched and given their open steps a batch at a time."""
-    departments = dict(db.session.execute(select(Department.id, Department.name)).all())
+    departments = department_names()
     result = db.session.scalars(stmt.execution_options(yield_per=batch))
     for chunk in result.partitions():
         open_tasks = workview.open_tasks_by_instance(r.instance_id for r in chunk)
@@ -234,9 +238,7 @@ def _record_rows(stmt, batch: int = 500):
 @sla_pages.get("/records.<fmt>")
 @login_required
 def records_file(fmt: str):
-    query, errors = _query(RecordQuery)
-    if errors:
-        abort(400)
+    query = _download_query(RecordQuery)
     period = period_of(query)
     return table_download(f"records-{period.first}-{period.last}", fmt,
                           one_sheet("业务记录", RECORD_HEADERS, _record_rows(oversight(current_user, query))))
@@ -246,9 +248,7 @@ def records_file(fmt: str):
 @login_required
 def open_file(fmt: str):
     """The open steps behind a figure as CSV (streamed) or .xlsx."""
-    query, errors = _query(OpenStepsInput)
-    if errors:
-        abort(400)
+    query = _download_query(OpenStepsInput)
     stmt = open_steps(query["state"], query.get("department_id"), query.get("flow"))
     return table_download(f"sla-open-{query['state']}", fmt, one_sheet(OPEN_STATES[query["state"]], OPEN_HEADERS,
                                                                       open_table(stmt)))
