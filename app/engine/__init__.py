@@ -130,6 +130,7 @@ from app.engine.registry import (
     on_task_completed,
     on_task_created,
     on_timer_fired,
+    register_deploy_rule,
     register_due_soon_rule,
     register_form,
     register_response_rule,
@@ -164,7 +165,7 @@ __all__ = [
     "deploy_directory", "ensure_deployed", "fire_due_timers", "inbox", "instance_by_key",
     "instance_state", "is_deployed", "latest_definition", "move_timer", "on",
     "on_instance_completed", "once_per_step", "on_task_completed", "on_task_created", "on_timer_fired",
-    "refresh_sla_states", "register_due_soon_rule", "register_engine", "register_form", "register_response_rule",
+    "refresh_sla_states", "register_deploy_rule", "register_due_soon_rule", "register_engine", "register_form", "register_response_rule",
     "register_script_function",
     "register_service", "release", "retry_timer", "start", "update_task_due",
 ]

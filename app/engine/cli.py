@@ -34,6 +34,25 @@ def deploy_command(files: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
+@bpmn_cli.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+def check_command(files: tuple[str, ...]) -> None:
+    """Check FILES as deploy would (the studio runs the same check); store nothing."""
+    from pathlib import Path
+
+    from app.engine.definitions import problems_of
+
+    refused = 0
+    for file in files:
+        problems = problems_of(Path(file).read_bytes(), Path(file).name)
+        refused += bool(problems)
+        click.echo(f"{'不通过' if problems else '通过'}   {file}")
+        for problem in problems:
+            click.echo(f"  - {problem}", err=True)
+    if refused:
+        raise SystemExit(1)
+
+
 @bpmn_cli.command("list")
 def list_command() -> None:
     """List deployed process versions."""

@@ -33,7 +33,7 @@ from app.db.transaction import transaction
 from app.engine import expressions
 from app.engine.errors import DefinitionRefused, DeployError, ScriptError
 from app.engine.models import ProcessDefinition
-from app.engine.registry import FORMS, SCRIPT_FUNCTIONS, SERVICES
+from app.engine.registry import DEPLOY_RULES, FORMS, SCRIPT_FUNCTIONS, SERVICES
 from app.engine.scripting import NO_SCRIPTS
 from app.extensions import db
 
@@ -149,17 +149,19 @@ _CODE_ELEMENTS = {
 }
 
 
-def _refuse_code(root, file_name: str | None) -> None:
-    """Refuse, naming the element, anything that would run a script (SPEC: BPMN carries no code)."""
+def _refuse_code(root, file_name: str | None) -> list[DeployError]:
+    """Every element that would run a script, named (SPEC: BPMN carries no code)."""
+    found = []
     for node in root.iter(*_CODE_ELEMENTS):
         if node.tag.endswith("Script") and not (node.text or "").strip():
             continue  # an empty pre/post script runs nothing
         owner = next((el for el in node.iterancestors() if el.get("id")), None) \
             if not node.get("id") else node
-        raise DeployError(
+        found.append(DeployError(
             f"BPMN 中不允许{_CODE_ELEMENTS[node.tag]}：流程不能携带代码，所需动作请用服务任务调用已注册的服务动作",
             element_id=owner.get("id") if owner is not None else None, line=node.sourceline,
-            file_name=file_name)
+            file_name=file_name))
+    return found
 
 
 def _event_expressions(event_definition) -> list[str]:
@@ -213,21 +215,42 @@ def _timer_meta(ts, props: dict, eid: str) -> TimerMeta:
     return TimerMeta(ts.name, getattr(ts, "bpmn_name", None), kind, attached)
 
 
-def _user_task_meta(ts, props: dict, lane_props: dict, eid: str, functions: dict | None,
-                    check_registries: bool) -> UserTaskMeta:
-    form = props.get(PROP_FORM)
-    if form and check_registries and form not in FORMS:
-        raise DeployError(f"用户任务引用了未注册的表单 {form!r}", element_id=eid)
-    dept = props.get(PROP_CANDIDATE_DEPARTMENT) or lane_props.get(PROP_CANDIDATE_DEPARTMENT)
-    role = props.get(PROP_CANDIDATE_ROLE) or lane_props.get(PROP_CANDIDATE_ROLE)
-    _check(dept, eid, "候选部门表达式", functions)
-    _check(props.get(PROP_DUE), eid, "办理期限表达式", functions)
-    _check(props.get(PROP_REMINDER), eid, "催办时间表达式", functions)
-    if check_registries and not (role or "").strip():
+class Problems(list):
+    """Every problem found in one document, so an editor sees all of them at once."""
+
+    def attempt(self, check: Callable[..., Any], *args) -> Any:
+        try:
+            return check(*args)
+        except DeployError as exc:
+            self.append(exc)
+            return None
+
+
+def _check_role(role: str | None, eid: str) -> None:
+    if not (role or "").strip():
         # a candidate group is a department *and* a role: without the role the task is offered
         # to every member of the department (applicants included), without both to no one
         raise DeployError("用户任务没有候选角色（candidate_role，写在任务或其泳道上）：任务会交给部门的全部成员，"
                           "包括没有审批权限的人员", element_id=eid)
+
+
+def _check_form(form: str | None, eid: str) -> None:
+    if form and form not in FORMS:
+        raise DeployError(f"用户任务引用了未注册的表单 {form!r}", element_id=eid)
+
+
+def _user_task_meta(ts, props: dict, lane_props: dict, eid: str, functions: dict | None,
+                    problems: Problems) -> UserTaskMeta:
+    form = props.get(PROP_FORM)
+    dept = props.get(PROP_CANDIDATE_DEPARTMENT) or lane_props.get(PROP_CANDIDATE_DEPARTMENT)
+    role = props.get(PROP_CANDIDATE_ROLE) or lane_props.get(PROP_CANDIDATE_ROLE)
+    if functions is not None:  # registries checked: a deploy, not a stored version reloaded
+        problems.attempt(_check_form, form, eid)
+    problems.attempt(_check, dept, eid, "候选部门表达式", functions)
+    problems.attempt(_check, props.get(PROP_DUE), eid, "办理期限表达式", functions)
+    problems.attempt(_check, props.get(PROP_REMINDER), eid, "催办时间表达式", functions)
+    if functions is not None:
+        problems.attempt(_check_role, role, eid)
     return UserTaskMeta(
         name=ts.name, label=getattr(ts, "bpmn_name", None), lane=ts.lane, form=form,
         candidate_department=dept, candidate_role=role,
@@ -235,7 +258,13 @@ def _user_task_meta(ts, props: dict, lane_props: dict, eid: str, functions: dict
     )
 
 
-def _validate_and_describe(specs: list, lanes: dict[str, dict[str, str]], check_registries: bool):
+def _check_verb(ts, eid: str) -> None:
+    if isinstance(ts, ServiceTask) and ts.operation_name not in SERVICES:
+        raise DeployError(f"服务任务使用了未注册的服务动作 {ts.operation_name!r}", element_id=eid)
+
+
+def _validate_and_describe(specs: list, lanes: dict[str, dict[str, str]], check_registries: bool,
+                           problems: Problems):
     """Check every task spec (no scripts, only allowed expressions, known verbs and forms) and
     describe what the engine mirrors: user tasks and timers."""
     functions = SCRIPT_FUNCTIONS if check_registries else None
@@ -245,52 +274,89 @@ def _validate_and_describe(specs: list, lanes: dict[str, dict[str, str]], check_
         for ts in spec.task_specs.values():
             eid = _element_id(ts)
             props = dict((getattr(ts, "extensions", None) or {}).get("properties", {}) or {})
-            _refuse_scripts(ts, eid)
+            problems.attempt(_refuse_scripts, ts, eid)
             for what, source in _expressions(ts):
-                _check(source, eid, what, functions)
+                problems.attempt(_check, source, eid, what, functions)
             if isinstance(getattr(ts, "event_definition", None), TimerEventDefinition):
-                timers[ts.name] = _timer_meta(ts, props, eid)
-            if isinstance(ts, ServiceTask) and check_registries and ts.operation_name not in SERVICES:
-                raise DeployError(f"服务任务使用了未注册的服务动作 {ts.operation_name!r}", element_id=eid)
+                timers[ts.name] = problems.attempt(_timer_meta, ts, props, eid)
+            if check_registries:
+                problems.attempt(_check_verb, ts, eid)
             if getattr(ts, "manual", False) and getattr(ts, "bpmn_id", None):
                 user_tasks[ts.name] = _user_task_meta(ts, props, lanes.get(eid, {}), eid, functions,
-                                                      check_registries)
+                                                      problems)
     return user_tasks, timers
 
 
-def compile_bpmn(xml: bytes, file_name: str | None = None, check_registries: bool = True) -> CompiledDefinition:
-    """Parse and validate one BPMN document; raise DeployError on any problem."""
+def _parse_xml(xml: bytes, file_name: str | None):
     try:
-        root = etree.fromstring(xml, parser=etree.XMLParser(
+        return etree.fromstring(xml, parser=etree.XMLParser(
             resolve_entities=False, no_network=True, remove_comments=True))
     except etree.XMLSyntaxError as exc:
         raise DeployError(f"BPMN 文件不是格式正确的 XML：{exc.msg}",
                           line=exc.lineno, file_name=file_name) from None
-    _refuse_code(root, file_name)
+
+
+def _parse_process(root, file_name: str | None) -> tuple[str, Any, dict]:
+    """(process id, spec, subprocess specs) of the document's one executable process."""
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
         parser.add_bpmn_xml(root, filename=file_name)
         process_ids = parser.get_process_ids()
         if len(process_ids) != 1:
+            processes = root.findall(f"{{{BPMN_NS}}}process")
             raise DeployError(
                 f"一个 BPMN 文件必须恰好包含一个可执行流程（isExecutable=\"true\"），实际为 {len(process_ids)} 个",
-                file_name=file_name)
-        process_id = process_ids[0]
-        spec = parser.get_spec(process_id)
-        subprocess_specs = parser.get_subprocess_specs(process_id)
+                element_id=processes[0].get("id") if len(processes) == 1 else None, file_name=file_name)
+        return process_ids[0], parser.get_spec(process_ids[0]), parser.get_subprocess_specs(process_ids[0])
     except ValidationException as exc:
         raise DeployError(f"BPMN 模型无效：{exc.args[0] if exc.args else exc}",
                           element_id=exc.id or None, line=exc.line_number or None,
                           file_name=file_name) from None
+
+
+def _refused(problems: list[DeployError], file_name: str | None) -> DeployError:
+    """One error standing for all: the first one's place, every one's text, each in `.problems`."""
+    first = problems[0]
+    if len(problems) == 1:
+        first.file_name = first.file_name or file_name
+        return first
+    text = "；".join(str(p) for p in problems)
+    error = DeployError(f"共 {len(problems)} 处问题：{text}", element_id=first.element_id,
+                        line=first.line, file_name=file_name)
+    error.problems = list(problems)
+    return error
+
+
+def compile_bpmn(xml: bytes, file_name: str | None = None, check_registries: bool = True,
+                 product_rules: bool = False) -> CompiledDefinition:
+    """Parse and validate one BPMN document; raise DeployError on any problem, every problem
+    found listed in its `.problems`. `product_rules`: also the rules the product registered
+    (`register_deploy_rule`), as `flask bpmn deploy` and the studio check."""
+    root = _parse_xml(xml, file_name)
+    code = _refuse_code(root, file_name)
+    if code:
+        raise _refused(code, file_name)
+    process_id, spec, subprocess_specs = _parse_process(root, file_name)
     process_node = root.find(f".//{{{BPMN_NS}}}process[@id='{process_id}']")
     name = process_node.get("name") if process_node is not None else None
-    try:
-        user_tasks, timers = _validate_and_describe(
-            [spec, *subprocess_specs.values()], _lane_properties(root), check_registries)
-    except DeployError as exc:
-        exc.file_name = file_name
-        raise
+    problems = Problems()
+    user_tasks, timers = _validate_and_describe(
+        [spec, *subprocess_specs.values()], _lane_properties(root), check_registries, problems)
+    if product_rules:
+        for rule in DEPLOY_RULES:
+            problems.extend(DeployError(message, element_id=eid) for eid, message in rule(root))
+    if problems:
+        raise _refused(problems, file_name)
     return CompiledDefinition(process_id, name, spec, subprocess_specs, user_tasks, timers)
+
+
+def problems_of(xml: bytes, file_name: str | None = None) -> list[DeployError]:
+    """Every reason `flask bpmn deploy` would refuse this document (none: it deploys)."""
+    try:
+        compile_bpmn(xml, file_name, product_rules=True)
+    except DeployError as exc:
+        return exc.problems
+    return []
 
 
 def compiled(definition: ProcessDefinition) -> CompiledDefinition:
@@ -339,7 +405,8 @@ def verify_stored() -> list[tuple[ProcessDefinition, str | None]]:
 
 
 def deploy(source: bytes | str | Path, deployed_by: int | None = None,
-           file_name: str | None = None, commit: bool = True) -> ProcessDefinition:
+           file_name: str | None = None, commit: bool = True, change_note: str | None = None,
+           product_rules: bool = False) -> ProcessDefinition:
     """Store `source` (XML bytes/str or a path) as the next version of its process.
 
     Returns the existing row when identical content was already deployed.
@@ -352,7 +419,7 @@ def deploy(source: bytes | str | Path, deployed_by: int | None = None,
     existing = db.session.scalar(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest))
     if existing is not None:
         return existing
-    parsed = compile_bpmn(xml, file_name)
+    parsed = compile_bpmn(xml, file_name, product_rules=product_rules)
     try:
         text = xml.decode("utf-8")
     except UnicodeDecodeError:
@@ -364,15 +431,27 @@ def deploy(source: bytes | str | Path, deployed_by: int | None = None,
         row = ProcessDefinition(
             process_id=parsed.process_id, name=parsed.name, version=(last or 0) + 1,
             bpmn_xml=text, content_hash=digest, file_name=file_name, deployed_by=deployed_by,
+            change_note=change_note,
         )
         db.session.add(row)
         db.session.flush()
         record("engine.definition_deployed", "process_definition", row.id, after={
             "process_id": row.process_id, "version": row.version, "content_hash": digest,
-            "file_name": file_name}, actor_name=None)
+            "file_name": file_name, "change_note": change_note}, actor_name=None)
     with _CACHE_LOCK:
         _SPEC_CACHE[digest] = parsed
     return row
+
+
+def deploy_again(older: ProcessDefinition, deployed_by: int | None, change_note: str | None,
+                 commit: bool = True) -> ProcessDefinition:
+    """Make an older version active again: its document becomes the newest version. Versions
+    are told apart by content, so the copy ends with a comment saying which one it repeats."""
+    last = db.session.scalar(select(func.max(ProcessDefinition.version))
+                             .where(ProcessDefinition.process_id == older.process_id))
+    xml = f"{older.bpmn_xml.rstrip()}\n<!-- 第 {(last or 0) + 1} 版：重新启用第 {older.version} 版 -->\n"
+    return deploy(xml.encode("utf-8"), deployed_by, older.file_name, commit, change_note,
+                  product_rules=True)
 
 
 def is_deployed(source: bytes | str | Path) -> bool:
@@ -402,7 +481,7 @@ def deploy_directory(directory: str | Path, files: list[str | Path] | None = Non
                     ProcessDefinition.content_hash == content_hash(path.read_bytes())))
                 results.append((str(path), "unchanged", row, None))
                 continue
-            row = deploy(path, deployed_by=deployed_by)
+            row = deploy(path, deployed_by=deployed_by, product_rules=True)
             results.append((str(path), "deployed", row, None))
         except (DeployError, OSError) as exc:
             db.session.rollback()

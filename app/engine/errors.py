@@ -40,6 +40,7 @@ class DeployError(EngineError):
         prefix = f"[{'，'.join(where)}] " if where else ""
         super().__init__(prefix + message)
         self.message = message
+        self.problems: list[DeployError] = [self]  # all of a document's, when it had several
 
 
 class FlowFault(EngineError, errors.Unavailable):

@@ -39,6 +39,23 @@ class ProcessDefinition(db.Model):
     file_name: Mapped[str | None] = mapped_column(String(255))
     deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     deployed_by: Mapped[int | None] = mapped_column(Integer)
+    change_note: Mapped[str | None] = mapped_column(Text)  # the administrator's, when deployed in the studio
+
+
+class ProcessDraft(db.Model):
+    """An administrator's unsaved work on one flow's diagram (one per flow and administrator):
+    kept on the server until deployed or discarded, never run."""
+
+    __tablename__ = "process_draft"
+    __table_args__ = (UniqueConstraint("process_id", "owner_id", name="uq_process_draft_owner"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(128))
+    owner_id: Mapped[int] = mapped_column(Integer)
+    # the version the draft was started from: deploying warns when a newer one appeared meanwhile
+    base_version: Mapped[int | None] = mapped_column(Integer)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class InstanceStatus:

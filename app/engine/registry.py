@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 SCRIPT_FUNCTIONS: dict[str, Callable[..., Any]] = {}
 SERVICES: dict[str, Callable[..., Any]] = {}
 FORMS: dict[str, Callable[[dict], dict]] = {}
+# The product's own rules for a deployable diagram: rule(document root) -> [(element id, message)].
+# `flask bpmn deploy` and the studio check them; the engine's `deploy()` API does not.
+DEPLOY_RULES: list[Callable[[Any], list[tuple[str | None, str]]]] = []
 
 # Hook names the engine emits (all run inside the step's transaction, see __init__ docstring).
 HOOK_NAMES = (
@@ -67,6 +70,12 @@ def register_service(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     """Register a service-task verb: `fn(ctx: ServiceContext, **params) -> JSON-able result`."""
     SERVICES[name] = fn
     return fn
+
+
+def register_deploy_rule(rule: Callable[[Any], list[tuple[str | None, str]]]) -> None:
+    """Add a product rule every diagram deployed from the command line or the studio meets."""
+    if rule not in DEPLOY_RULES:
+        DEPLOY_RULES.append(rule)
 
 
 def register_form(name: str, validate: Callable[[dict], dict]) -> Callable[[dict], dict]:
