@@ -30,11 +30,16 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 vendor: $(VENDOR)/.installed
-$(VENDOR)/.installed: package.json package-lock.json
+# The studio's modeler and comparison are bundled from app/web/studio_src with esbuild (from npm).
+STUDIO_SRC := $(wildcard app/web/studio_src/*)
+$(VENDOR)/.installed: package.json package-lock.json $(STUDIO_SRC)
 	npm ci --no-audit --no-fund --ignore-scripts
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui $(VENDOR)/bpmn-js $(VENDOR)/echarts
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui $(VENDOR)/bpmn-js $(VENDOR)/echarts $(VENDOR)/studio
+	node_modules/.bin/esbuild app/web/studio_src/modeler.js app/web/studio_src/compare.js --bundle --minify \
+	  --format=iife --target=es2020 --loader:.json=json --log-level=warning --outdir=$(VENDOR)/studio
+	cp node_modules/@bpmn-io/properties-panel/dist/assets/properties-panel.css node_modules/bpmn-js-bpmnlint/dist/assets/css/bpmn-js-bpmnlint.css $(VENDOR)/studio/
 	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui-standalone-preset.js,swagger-ui.css} $(VENDOR)/swagger-ui/
-	cp -r node_modules/bpmn-js/dist/{bpmn-navigated-viewer.production.min.js,bpmn-modeler.production.min.js,assets} $(VENDOR)/bpmn-js/
+	cp -r node_modules/bpmn-js/dist/{bpmn-navigated-viewer.production.min.js,assets} $(VENDOR)/bpmn-js/
 	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts/
 	touch $@
 

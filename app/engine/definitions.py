@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 
 from app.db.transaction import transaction
 from app.engine import expressions
+from app.engine.document_checks import before_parsing, lane_properties
 from app.engine.errors import DefinitionRefused, DeployError, ScriptError
 from app.engine.models import ProcessDefinition
 from app.engine.registry import DEPLOY_RULES, FORMS, SCRIPT_FUNCTIONS, SERVICES
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NSMAP = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 
 # Extension property names (spiffworkflow:properties) the engine understands.
 PROP_FORM = "form"
@@ -105,28 +105,6 @@ def _read_source(source: bytes | str | Path) -> tuple[bytes, str | None]:
         return source.encode("utf-8"), None
     path = Path(source)
     return path.read_bytes(), path.name
-
-
-def _props(node) -> dict[str, str]:
-    out = {}
-    for prop in node.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property",
-                           namespaces=NSMAP):
-        if prop.get("name"):
-            out[prop.get("name")] = prop.get("value")
-    return out
-
-
-def _lane_properties(root) -> dict[str, dict[str, str]]:
-    """flow node id → properties of the innermost lane holding it."""
-    by_node: dict[str, dict[str, str]] = {}
-    for lane in root.iter(f"{{{BPMN_NS}}}lane"):  # document order: outer lanes first
-        props = _props(lane)
-        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NSMAP):
-            if ref.text:
-                merged = dict(by_node.get(ref.text.strip(), {}))
-                merged.update(props)
-                by_node[ref.text.strip()] = merged
-    return by_node
 
 
 def _check(source: str | None, element_id: str, what: str, functions: dict | None) -> None:
@@ -314,7 +292,7 @@ def _parse_process(root, file_name: str | None) -> tuple[str, Any, dict]:
                           file_name=file_name) from None
 
 
-def _refused(problems: list[DeployError], file_name: str | None) -> DeployError:
+def refused(problems: list[DeployError], file_name: str | None) -> DeployError:
     """One error standing for all: the first one's place, every one's text, each in `.problems`."""
     first = problems[0]
     if len(problems) == 1:
@@ -335,18 +313,21 @@ def compile_bpmn(xml: bytes, file_name: str | None = None, check_registries: boo
     root = _parse_xml(xml, file_name)
     code = _refuse_code(root, file_name)
     if code:
-        raise _refused(code, file_name)
+        raise refused(code, file_name)
+    early = before_parsing(root, SCRIPT_FUNCTIONS if check_registries else None)
+    if early:
+        raise refused(early, file_name)
     process_id, spec, subprocess_specs = _parse_process(root, file_name)
     process_node = root.find(f".//{{{BPMN_NS}}}process[@id='{process_id}']")
     name = process_node.get("name") if process_node is not None else None
     problems = Problems()
     user_tasks, timers = _validate_and_describe(
-        [spec, *subprocess_specs.values()], _lane_properties(root), check_registries, problems)
+        [spec, *subprocess_specs.values()], lane_properties(root), check_registries, problems)
     if product_rules:
         for rule in DEPLOY_RULES:
             problems.extend(DeployError(message, element_id=eid) for eid, message in rule(root))
     if problems:
-        raise _refused(problems, file_name)
+        raise refused(problems, file_name)
     return CompiledDefinition(process_id, name, spec, subprocess_specs, user_tasks, timers)
 
 

@@ -9,6 +9,7 @@ from app.clock import to_local, utcnow
 from app.legaltime.service import provisional_alerts
 from app.org.models import ROLE_LABELS
 from app.org.permissions import is_admin
+from app.web.headers import CONTENT_SECURITY_POLICY
 
 
 def register_web(app: Flask) -> None:
@@ -24,11 +25,12 @@ def register_web(app: Flask) -> None:
     from app.web.nav import navigation
     from app.web.notifications import header_badge, notification_pages
     from app.web.sla_page import sla_pages
+    from app.web.studio import studio
     from app.web.tasks import task_pages
     from app.web.workview import record_url
 
     for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
-               notification_pages, case_pages, sla_pages, audit_pages):
+               notification_pages, case_pages, sla_pages, audit_pages, studio):
         app.register_blueprint(bp)
     app.context_processor(header_badge)
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})
@@ -45,21 +47,6 @@ def register_web(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")  # frame-ancestors 'none' for old browsers
         response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
-
-
-# Every page: scripts and styles only from our own files (no inline script or event handler
-# anywhere, tests/web/test_security_headers.py), no plugins, no <base>, never framed, forms
-# post only to us; data: images are Swagger UI's and bpmn-js's icons.
-CONTENT_SECURITY_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-    "form-action 'self'",
-    "img-src 'self' data:",
-))
 
 
 def admin_alerts() -> list[str]:
