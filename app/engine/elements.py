@@ -1,6 +1,6 @@
 """What an administrator changes in a diagram, element by element, read from the XML: each flow
-element's kind, name and the settings the engine acts on (its own properties merged over its
-lane's, condition, timer expression, service verb and parameters), and lanes with theirs.
+element's kind, name and the settings the engine acts on (a user task's own properties merged
+over its lane's, condition, timer expression, service verb and parameters), and lanes with theirs.
 Two versions' descriptions compared give the changes in words (the studio's comparison) and
 the engine-relevant changes SpiffWorkflow's own spec diff does not see (a lane's role)."""
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Element:
     kind: str
     name: str | None
     settings: dict[str, str] = field(default_factory=dict)
+    from_lane: frozenset[str] = frozenset()  # settings a user task takes from its lane
 
     @property
     def label(self) -> str:
@@ -105,9 +106,14 @@ def describe(xml: bytes | str) -> dict[str, Element]:
             kind = _local(node.tag)
             if not node.get("id") or kind in _SKIPPED_TAGS or kind == "process":
                 continue
-            lane = {} if kind == "lane" else lanes.get(node.get("id"), {})
-            elements[node.get("id")] = Element(node.get("id"), kind, node.get("name"),
-                                               _settings(node, lane) if kind != "lane" else _props(node))
+            if kind == "lane":
+                elements[node.get("id")] = Element(node.get("id"), kind, node.get("name"), _props(node))
+                continue
+            # only a user task reads its lane's settings (candidates); other elements ignore them
+            lane = lanes.get(node.get("id"), {}) if kind == "userTask" else {}
+            settings = _settings(node, lane)
+            elements[node.get("id")] = Element(node.get("id"), kind, node.get("name"), settings,
+                                               frozenset(k for k in lane if k not in _props(node)))
     return elements
 
 
@@ -126,7 +132,8 @@ def _changed(old: Element, new: Element) -> list[str]:
     for key in sorted(set(old.settings) | set(new.settings)):
         before, after = old.settings.get(key), new.settings.get(key)
         if before != after:
-            words.append(f"{_setting_label(key)} {before or '（无）'} → {after or '（无）'}")
+            via_lane = "（随泳道）" if key in old.from_lane and key in new.from_lane else ""
+            words.append(f"{_setting_label(key)}{via_lane} {before or '（无）'} → {after or '（无）'}")
     return words
 
 

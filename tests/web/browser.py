@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 from contextlib import contextmanager
 from datetime import datetime
@@ -148,3 +149,78 @@ A11Y_SCRIPT = """
   return {problems, interactive};
 }
 """
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Session:
+    """One user's browser tab; records every console error and uncaught page error."""
+
+    def __init__(self, browser, server):
+        self.server = server
+        self.context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", timezone_id="Asia/Shanghai")
+        self.context.set_default_timeout(15000)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(
+            f"console: {msg.text} @ {self.page.url}"))
+        self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc} @ {self.page.url}"))
+
+    @contextmanager
+    def expect_status(self, status: int):
+        """A step that answers `status` on purpose (the 404 page is visited on purpose):
+        Chromium logs that response as a console error; exactly that one is expected, nothing else."""
+        before = len(self.errors)
+        yield
+        new, self.errors[before:] = self.errors[before:], []
+        expected = [e for e in new if f"status of {status}" in e]
+        assert len(expected) == 1, new
+        self.errors.extend(e for e in new if e not in expected)
+
+    def nav(self, name: str):
+        self.page.get_by_role("navigation", name="主导航").get_by_role("link", name=re.compile(name)).click()
+
+    def go(self, path: str):
+        self.page.goto(self.server.url + path)
+        return self.page
+
+    def sign_in(self, username: str):
+        page = self.go("/sign-in")
+        page.get_by_label("用户名").fill(username)
+        page.get_by_label("密码").fill(DEMO_PASSWORD)
+        page.get_by_role("button", name="登录").click()
+        page.wait_for_url(re.compile(r".*/$"))
+        return page
+
+    def shot(self, name: str, full_page: bool = False) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+    def close(self) -> None:
+        self.context.close()
+        assert self.errors == [], "\n".join(self.errors)
+
+
+@pytest.fixture()
+def session(browser, server):
+    sessions = []
+
+    def open_session(username: str | None = None) -> Session:
+        s = Session(browser, server)
+        sessions.append(s)
+        if username:
+            s.sign_in(username)
+        return s
+
+    yield open_session
+    for s in sessions:
+        s.close()
