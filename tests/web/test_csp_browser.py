@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from tests.web.test_browser import Session, browser, server  # noqa: F401  (fixtures)
+from tests.web.browser import Session
+from tests.web.test_browser import server  # noqa: F401  (the story's server, a fixture)
 
 pytestmark = pytest.mark.browser
 
