@@ -8,10 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from app.legaltime.data import CalendarDataError
-from app.legaltime.service import (
-    get_calendar,
-    load_year,
-)
+from app.legaltime.service import get_calendar
 
 calendar_cli = AppGroup("calendar", help="Working-day calendar (节假日安排) and legal deadlines.")
 
@@ -42,15 +39,15 @@ def show(year: int) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def load(file: Path) -> None:
     """Validate FILE, install it as CALENDAR_DIR/YYYY.yaml and recompute provisional deadlines."""
-    from app.db import transaction
-    from app.legaltime.tracking import recompute_provisional
+    from app.legaltime.data import FILE_NAME
+    from app.legaltime.loading import load_notice
 
+    named = FILE_NAME.match(file.name)
     try:
-        data = load_year(file)
+        data, changes = load_notice(file.read_text(encoding="utf-8"), file,
+                                    int(named.group(1)) if named else None)
     except CalendarDataError as exc:
         raise click.ClickException(str(exc)) from exc
-    with transaction():
-        changes = recompute_provisional(data.year)
     click.echo(f"loaded {data.year} from {file} ({len(data.holidays)} holiday ranges, "
                f"{len(data.makeup_workdays)} make-up working days)")
     click.echo(f"{len(changes)} stored deadline(s) changed")

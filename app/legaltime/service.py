@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 from flask import current_app, has_app_context
 
 from app.legaltime.calendar import WorkingDayCalendar
-from app.legaltime.data import YearData, load_directory, load_year_file, year_files
+from app.legaltime.data import (
+    YearData,
+    load_directory,
+    load_year_file,
+    year_files,
+)
 
 REPO_CALENDAR_DIR = Path(__file__).resolve().parents[2] / "calendars"
 
@@ -69,27 +74,46 @@ def invalidate_calendar(directory: str | Path | None = None) -> None:
             _cache.pop(key, None)
 
 
-def load_year(source: str | Path, directory: str | Path | None = None) -> YearData:
-    """Validate ``source`` and install it as ``<CALENDAR_DIR>/<year>.yaml`` (replacing any
-    previous file atomically), then drop the cached calendar. Returns the year's data.
-
-    Callers that store deadlines then run `recompute_provisional(year)` (the CLI does).
-    """
-    source = Path(source)
-    # The year is the document's own; a source named YYYY.yaml must agree with it.
-    data = load_year_file(source)
+def install_year_text(text: str, data: YearData, directory: str | Path | None = None) -> Callable[[], None]:
+    """Install validated ``text`` as ``<CALENDAR_DIR>/<year>.yaml`` (replacing any previous file
+    atomically) and drop the cached calendar. Returns an undo that puts the previous state back,
+    for a caller whose recompute then fails (a load applies wholly or not at all)."""
     directory = Path(directory) if directory is not None else calendar_dir()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{data.year}.yaml"
-    fd, tmp = tempfile.mkstemp(prefix=f".{data.year}.", suffix=".yaml", dir=directory)
-    os.close(fd)
+    previous = target.read_bytes() if target.exists() else None
+    _write_atomically(target, text.encode("utf-8"))
+    invalidate_calendar(directory)
+
+    def undo() -> None:
+        if previous is None:
+            target.unlink(missing_ok=True)
+        else:
+            _write_atomically(target, previous)
+        invalidate_calendar(directory)
+    return undo
+
+
+def _write_atomically(target: Path, content: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".yaml", dir=target.parent)
     try:
-        shutil.copyfile(source, tmp)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    invalidate_calendar(directory)
+
+
+def load_year(source: str | Path, directory: str | Path | None = None) -> YearData:
+    """Validate the file ``source`` and install it as ``<CALENDAR_DIR>/<year>.yaml``.
+
+    Callers that store deadlines then run `recompute_provisional(year)`; `loading.load_notice`
+    does both (the command line and the administrator's page).
+    """
+    source = Path(source)
+    data = load_year_file(source)  # the year is the document's own; a source named YYYY.yaml must agree
+    install_year_text(source.read_text(encoding="utf-8"), data, directory)
     return data
 
 

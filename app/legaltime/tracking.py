@@ -88,25 +88,36 @@ def _years_touched(row: LegalDeadline) -> range:
     return range(first.year, last.year + 1)
 
 
+def pending_changes(year: int | None = None,
+                    calendar: WorkingDayCalendar | None = None) -> list[DeadlineChange]:
+    """What recomputing would change, writing nothing: every stored provisional deadline (only
+    those whose span reaches into ``year``, if given) whose answer on ``calendar`` (default: the
+    one in use) differs — the administrator's preview before loading a notice."""
+    rows = db.session.scalars(
+        select(LegalDeadline).where(LegalDeadline.provisional.is_(True)).order_by(LegalDeadline.id)
+    ).all()
+    changes: list[DeadlineChange] = []
+    for row in rows:
+        if year is not None and year not in _years_touched(row):
+            continue
+        result = _compute(row, calendar)
+        old_due, old_provisional = as_utc(row.due_at), row.provisional
+        if result.at != old_due or result.provisional != old_provisional:
+            changes.append(DeadlineChange(row, old_due, result.at, old_provisional, result.provisional))
+    return changes
+
+
 def recompute_provisional(year: int | None = None,
                           calendar: WorkingDayCalendar | None = None) -> list[DeadlineChange]:
     """Recompute every stored provisional deadline (only those whose span reaches into ``year``,
     if given) on the calendar now in use; update due_at / provisional, notify the listeners and
     return the changes. Rows whose answer is identical are left untouched."""
     with transaction():  # the rows and what the listeners move with them (joins an open unit)
-        rows = db.session.scalars(
-            select(LegalDeadline).where(LegalDeadline.provisional.is_(True)).order_by(LegalDeadline.id)
-        ).all()
-        changes: list[DeadlineChange] = []
-        for row in rows:
-            if year is not None and year not in _years_touched(row):
-                continue
-            result = _compute(row, calendar)
-            old_due, old_provisional = as_utc(row.due_at), row.provisional
-            if result.at == old_due and result.provisional == old_provisional:
-                continue
-            row.due_at, row.provisional, row.computed_at = result.at, result.provisional, utcnow()
-            changes.append(DeadlineChange(row, old_due, result.at, old_provisional, result.provisional))
+        changes = pending_changes(year, calendar)
+        now = utcnow()
+        for change in changes:
+            row = change.deadline
+            row.due_at, row.provisional, row.computed_at = change.new_due_at, change.new_provisional, now
         db.session.flush()
         for change in changes:
             for listener in _listeners:

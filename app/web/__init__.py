@@ -17,6 +17,7 @@ def register_web(app: Flask) -> None:
     from app.web.applications import application_pages
     from app.web.audit_page import audit_pages
     from app.web.auth import auth
+    from app.web.calendar_admin import calendar_admin
     from app.web.cases import case_pages
     from app.web.catalog import catalog_pages
     from app.web.i18n import i18n
@@ -30,7 +31,7 @@ def register_web(app: Flask) -> None:
     from app.web.workview import record_url
 
     for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
-               notification_pages, case_pages, sla_pages, audit_pages, studio):
+               notification_pages, case_pages, sla_pages, audit_pages, studio, calendar_admin):
         app.register_blueprint(bp)
     app.context_processor(header_badge)
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})

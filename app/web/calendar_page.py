@@ -39,7 +39,17 @@ def year_view(year: int | None = None):
         notices=sorted(data.notices.values(), key=lambda n: n.issued) if data else [],
         prev_year=year - 1 if year > PROVISIONAL_MIN_YEAR else None,
         next_year=year + 1 if year < PROVISIONAL_MAX_YEAR else None,
+        can_load=provisional_and_loadable(cal, year),
     )
+
+
+def provisional_and_loadable(cal, year: int) -> bool:
+    """An administrator may enter this year's notice (app/web/calendar_admin.py)."""
+    from flask_login import current_user
+
+    from app.org.permissions import can_manage_org
+
+    return cal.is_provisional_year(year) and can_manage_org(current_user)
 
 
 def register_calendar(app) -> None:

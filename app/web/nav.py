@@ -20,7 +20,7 @@ def navigation() -> list[dict]:
         {"endpoint": "case_pages.index", "label": _("办件"), "roles": None},
         {"endpoint": "sla_pages.index", "label": _("时效监督"), "roles": {Role.SUPERVISOR, Role.OFFICE_REVIEWER}},
         {"endpoint": "audit_pages.index", "label": _("审计日志"), "roles": {Role.SUPERVISOR}},
-        {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None},
+        {"endpoint": "calendar_page.year_view", "label": _("工作日历"), "roles": None, "also": {"calendar_admin"}},
         # one blueprint, two menu items: each is current on its own pages only
         {"endpoint": "admin.users", "label": _("用户管理"), "roles": {Role.ADMINISTRATOR},
          "pages": {"admin.users", "admin.user_form"}},

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.clock import LOCAL_TZ
 from app.engine import deploy
 from app.flows import register_flows
+from app.legaltime.service import REPO_CALENDAR_DIR
 from app.org.models import Role
 from app.sla import register_sla
 from tests import factories as f
@@ -219,3 +221,14 @@ def db_gone_after_commit():
         assert state["committed"], "the request never committed"
 
     return armed
+
+
+@pytest.fixture()
+def calendars_without_2027(app, tmp_path):
+    """A copy of calendars/ as CALENDAR_DIR: a test may load 2027 into it."""
+    directory = tmp_path / "calendars"
+    shutil.copytree(REPO_CALENDAR_DIR, directory)
+    original = app.config["CALENDAR_DIR"]
+    app.config["CALENDAR_DIR"] = str(directory)
+    yield directory
+    app.config["CALENDAR_DIR"] = original

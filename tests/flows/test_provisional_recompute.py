@@ -2,10 +2,8 @@
 that year's notice moves the running instance's due date, reminder and escalation timers."""
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
 
-import pytest
 import time_machine
 from sqlalchemy import select
 
@@ -14,19 +12,8 @@ from app.engine import fire_due_timers
 from app.engine.models import TaskEvent, WorkflowTimer
 from app.extensions import db
 from app.legaltime.models import LegalDeadline
-from app.legaltime.service import REPO_CALENDAR_DIR
 from tests.flows.conftest import local
 from tests.legaltime.conftest import SYNTHETIC_2027
-
-
-@pytest.fixture()
-def calendars_without_2027(app, tmp_path):
-    directory = tmp_path / "calendars"
-    shutil.copytree(REPO_CALENDAR_DIR, directory)
-    original = app.config["CALENDAR_DIR"]
-    app.config["CALENDAR_DIR"] = str(directory)
-    yield directory
-    app.config["CALENDAR_DIR"] = original
 
 
 def _instant(value: str) -> datetime:

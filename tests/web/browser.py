@@ -41,13 +41,14 @@ def require_chromium() -> None:
 
 
 class LiveServer:
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, **config):
         self.app = create_app({
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp / 'browser.db'}",
             "SECRET_KEY": "browser-test-secret",
             "ATTACHMENT_DIR": str(tmp / "attachments"),
             "SCHEDULER_ENABLED": False,
             "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            **config,
         })
         with self.app.app_context():
             from app.demo.seed import seed

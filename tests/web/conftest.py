@@ -8,7 +8,16 @@ import pytest
 from app.engine import deploy
 from app.flows import register_flows
 from app.sla import register_sla
-from tests.flows.conftest import BPMN_FILE, cases, clock, entries, flow, profile, second  # noqa: F401  (fixtures)
+from tests.flows.conftest import (  # noqa: F401  (fixtures)
+    BPMN_FILE,
+    calendars_without_2027,
+    cases,
+    clock,
+    entries,
+    flow,
+    profile,
+    second,
+)
 from tests.web.browser import browser, session  # noqa: F401  (fixtures of the browser tests)
 
 
