@@ -43,7 +43,8 @@ pass commit=False to compose with the caller's own transaction, which the caller
         # FormError → nothing changed; Conflict (HTTP 409) if the task is no longer ready or
         # the instance version moved (optimistic lock: UPDATE … WHERE version = :seen)
     claim(task_id, actor) / release(task_id, actor) / delegate(task_id, to_user_id, actor, note=None)
-    cancel(instance_id, actor, reason=None) -> ProcessInstance
+    cancel(instance_id, actor, reason=None) -> ProcessInstance    # a suspended one too
+    suspend / resume(instance_id, actor, reason) -> ProcessInstance  # held: no task worked, no timer fired
     move_timer(timer_id, due_at, actor=None, reason=None) -> WorkflowTimer   # legal-time recompute
     update_task_due(task_id, due_at, reminder_at=None) -> HumanTask
     instance_state(instance_id) -> InstanceView(instance, open_tasks, timers, history, data)
@@ -151,7 +152,9 @@ from app.engine.runtime import (
     move_timer,
     once_per_step,
     release,
+    resume,
     start,
+    suspend,
     update_task_due,
 )
 from app.engine.scripting import ServiceContext
@@ -167,7 +170,7 @@ __all__ = [
     "on_instance_completed", "once_per_step", "on_task_completed", "on_task_created", "on_timer_fired",
     "refresh_sla_states", "register_deploy_rule", "register_due_soon_rule", "register_engine", "register_form", "register_response_rule",
     "register_script_function",
-    "register_service", "release", "retry_timer", "start", "update_task_due",
+    "register_service", "release", "resume", "retry_timer", "start", "suspend", "update_task_due",
 ]
 
 

@@ -63,6 +63,11 @@ class InstanceStatus:
     COMPLETED = "completed"
     CANCELLED = "cancelled"
     ERROR = "error"
+    SUSPENDED = "suspended"  # held by an administrator: no task is worked, no timer fires
+
+
+INSTANCE_STATUS_LABELS = {"running": "运行中", "completed": "已办结", "cancelled": "已终止", "error": "出错",
+                          "suspended": "已挂起"}
 
 
 class ProcessInstance(db.Model):
@@ -221,6 +226,8 @@ class EventType:
     INSTANCE_STARTED = "instance_started"
     INSTANCE_COMPLETED = "instance_completed"
     INSTANCE_CANCELLED = "instance_cancelled"
+    INSTANCE_SUSPENDED = "instance_suspended"
+    INSTANCE_RESUMED = "instance_resumed"
     STARTED = "started"            # a human task became ready
     COMPLETED = "completed"
     CANCELLED = "cancelled"        # a human task was withdrawn (interrupting event, cancel…)

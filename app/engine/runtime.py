@@ -1,5 +1,5 @@
 """Running instances: the engine's verbs (start, complete, claim, release, delegate, cancel,
-move a timer, change a due date) and what reads an instance's state.
+suspend, resume, move a timer, change a due date) and what reads an instance's state.
 
 Each verb is one step (app/engine/step.py), one unit of work: load the instance, let
 SpiffWorkflow run, persist, commit — or roll everything back.
@@ -28,6 +28,7 @@ from app.engine.definitions import (
 )
 from app.engine.errors import Conflict, NotFound
 from app.engine.models import (
+    INSTANCE_STATUS_LABELS,
     EventType,
     HumanTask,
     InstanceStatus,
@@ -45,7 +46,7 @@ from app.extensions import db
 
 __all__ = ["Actor", "InstanceView", "cancel", "claim", "complete", "current_instance",
            "current_instant", "delegate", "instance_by_key", "instance_state", "move_timer",
-           "once_per_step", "release", "start", "update_task_due"]
+           "once_per_step", "release", "resume", "start", "suspend", "update_task_due"]
 
 
 def start(process_id: str, business_key: str, data: dict | None = None,
@@ -175,18 +176,48 @@ def cancel(instance_id: int, actor: Actor | None, reason: str | None = None, *,
     """Stop an instance: open tasks cancelled, timers cancelled, status cancelled."""
     with unit_of_work(commit):
         inst = get_instance(instance_id)
-        step = step_for(inst, actor)
+        before = inst.status
+        step = step_for(inst, actor, suspended_too=True)
         step.spiff(step.workflow.cancel)
         inst.status = InstanceStatus.CANCELLED
         inst.completed_at = step.now
         step.persist()
         step.event(EventType.INSTANCE_CANCELLED, actor=actor, at=step.now, data={"reason": reason})
         record("engine.instance_cancelled", "process_instance", inst.id,
-               before={"status": InstanceStatus.RUNNING},
+               before={"status": before},
                after={"status": InstanceStatus.CANCELLED, "reason": reason},
                actor=actor._audit() if actor else None)
         step.emit_later("instance_cancelled", instance=inst, actor=actor, reason=reason)
         step.emit_pending()
+    return inst
+
+
+def suspend(instance_id: int, actor: Actor | None, reason: str, *, commit: bool = True) -> ProcessInstance:
+    """Hold a running instance: its tasks cannot be worked and its timers do not fire (a timer
+    that comes due meanwhile fires on resume). Due dates are not moved."""
+    return _hold(instance_id, actor, reason, InstanceStatus.RUNNING, InstanceStatus.SUSPENDED,
+                 EventType.INSTANCE_SUSPENDED, commit)
+
+
+def resume(instance_id: int, actor: Actor | None, reason: str, *, commit: bool = True) -> ProcessInstance:
+    """Let a suspended instance run again (timers due meanwhile fire at the scheduler's next poll)."""
+    return _hold(instance_id, actor, reason, InstanceStatus.SUSPENDED, InstanceStatus.RUNNING,
+                 EventType.INSTANCE_RESUMED, commit)
+
+
+def _hold(instance_id: int, actor: Actor | None, reason: str, before: str, after: str, event_type: str,
+          commit: bool) -> ProcessInstance:
+    with unit_of_work(commit):
+        inst = get_instance(instance_id)
+        if inst.status != before:
+            raise Conflict(f"办件 {inst.business_key} 当前{INSTANCE_STATUS_LABELS.get(inst.status, inst.status)}，"
+                           f"不能{'挂起' if after == InstanceStatus.SUSPENDED else '恢复办理'}")
+        now = utcnow()
+        # the optimistic lock: a step committed meanwhile makes this a Conflict (nothing half-done)
+        inst.status, inst.updated_at, inst.version = after, now, inst.version + 1
+        timeline_event(inst.id, event_type, actor=actor, at=now, data={"reason": reason})
+        record(f"engine.{event_type}", "process_instance", inst.id, before={"status": before},
+               after={"status": after, "reason": reason}, actor=actor._audit() if actor else None)
     return inst
 
 

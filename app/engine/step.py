@@ -37,6 +37,7 @@ from app.engine.definitions import (
 )
 from app.engine.errors import Conflict, EngineError, FlowFault, ScriptError, StepLimitExceeded
 from app.engine.models import (
+    INSTANCE_STATUS_LABELS,
     EventType,
     HumanTask,
     InstanceStatus,
@@ -468,9 +469,14 @@ class Step:
         self.emit_later("timer_fired", timer=row, instance=inst, kind=row.kind, tasks=targets)
 
 
-def step_for(inst: ProcessInstance, actor: Actor | None, content_hash: str | None = None) -> Step:
-    if inst.status != InstanceStatus.RUNNING:
-        raise Conflict(f"流程实例 {inst.business_key} 已不在运行中（{inst.status}）")
+def step_for(inst: ProcessInstance, actor: Actor | None, content_hash: str | None = None,
+             *, suspended_too: bool = False) -> Step:
+    """A step on a running instance (`suspended_too`: or a suspended one, to cancel it)."""
+    if inst.status == InstanceStatus.SUSPENDED and not suspended_too:
+        raise Conflict(f"办件 {inst.business_key} 已被管理员挂起，恢复办理前不能办理")
+    if inst.status not in (InstanceStatus.RUNNING, InstanceStatus.SUSPENDED):
+        raise Conflict(f"流程实例 {inst.business_key} 已不在运行中"
+                       f"（{INSTANCE_STATUS_LABELS.get(inst.status, inst.status)}）")
     definition = (compiled_version(content_hash, lambda: inst.definition) if content_hash
                   else compiled(inst.definition))
     step = Step(inst, actor, definition)

@@ -74,8 +74,11 @@ def _claim(instance_id: int, now: datetime, worker_id: str) -> tuple[ProcessInst
         WorkflowTimer.instance_id == instance_id, WorkflowTimer.state == TimerState.CLAIMED,
         WorkflowTimer.claimed_by == worker_id).execution_options(populate_existing=True)))
     if inst is None or inst.status != InstanceStatus.RUNNING:
-        for row in rows:
-            row.state = TimerState.CANCELLED
+        for row in rows:  # a suspended instance's timers wait for its resumption
+            if inst is not None and inst.status == InstanceStatus.SUSPENDED:
+                row.state, row.claimed_by = TimerState.WAITING, None
+            else:
+                row.state = TimerState.CANCELLED
         return None, []
     return inst, rows
 
@@ -156,7 +159,9 @@ def fire_due_timers(now: datetime | None = None, worker_id: str | None = None,
     tried: set[int] = set()
     while True:
         query = (select(WorkflowTimer.instance_id)
-                 .where(WorkflowTimer.state == TimerState.WAITING, WorkflowTimer.due_at <= now)
+                 .join(ProcessInstance, ProcessInstance.id == WorkflowTimer.instance_id)
+                 .where(WorkflowTimer.state == TimerState.WAITING, WorkflowTimer.due_at <= now,
+                        ProcessInstance.status != InstanceStatus.SUSPENDED)  # held: fire on resume
                  .group_by(WorkflowTimer.instance_id)
                  .order_by(func.min(WorkflowTimer.due_at)).limit(limit + len(tried)))
         candidates = [i for i in db.session.scalars(query) if i not in tried]

@@ -30,11 +30,12 @@ class ApplicationStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
     ABANDONED = "abandoned"      # applicant gave up after a refusal
     EXPIRED = "expired"          # the grant's period ended (南通 art. 26: re-apply)
+    TERMINATED = "terminated"    # ended by an administrator (app/flows/record_admin.py)
 
 
 STATUS_LABELS = {
     "draft": "草稿", "in_progress": "办理中", "returned": "退回补正", "granted": "已授权", "refused": "不予共享",
-    "withdrawn": "已撤回", "abandoned": "已放弃", "expired": "授权已到期",
+    "withdrawn": "已撤回", "abandoned": "已放弃", "expired": "授权已到期", "terminated": "已终止",
 }
 
 

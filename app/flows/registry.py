@@ -41,11 +41,15 @@ def flow_label(process_id: str) -> str:
     return found.label if found else process_id
 
 
+# Outcomes any flow's record may have, whatever its diagram: an administrator ended it.
+COMMON_OUTCOME_LABELS = {"terminated": "已终止"}
+
+
 def outcome_label(process_id: str, outcome: str | None) -> str | None:
     found = FLOWS.get(process_id)
     if outcome is None or found is None:
         return outcome
-    return found.outcome_labels.get(outcome, outcome)
+    return found.outcome_labels.get(outcome) or COMMON_OUTCOME_LABELS.get(outcome, outcome)
 
 
 # ---- the verbs every flow calls ------------------------------------------------------------------

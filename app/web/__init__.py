@@ -22,6 +22,7 @@ def register_web(app: Flask) -> None:
     from app.web.catalog import catalog_pages
     from app.web.i18n import i18n
     from app.web.inbox import inbox_pages
+    from app.web.instance_admin import instance_admin
     from app.web.main import main
     from app.web.nav import navigation
     from app.web.notifications import header_badge, notification_pages
@@ -31,7 +32,8 @@ def register_web(app: Flask) -> None:
     from app.web.workview import record_url
 
     for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
-               notification_pages, case_pages, sla_pages, audit_pages, studio, calendar_admin):
+               notification_pages, case_pages, sla_pages, audit_pages, studio, calendar_admin,
+               instance_admin):
         app.register_blueprint(bp)
     app.context_processor(header_badge)
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})
