@@ -13,4 +13,5 @@ from app.flows.models import Application, Case  # noqa: F401
 from app.legaltime.models import LegalDeadline  # noqa: F401
 from app.notifications.models import Notification, NotificationReceipt  # noqa: F401
 from app.org.models import Department, SignInThrottle, User, UserRole, UserSession  # noqa: F401
+from app.policy.models import PolicyOverride  # noqa: F401
 from app.sla.rollup import SlaDay, SlaDaySummed  # noqa: F401

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from app.policy import in_force as policy_in_force
 
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 CI = os.environ.get("CI", "").lower() == "true"
@@ -118,6 +119,7 @@ def app(backend_app):
         with db.engine.begin() as conn:
             for table in reversed(db.metadata.sorted_tables):
                 conn.execute(table.delete())
+        policy_in_force.forget()  # the profile changes a test saved are gone with its rows
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from app.period_input import PeriodInput, period_of
 CATEGORIES = {
     "application": "共享申请", "case": "业务办理", "grant": "授权", "catalog": "资源目录",
     "engine": "流程引擎", "auth": "登录", "org": "部门与用户", "attachment": "附件", "audit": "审计日志",
-    "calendar": "节假日安排",
+    "calendar": "节假日安排", "policy": "辖区规定",
 }
 TEXT = validate.Length(max=64, error="最多 {max} 个字符")
 

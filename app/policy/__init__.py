@@ -5,17 +5,16 @@ Public API::
     from app.policy import active_policy, deadline_for, reminder_for
 """
 from app.policy.deadlines import deadline_for, record_policy_deadline, reminder_before, reminder_for
+from app.policy.in_force import active_policy, resolve_policy
 from app.policy.profiles import (
     DEADLINE_NAMES,
     SWITCH_NAMES,
     Policy,
     PolicyError,
     UnknownDeadline,
-    active_policy,
     article_text,
     load_profile,
     profile_keys,
-    resolve_policy,
     validate_profiles,
 )
 

@@ -15,7 +15,8 @@ from app.legaltime.cli import calendar_cli, calendar_or_exit, warn
 from app.legaltime.data import validate_directory, year_files
 from app.legaltime.periods import UNITS, due, start_of_day
 from app.legaltime.service import calendar_dir, provisional_alerts
-from app.policy.profiles import PolicyError, active_policy, load_profile, profile_keys, validate_profiles
+from app.policy.in_force import active_policy
+from app.policy.profiles import PolicyError, load_profile, profile_keys, validate_profiles
 from app.policy.retention import retention_start
 
 

@@ -5,7 +5,8 @@ from datetime import datetime
 
 from app.legaltime.calendar import WorkingDayCalendar
 from app.legaltime.periods import Due, due, local_date_of, start_of_working_day
-from app.policy.profiles import REMINDER_TIME, Policy, resolve_policy
+from app.policy.in_force import resolve_policy
+from app.policy.profiles import REMINDER_TIME, Policy
 
 
 def _calendar(calendar: WorkingDayCalendar | None) -> WorkingDayCalendar:

@@ -77,9 +77,10 @@ REMINDER_TIME = time(9, 0)  # reminders fire at 09:00 local; a close of business
 class PolicyError(ValueError):
     """A profile is unreadable or breaks a rule; the message names the file and the field."""
 
-    def __init__(self, file: str | Path, field: str, message: str):
+    def __init__(self, file: str | Path, field: str, message: str, zh: str | None = None):
         self.file = str(file)
         self.field = field
+        self.zh = zh or message  # what the administrator's form shows beside the field
         super().__init__(f"{self.file}: {field}: {message}")
 
 
@@ -158,19 +159,19 @@ def _text(item: dict, key: str, file, field, *, required=True) -> str | None:
     value = item.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
-            raise PolicyError(file, f"{field}.{key}", "required field is missing or empty")
+            raise PolicyError(file, f"{field}.{key}", "required field is missing or empty", zh="必填")
         return None
     if not isinstance(value, str):
-        raise PolicyError(file, f"{field}.{key}", f"expected text, got {value!r}")
+        raise PolicyError(file, f"{field}.{key}", f"expected text, got {value!r}", zh="应为文字")
     return value.strip()
 
 
 def _int(item: dict, key: str, file, field, minimum: int) -> int:
     value = item.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise PolicyError(file, f"{field}.{key}", f"expected a whole number, got {value!r}")
+        raise PolicyError(file, f"{field}.{key}", f"expected a whole number, got {value!r}", zh="请填写整数")
     if value < minimum:
-        raise PolicyError(file, f"{field}.{key}", f"must be at least {minimum}, got {value}")
+        raise PolicyError(file, f"{field}.{key}", f"must be at least {minimum}, got {value}", zh=f"不能小于 {minimum}")
     return value
 
 
@@ -182,9 +183,11 @@ def _citation(item: dict, file, field) -> tuple[str | None, str | None]:
     article = _text(item, "article", file, field, required=False)
     note = _text(item, "note", file, field, required=False)
     if article is not None and not ARTICLE.match(article):
-        raise PolicyError(file, f"{field}.article", f"write it as 'art. 21' or 'arts. 18, 23', got {article!r}")
+        raise PolicyError(file, f"{field}.article", f"write it as 'art. 21' or 'arts. 18, 23', got {article!r}",
+                          zh="条款写作 art. 21 或 arts. 18, 23")
     if article is None and note is None:
-        raise PolicyError(file, f"{field}.note", "article is null, so a note must document the default")
+        raise PolicyError(file, f"{field}.note", "article is null, so a note must document the default",
+                          zh="没有引用条款时，须在说明中写明这是默认值及其理由")
     return article, note
 
 
@@ -303,7 +306,8 @@ def _deadlines(doc: dict, file: str) -> dict[str, DeadlineRule]:
         amount = _int(item, "amount", file, field, 1)
         unit = item.get("unit")
         if unit not in UNITS:
-            raise PolicyError(file, f"{field}.unit", f"must be one of {', '.join(UNITS)}, got {unit!r}")
+            raise PolicyError(file, f"{field}.unit", f"must be one of {', '.join(UNITS)}, got {unit!r}",
+                              zh="单位应为工作日或月")
         deadlines[name] = DeadlineRule(amount, unit, *_citation(item, file, field))
     return deadlines
 
@@ -316,7 +320,7 @@ def _switches(doc: dict, file: str) -> dict[str, Switch]:
         item = _mapping(raw.get(name), file, field)
         value = item.get("value")
         if not isinstance(value, bool):
-            raise PolicyError(file, f"{field}.value", f"expected true or false, got {value!r}")
+            raise PolicyError(file, f"{field}.value", f"expected true or false, got {value!r}", zh="应为开或关")
         switches[name] = Switch(value, *_citation(item, file, field))
     return switches
 
@@ -369,17 +373,3 @@ def validate_profiles(directory: str | Path | None = None) -> list[PolicyError]:
         except PolicyError as exc:
             problems.append(exc)
     return problems
-
-
-def active_policy() -> Policy:
-    """The profile named by config POLICY_PROFILE (default nantong)."""
-    key = current_app.config.get("POLICY_PROFILE", DEFAULT_PROFILE) if has_app_context() else DEFAULT_PROFILE
-    return load_profile(key)
-
-
-def resolve_policy(policy: Policy | str | None) -> Policy:
-    if policy is None:
-        return active_policy()
-    if isinstance(policy, str):
-        return load_profile(policy)
-    return policy

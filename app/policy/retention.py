@@ -6,7 +6,8 @@ from datetime import datetime
 
 from app.clock import as_utc, to_local, utcnow
 from app.legaltime.periods import add_months, start_of_day
-from app.policy.profiles import Policy, resolve_policy
+from app.policy.in_force import resolve_policy
+from app.policy.profiles import Policy
 
 
 def retention_start(policy: Policy | str | None = None, now: datetime | None = None) -> datetime:

@@ -26,6 +26,7 @@ def register_web(app: Flask) -> None:
     from app.web.main import main
     from app.web.nav import navigation
     from app.web.notifications import header_badge, notification_pages
+    from app.web.policy_admin import policy_admin
     from app.web.sla_page import sla_pages
     from app.web.studio import studio
     from app.web.tasks import task_pages
@@ -33,7 +34,7 @@ def register_web(app: Flask) -> None:
 
     for bp in (auth, main, catalog_pages, admin, i18n, application_pages, inbox_pages, task_pages,
                notification_pages, case_pages, sla_pages, audit_pages, studio, calendar_admin,
-               instance_admin):
+               instance_admin, policy_admin):
         app.register_blueprint(bp)
     app.context_processor(header_badge)
     app.context_processor(lambda: {"navigation": navigation(), "admin_alerts": admin_alerts})

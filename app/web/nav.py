@@ -26,7 +26,7 @@ def navigation() -> list[dict]:
          "pages": {"admin.users", "admin.user_form"}},
         {"endpoint": "admin.departments", "label": _("部门管理"), "roles": {Role.ADMINISTRATOR},
          "pages": {"admin.departments", "admin.department_form"}},
-        {"endpoint": "studio.index", "label": _("流程管理"), "roles": {Role.ADMINISTRATOR}, "also": {"instance_admin"}},
+        {"endpoint": "studio.index", "label": _("流程管理"), "roles": {Role.ADMINISTRATOR}, "also": {"instance_admin", "policy_admin"}},
         {"endpoint": "api-docs.openapi_swagger_ui", "label": _("接口文档"),
          "roles": {Role.ADMINISTRATOR}},
     ]
