@@ -1,29 +1,22 @@
 """Administration pages: departments and accounts (SPEC §6, administrators only)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.catalog.queries import page_of
 from app.extensions import db
 from app.org.models import ROLE_LABELS, Department, User
-from app.org.permissions import can_manage_org
 from app.org.schemas import LEVELS, DepartmentIn, UserIn
 from app.org.services import save_department, save_user
 from app.validation import FieldErrors, load
+from app.web.access import administrators_only
 from app.web.errors import FORM_ERRORS_STATUS
 
-admin = Blueprint("admin", __name__, url_prefix="/admin")
+admin = administrators_only(Blueprint("admin", __name__, url_prefix="/admin"))
 PER_PAGE = 30
-
-
-@admin.before_request
-@login_required
-def _administrators_only():
-    if not can_manage_org(current_user):
-        abort(403)
 
 
 def _department_form() -> dict:

@@ -8,7 +8,7 @@ from datetime import date
 import yaml
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.clock import to_local, utcnow
@@ -17,22 +17,15 @@ from app.legaltime.calendar import PROVISIONAL_MAX_YEAR, PROVISIONAL_MIN_YEAR
 from app.legaltime.data import FESTIVALS, CalendarDataError, parse_year, parse_year_text
 from app.legaltime.loading import load_notice, preview_notice
 from app.legaltime.service import get_calendar, missing_years
-from app.org.permissions import can_manage_org
+from app.web.access import administrators_only
 from app.web.errors import FORM_ERRORS_STATUS
 
-calendar_admin = Blueprint("calendar_admin", __name__, url_prefix="/admin/calendars")
+calendar_admin = administrators_only(Blueprint("calendar_admin", __name__, url_prefix="/admin/calendars"))
 HOLIDAY_ROWS = 10   # a notice arranges seven festivals; room for split or extra ranges
 MAKEUP_ROWS = 12
 MAX_UPLOAD = 256 * 1024
 # The festivals in the order a notice lists them, prefilled on a new year's form.
 NOTICE_ORDER = ["new_year", "spring_festival", "qingming", "labour_day", "dragon_boat", "mid_autumn", "national_day"]
-
-
-@calendar_admin.before_request
-@login_required
-def _administrators_only():
-    if not can_manage_org(current_user):
-        abort(403)
 
 
 def _today() -> date:

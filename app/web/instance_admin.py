@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.engine.models import INSTANCE_STATUS_LABELS, HumanTask, InstanceStatus, ProcessInstance, TaskState
@@ -14,12 +14,12 @@ from app.extensions import db
 from app.flows.models import Case
 from app.flows.record_admin import InstanceQuery, act_on_record, instances, records_of
 from app.flows.registry import FLOWS
-from app.org.permissions import can_manage_org
 from app.validation import FieldErrors
 from app.web import workview
+from app.web.access import administrators_only
 from app.web.errors import FORM_ERRORS_STATUS
 
-instance_admin = Blueprint("instance_admin", __name__, url_prefix="/admin/instances")
+instance_admin = administrators_only(Blueprint("instance_admin", __name__, url_prefix="/admin/instances"))
 PER_PAGE = 30
 ACTIONS = {  # verb → (page heading, button, what it does, allowed from)
     "terminate": ("终止办理", "确认终止", "办件的所有环节和定时器随即结束，各方收到通知；已发放的授权不受影响，"
@@ -29,13 +29,6 @@ ACTIONS = {  # verb → (page heading, button, what it does, allowed from)
     "resume": ("恢复办理", "确认恢复", "办件恢复运行；挂起期间到期的催办、督办在调度器下一次轮询时触发。各方收到通知。",
                (InstanceStatus.SUSPENDED,)),
 }
-
-
-@instance_admin.before_request
-@login_required
-def _administrators_only():
-    if not can_manage_org(current_user):
-        abort(403)
 
 
 def _current_steps(instance_ids: list[int]) -> dict[int, list[str]]:

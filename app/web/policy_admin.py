@@ -8,24 +8,17 @@ import json
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from app.flows.step_deadlines import step_deadlines
-from app.org.permissions import can_manage_org
 from app.policy import DEADLINE_NAMES, SWITCH_NAMES, PolicyError, active_policy
 from app.policy.changes import items_of, proposed, save
 from app.policy.in_force import overrides
 from app.sla.policy_preview import steps_counting
+from app.web.access import administrators_only
 from app.web.errors import FORM_ERRORS_STATUS
 
-policy_admin = Blueprint("policy_admin", __name__, url_prefix="/admin/policy")
-
-
-@policy_admin.before_request
-@login_required
-def _administrators_only():
-    if not can_manage_org(current_user):
-        abort(403)
+policy_admin = administrators_only(Blueprint("policy_admin", __name__, url_prefix="/admin/policy"))
 
 
 def _text(name: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
 from app.engine import expressions
@@ -28,20 +28,13 @@ from app.extensions import db
 from app.flows.base import actor_for
 from app.flows.registry import flow_label
 from app.org.models import User
-from app.org.permissions import can_manage_org
+from app.web.access import administrators_only
 from app.web.errors import error_page
 from app.web.headers import CONTENT_SECURITY_POLICY
 from app.web.studio_choices import panel_choices
 
-studio = Blueprint("studio", __name__, url_prefix="/admin/flows")
+studio = administrators_only(Blueprint("studio", __name__, url_prefix="/admin/flows"))
 CHANGE_NOTE_MAX = 500
-
-
-@studio.before_request
-@login_required
-def _administrators_only():
-    if not can_manage_org(current_user):
-        abort(403)
 
 
 def _versions_or_404(process_id: str):

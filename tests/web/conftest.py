@@ -30,3 +30,13 @@ def deployed(app):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives Debian's Chromium through Playwright (tests/web/browser.py)")
+
+
+@pytest.fixture()
+def no_csrf(app):
+    """Form posts without a CSRF token for this test only (the setting is the app's, shared by
+    every test of the backend: it is put back)."""
+    before = app.config.get("WTF_CSRF_ENABLED", True)
+    app.config["WTF_CSRF_ENABLED"] = False
+    yield
+    app.config["WTF_CSRF_ENABLED"] = before

@@ -36,8 +36,8 @@ NOTICE_FORM = {
 
 
 @pytest.fixture(autouse=True)
-def _no_csrf(app):
-    app.config["WTF_CSRF_ENABLED"] = False
+def _no_csrf(no_csrf):
+    pass
 
 
 @pytest.fixture()

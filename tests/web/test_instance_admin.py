@@ -19,8 +19,8 @@ from tests.flows.conftest import local
 
 
 @pytest.fixture(autouse=True)
-def _no_csrf(app):
-    app.config["WTF_CSRF_ENABLED"] = False
+def _no_csrf(no_csrf):
+    pass
 
 
 def instance(key: str) -> ProcessInstance:

@@ -22,8 +22,8 @@ from tests import factories as f
 
 
 @pytest.fixture(autouse=True)
-def _no_csrf(app):
-    app.config["WTF_CSRF_ENABLED"] = False
+def _no_csrf(no_csrf):
+    pass
 
 
 def form_of_policy(**changes) -> dict:

@@ -16,12 +16,11 @@ from app.extensions import db
 from tests import factories as f
 
 OTHER_MODELER = Path(__file__).resolve().parent / "bpmn" / "other_modeler.bpmn"
-CSRF_OFF = {"WTF_CSRF_ENABLED": False}
 
 
 @pytest.fixture(autouse=True)
-def _no_csrf(app):
-    app.config.update(CSRF_OFF)
+def _no_csrf(no_csrf):
+    pass
 
 
 @pytest.fixture()
