@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app import engine
 from app.clock import to_local, utcnow
-from app.engine.models import HumanTask
+from app.engine.models import HumanTask, InstanceStatus, ProcessInstance
 from app.errors import Forbidden
 from app.extensions import db
 from app.flows import tasks as service
@@ -88,12 +88,15 @@ def _render(task: HumanTask, form_fields=None, errors=None, delegate_errors=None
     application, case = row["application"], row["case"]
     if form_fields is None:
         form_fields = _fields(task, application)
-    ready = task.state == "ready"
+    # an administrator's hold (app/flows/record_admin.py): shown, and nothing offered to do
+    held = db.session.scalar(select(ProcessInstance.status).where(
+        ProcessInstance.id == task.instance_id)) == InstanceStatus.SUSPENDED
+    ready = task.state == "ready" and not held
     return render_template(
         "tasks/detail.html", task=task, row=row, application=application, fields=form_fields,
         amendments=amendment_history(application) if application else [],
         case=case, **(case_context(case) if case else {}),
-        errors=errors or {}, delegate_errors=delegate_errors or {},
+        errors=errors or {}, delegate_errors=delegate_errors or {}, held=held,
         status_labels=STATUS_LABELS, timeline=workview.timeline_rows(timeline(task.instance_id)),
         can_complete=ready and can_act_on_task(current_user, task)
         and task.assignee_id in (None, current_user.id),

@@ -47,10 +47,14 @@ EVENT_LABELS = {
     EventType.ESCALATED: _l("逾期督办"),
     EventType.INSTANCE_COMPLETED: _l("办结"),
     EventType.INSTANCE_CANCELLED: _l("终止"),
+    EventType.INSTANCE_SUSPENDED: _l("挂起"),
+    EventType.INSTANCE_RESUMED: _l("恢复办理"),
 }
 _ORDER_IN_STEP = {EventType.INSTANCE_STARTED: 0, EventType.CLAIMED: 1, EventType.DELEGATED: 1,
                   EventType.RELEASED: 1, EventType.COMPLETED: 2, EventType.CANCELLED: 3, EventType.STARTED: 4,
                   EventType.INSTANCE_COMPLETED: 5}
+# an instance stopped, held or let go by an administrator (or the applicant's withdrawal): why
+_HELD_OR_ENDED = {EventType.INSTANCE_CANCELLED, EventType.INSTANCE_SUSPENDED, EventType.INSTANCE_RESUMED}
 NEGATIVE = {"refuse", "return", "withdraw", "fail", "abandon", "not_in_remit", "cannot_publish", "send_back"}
 REASON_FIELDS = ("reasons", "return_reasons", "negotiation_note", "amendment_note", "withdraw_reason",
                  "supervision_opinion", "note", "opinion", "verification_note", "report", "circular_note",
@@ -192,7 +196,8 @@ def timeline_rows(events: list[TaskEvent]) -> list[dict]:
             "at": event.at, "what": EVENT_LABELS[event.event_type], "kind": event.event_type,
             "step": event.name or "", "actor": actor, "decision": decision, "negative": negative,
             "reasons": reasons_of(event.data) if event.event_type == EventType.COMPLETED else
-            (event.data or {}).get("note") if event.event_type == EventType.DELEGATED else None,
+            (event.data or {}).get("note") if event.event_type == EventType.DELEGATED else
+            (event.data or {}).get("reason") if event.event_type in _HELD_OR_ENDED else None,
             "to": to,
         })
     return items

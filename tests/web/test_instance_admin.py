@@ -89,7 +89,8 @@ def test_terminating_ends_the_steps_tells_the_parties_and_leaves_the_grant(clien
     assert again.status_code == 302 and "已办结" in client.get("/admin/instances/").get_data(as_text=True)
 
 
-def test_a_suspended_record_cannot_be_worked_and_its_timers_wait_until_it_resumes(client, flow, entries, city, clock):
+def test_a_suspended_record_cannot_be_worked_and_its_timers_wait_until_it_resumes(app, client, flow, entries, city,
+                                                                                   clock):
     key = flow.apply(city.health_applicant, entries.conditional)   # formal review: 1 wd (南通 art. 21)
     review = flow.task(key, "formal_review")
     f.login(client, "dsj.admin")
@@ -98,6 +99,10 @@ def test_a_suspended_record_cannot_be_worked_and_its_timers_wait_until_it_resume
     refused = flow.complete(city.reviewer, review["id"], {"decision": "accept"})
     assert refused.status_code == 409 and "挂起" in refused.json["message"]
     assert client.get(f"/admin/instances/{key}/suspend").get_data(as_text=True).count("确认挂起") == 0
+    reviewer = app.test_client()   # the reviewer's task page says why nothing can be done
+    f.login(reviewer, "dsj.reviewer")
+    task_page = reviewer.get(f"/tasks/{review['id']}").get_data(as_text=True)
+    assert 'id="held"' in task_page and 'id="task-form"' not in task_page
 
     with time_machine.travel(local(2026, 10, 20, 10, 0), tick=False):   # long past the review's escalation
         assert fire_due_timers() == 0
@@ -108,4 +113,6 @@ def test_a_suspended_record_cannot_be_worked_and_its_timers_wait_until_it_resume
         db.session.expire_all()
         assert db.session.scalar(select(HumanTask.sla_state).where(HumanTask.id == review["id"])) == "overdue"
     assert flow.complete(city.reviewer, review["id"], {"decision": "accept"}).status_code == 200
+    record_page = reviewer.get(f"/applications/{key}").get_data(as_text=True)   # the timeline says it all
+    assert "挂起" in record_page and "申请材料涉嫌伪造，待核查" in record_page and "核查完毕，材料属实" in record_page
     assert [a for a in audit_actions() if a in ("case.suspended", "case.resumed")] == ["case.suspended", "case.resumed"]
